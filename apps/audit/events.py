@@ -1,0 +1,58 @@
+"""The documented list of audit event types. Services may only record these.
+
+Add a line here when a feature records a new kind of event; the audit log filter and the
+docs list them from this table.
+"""
+
+EVENT_TYPES: dict[str, str] = {
+    # organizations and people
+    "organization.created": "An organization was created",
+    "organization.updated": "Organization settings changed",
+    "member.invited": "Someone was invited to the organization",
+    "member.invitation_revoked": "A pending invitation was revoked",
+    "member.joined": "An invitation was accepted",
+    "member.role_changed": "A member's role changed",
+    "member.removed": "A member was removed",
+    "team.created": "A team was created",
+    "team.deleted": "A team was deleted",
+    "team.member_added": "A member was added to a team",
+    "team.member_removed": "A member was removed from a team",
+    "token.created": "An API token was created",
+    "token.revoked": "An API token was revoked",
+    # projects
+    "project.created": "A project was created",
+    "project.updated": "Project details changed",
+    "environment.created": "An environment was added to a project",
+    "environment.updated": "An environment's settings changed",
+    # specs and inventory
+    "spec.imported": "An OpenAPI document was imported",
+    "spec.import_failed": "An import was rejected or its analysis failed",
+    "spec.analysis_retried": "A failed analysis was retried",
+    "spec.analysed": "Analysis finished and the version became current",
+    "tool.renamed": "A tool was renamed",
+    # risk
+    "risk.overridden": "A tool's category or risk level was overridden",
+    "risk.override_removed": "A risk override was removed",
+    # governance
+    "tool.enabled": "A tool was enabled in an environment",
+    "tool.disabled": "A tool was disabled in an environment",
+    "grant.created": "A permission grant was created",
+    "grant.deleted": "A permission grant was deleted",
+    "policy.created": "An approval policy was created",
+    "policy.updated": "An approval policy changed",
+    "policy.deleted": "An approval policy was deleted",
+    "credential.set": "An upstream credential was set",
+    "credential.rotated": "An upstream credential was rotated",
+    "credential.destroyed": "An old credential version was destroyed",
+    "credential.kek_rotated": "Data keys were re-wrapped under a new key-encryption key",
+    # gateway and approvals
+    "tool.called": "An agent called a tool",
+    "tool.call_denied": "An agent's tool call was refused",
+    "approval.requested": "A tool call was queued for approval",
+    "approval.decided": "A reviewer approved or rejected a request",
+    "approval.executed": "An approved call ran against the upstream API",
+    "approval.expired": "A pending request expired",
+    # reports
+    "report.generated": "A security report was generated",
+    "report.downloaded": "A security report was downloaded",
+}

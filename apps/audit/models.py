@@ -1,0 +1,93 @@
+"""The append-only, hash-chained audit log."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apps.accounts.models import Organization
+
+
+class AppendOnlyError(Exception):
+    """Audit events are never changed or removed."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, from where, to which object. One row per event; never updated.
+
+    ``seq``, ``prev_hash`` and ``hash`` chain an organization's events (see chain.py);
+    a database trigger (migration 0002) rejects UPDATE and DELETE, except the one UPDATE
+    that deleting a user causes (actor set to NULL), which the hash does not cover because
+    the actor's label is copied into ``actor_label``.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="audit_events")
+    seq = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True, default="")
+    event_type = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True, default="")
+    target_id = models.CharField(max_length=64, blank=True, default="")
+    target_label = models.CharField(max_length=300, blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True, default="")
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "seq"],
+                name="auditevent_unique_seq_per_org",
+                violation_error_message="Audit sequence numbers are unique per organization.",
+            )
+        ]
+        indexes = [
+            # audit log page: newest first within an organization, optionally by type
+            models.Index(fields=["organization", "-created_at"], name="audit_org_created_idx"),
+            models.Index(fields=["organization", "event_type", "-created_at"], name="audit_org_type_idx"),
+            # "history of this object"
+            models.Index(fields=["organization", "target_id"], name="audit_org_target_idx"),
+        ]
+        ordering = ["-seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.event_type} by {self.actor_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events cannot be deleted.")
+
+    def chain_content(self) -> dict:
+        """The fields the hash covers (everything but actor_id, which SET_NULL may clear)."""
+        return {
+            "id": str(self.public_id),
+            "organization": self.organization_id,
+            "seq": self.seq,
+            "created_at": self.created_at.isoformat(),
+            "actor": self.actor_label,
+            "event_type": self.event_type,
+            "target": [self.target_type, self.target_id, self.target_label],
+            "payload": self.payload,
+            "request_id": self.request_id,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+        }

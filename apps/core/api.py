@@ -1,0 +1,23 @@
+"""DRF glue: every error is a JSON body with a `detail` message (and `field` when known)."""
+
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import DomainError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        body = {"detail": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404):
+        return Response({"detail": "Not found."}, status=404)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError) and isinstance(response.data, dict):
+        if "detail" not in response.data:
+            response.data = {"detail": "Invalid input.", "errors": response.data}
+    return response

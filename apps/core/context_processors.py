@@ -1,0 +1,21 @@
+"""Navigation context: the user's organizations and the one in the URL."""
+
+from apps.accounts import roles
+from apps.accounts.models import Membership
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("organization__name"))
+    org_slug = getattr(getattr(request, "resolver_match", None), "kwargs", {}).get("org_slug")
+    current = next((m for m in memberships if m.organization.slug == org_slug), None)
+    if current is None and memberships:
+        current = memberships[0]
+    return {
+        "nav_memberships": memberships,
+        "nav_org": current.organization if current else None,
+        "nav_role": current.role if current else None,
+        "nav_can": {cap: roles.has_capability(current.role, cap) for cap in roles.CAPABILITIES} if current else {},
+    }

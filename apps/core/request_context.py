@@ -1,0 +1,34 @@
+"""Per-request metadata (request id, IP, user agent) that audit events copy.
+
+Kept in a ContextVar set by middleware so services do not need the request object;
+management commands and Celery tasks simply have no request context.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+
+
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "mcpforge_request_context", default=RequestContext()
+)
+
+
+def current() -> RequestContext:
+    return _current.get()
+
+
+def set_current(ctx: RequestContext) -> contextvars.Token:
+    return _current.set(ctx)
+
+
+def reset(token: contextvars.Token) -> None:
+    _current.reset(token)

@@ -1,0 +1,32 @@
+"""Small template helpers used across apps."""
+
+import json
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.filter
+def pretty_json(value):
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def risk_badge(level):
+    return f"badge badge-risk-{level}" if level else "badge text-bg-light"
+
+
+@register.filter
+def add_class(field, css):
+    """Render a bound form field with an extra CSS class (Bootstrap styling of allauth forms)."""
+    existing = field.field.widget.attrs.get("class", "")
+    return field.as_widget(attrs={"class": f"{existing} {css}".strip()})

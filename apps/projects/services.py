@@ -1,0 +1,69 @@
+"""Every write to projects and environments."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, DomainError
+
+from .models import DEFAULT_ENVIRONMENTS, Environment, Project
+
+PROJECT_FACT_FIELDS = ("description", "owner_contact", "rollback_procedure", "incident_response_plan")
+
+
+@transaction.atomic
+def project_create(*, organization, name: str, actor, description: str = "",
+                   environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS) -> Project:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("Give the project a name.", field="name")
+    slug = slugify(name)[:60]
+    if not slug:
+        raise DomainError("The project name needs letters or digits.", field="name")
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(organization=organization, name=name[:120], slug=slug,
+                                             description=description or "")
+    except IntegrityError as exc:
+        raise Conflict("A project with this name already exists in the organization.", field="name") from exc
+    for position, env_name in enumerate(environments):
+        Environment.objects.create(organization=organization, project=project, name=env_name,
+                                   slug=slugify(env_name), position=position)
+    audit_record(organization=organization, event_type="project.created", actor=actor, target=project,
+                 payload={"name": project.name, "environments": list(environments)})
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor, **fields) -> Project:
+    unknown = set(fields) - set(PROJECT_FACT_FIELDS)
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+    before = {k: getattr(project, k) for k in fields}
+    changed = {k: v for k, v in fields.items() if v is not None and before[k] != v}
+    if not changed:
+        return project
+    for key, value in changed.items():
+        setattr(project, key, value)
+    project.save(update_fields=[*changed, "updated_at"])
+    audit_record(organization=project.organization, event_type="project.updated", actor=actor, target=project,
+                 payload={"changed": sorted(changed)})
+    return project
+
+
+@transaction.atomic
+def environment_create(*, project: Project, name: str, actor) -> Environment:
+    name = (name or "").strip()
+    slug = slugify(name)[:60]
+    if not slug:
+        raise DomainError("Give the environment a name with letters or digits.", field="name")
+    if Environment.objects.filter(project=project, slug=slug).exists():
+        raise Conflict(f"This project already has an environment called {slug}.", field="name")
+    position = (project.environments.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    env = Environment.objects.create(organization=project.organization, project=project, name=name[:60], slug=slug,
+                                     position=position)
+    audit_record(organization=project.organization, event_type="environment.created", actor=actor, target=env,
+                 payload={"project": project.slug, "environment": slug})
+    return env

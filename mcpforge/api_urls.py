@@ -1,0 +1,18 @@
+"""REST API v1. Each app owns its endpoints; this file only lists them."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.accounts import api as accounts_api
+from apps.audit import api as audit_api
+from apps.projects import api as projects_api
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("me/", accounts_api.Me.as_view(), name="api-me"),
+    path("organizations/", accounts_api.OrganizationList.as_view(), name="api-organizations"),
+    path("organizations/<slug:org_slug>/audit-events/", audit_api.AuditEventList.as_view(), name="api-audit-events"),
+    path("projects/", projects_api.ProjectListCreate.as_view(), name="api-projects"),
+    path("projects/<str:id>/", projects_api.ProjectDetail.as_view(), name="api-project"),
+]
