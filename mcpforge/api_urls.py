@@ -1,6 +1,6 @@
 """REST API v1. Each app owns its endpoints; this file only lists them."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts import api as accounts_api
@@ -15,4 +15,13 @@ urlpatterns = [
     path("organizations/<slug:org_slug>/audit-events/", audit_api.AuditEventList.as_view(), name="api-audit-events"),
     path("projects/", projects_api.ProjectListCreate.as_view(), name="api-projects"),
     path("projects/<str:id>/", projects_api.ProjectDetail.as_view(), name="api-project"),
+    # per-app endpoints (each app's api_urls.py)
+    path("", include("apps.specs.api_urls")),
+    path("", include("apps.inventory.api_urls")),
+    path("", include("apps.risk.api_urls")),
+    path("", include("apps.governance.api_urls")),
+    path("", include("apps.credentials.api_urls")),
+    path("", include("apps.approvals.api_urls")),
+    path("", include("apps.gateway.api_urls")),
+    path("", include("apps.reports.api_urls")),
 ]

@@ -83,6 +83,14 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.projects",
     "apps.audit",
+    "apps.specs",
+    "apps.inventory",
+    "apps.risk",
+    "apps.governance",
+    "apps.credentials",
+    "apps.approvals",
+    "apps.gateway",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [

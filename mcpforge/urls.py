@@ -17,4 +17,12 @@ urlpatterns = [
     path("", include("apps.accounts.urls")),
     path("", include("apps.projects.urls")),
     path("", include("apps.audit.urls")),
+    path("", include("apps.specs.urls")),
+    path("", include("apps.inventory.urls")),
+    path("", include("apps.risk.urls")),
+    path("", include("apps.governance.urls")),
+    path("", include("apps.credentials.urls")),
+    path("", include("apps.approvals.urls")),
+    path("", include("apps.gateway.urls")),
+    path("", include("apps.reports.urls")),
 ]
