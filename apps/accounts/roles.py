@@ -29,6 +29,7 @@ CAPABILITIES: dict[str, Role] = {
     "approval.decide": Role.REVIEWER,
     "project.manage": Role.ADMIN,
     "governance.manage": Role.ADMIN,
+    "approval.configure": Role.ADMIN,
     "credentials.manage": Role.ADMIN,
     "tool.rename": Role.ADMIN,
     "risk.override": Role.ADMIN,

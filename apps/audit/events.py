@@ -52,6 +52,8 @@ EVENT_TYPES: dict[str, str] = {
     "approval.decided": "A reviewer approved or rejected a request",
     "approval.executed": "An approved call ran against the upstream API",
     "approval.expired": "A pending request expired",
+    "approval.execution_refused": "An approved call was refused: its stored arguments no longer match their hash",
+    "approval.webhook_updated": "The approval webhook settings changed",
     # reports
     "report.generated": "A security report was generated",
     "report.downloaded": "A security report was downloaded",
