@@ -222,8 +222,27 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Product limits
 SPEC_MAX_BYTES = env_int("SPEC_MAX_BYTES", 25 * 1024 * 1024)
+SPEC_IMPORT_ALLOWED_HOSTS = env_list("SPEC_IMPORT_ALLOWED_HOSTS", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = SPEC_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Upstream credentials: envelope encryption (apps/credentials/crypto.py). MCPFORGE_KEK is the
+# base64 of 32 random bytes (or MCPFORGE_KEK_FILE); MCPFORGE_KEK_PREVIOUS holds retired keys
+# during a rotation (`manage.py rotate_kek`). With VAULT_ADDR set, Vault transit wraps data keys.
+# A wrong key fails `manage.py check` and the first credential use (stored canary). Development
+# and tests without a KEK use var/dev-kek, generated on first run; production never does.
+MCPFORGE_KEK = env_str("MCPFORGE_KEK", "")
+MCPFORGE_KEK_PREVIOUS = env_str("MCPFORGE_KEK_PREVIOUS", "")
+MCPFORGE_DEV_KEK_FILE = str(BASE_DIR / "var" / "dev-kek") if DEBUG or env_bool("MCPFORGE_TESTING", False) else ""
+VAULT_ADDR = env_str("VAULT_ADDR", "")
+VAULT_TOKEN = env_str("VAULT_TOKEN", "")
+VAULT_NAMESPACE = env_str("VAULT_NAMESPACE", "")
+VAULT_CACERT = env_str("VAULT_CACERT", "")
+MCPFORGE_VAULT_TRANSIT_KEY = env_str("MCPFORGE_VAULT_TRANSIT_KEY", "mcpforge")
+MCPFORGE_VAULT_TRANSIT_MOUNT = env_str("MCPFORGE_VAULT_TRANSIT_MOUNT", "transit")
+CREDENTIAL_MAX_AGE_DAYS = env_int("CREDENTIAL_MAX_AGE_DAYS", 90)
+# How long a rotated-out credential version stays usable for in-flight calls before it is wiped.
+CREDENTIAL_ROTATION_GRACE_SECONDS = env_int("CREDENTIAL_ROTATION_GRACE_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

@@ -48,9 +48,7 @@ def membership_for(user, organization_id: int) -> Membership | None:
 def org_access(user, org_slug: str, capability: str = "org.view") -> Access:
     """Access to the organization named in the URL: 404 for non-members, 403 for a weak role."""
     membership = (
-        Membership.objects.select_related("organization", "user")
-        .filter(organization__slug=org_slug, user=user)
-        .first()
+        Membership.objects.select_related("organization", "user").filter(organization__slug=org_slug, user=user).first()
         if getattr(user, "is_authenticated", False)
         else None
     )

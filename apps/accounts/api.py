@@ -24,8 +24,11 @@ class OrganizationList(ListAPIView):
     serializer_class = MembershipSerializer
 
     def get_queryset(self):
-        return Membership.objects.filter(user=self.request.user).select_related("organization").order_by(
-            "organization__name")
+        return (
+            Membership.objects.filter(user=self.request.user)
+            .select_related("organization")
+            .order_by("organization__name")
+        )
 
 
 class Me(APIView):
@@ -33,5 +36,6 @@ class Me(APIView):
 
     def get(self, request):
         token = getattr(request, "api_token", None)
-        return Response({"email": request.user.email,
-                         "token": {"name": token.name, "prefix": token.prefix} if token else None})
+        return Response(
+            {"email": request.user.email, "token": {"name": token.name, "prefix": token.prefix} if token else None}
+        )

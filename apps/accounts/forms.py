@@ -8,19 +8,30 @@ class OrganizationForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(widget=forms.EmailInput(attrs={"class": "form-control", "placeholder": "name@company.com"}))
-    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER,
-                             widget=forms.Select(attrs={"class": "form-select"}))
+    email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"class": "form-control", "placeholder": "name@company.com"})
+    )
+    role = forms.ChoiceField(
+        choices=Membership.Role.choices,
+        initial=Membership.Role.MEMBER,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
 
 
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=80, widget=forms.TextInput(attrs={"class": "form-control"}))
-    description = forms.CharField(max_length=300, required=False,
-                                  widget=forms.TextInput(attrs={"class": "form-control"}))
+    description = forms.CharField(
+        max_length=300, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=80, widget=forms.TextInput(attrs={"class": "form-control",
-                                                                         "placeholder": "e.g. Claude Desktop"}))
-    expires_days = forms.IntegerField(required=False, min_value=1, max_value=3650,
-                                      widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "never"}))
+    name = forms.CharField(
+        max_length=80, widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "e.g. Claude Desktop"})
+    )
+    expires_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "never"}),
+    )

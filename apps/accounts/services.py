@@ -46,8 +46,13 @@ def organization_create(*, name: str, actor, slug: str | None = None) -> Organiz
         slug = _unique_slug(name, lambda s: Organization.objects.filter(slug=s).exists())
     org = Organization.objects.create(name=name[:120], slug=slug, created_by=actor)
     Membership.objects.create(organization=org, user=actor, role=Membership.Role.OWNER)
-    audit_record(organization=org, event_type="organization.created", actor=actor, target=org,
-                 payload={"name": org.name, "slug": org.slug})
+    audit_record(
+        organization=org,
+        event_type="organization.created",
+        actor=actor,
+        target=org,
+        payload={"name": org.name, "slug": org.slug},
+    )
     return org
 
 
@@ -65,18 +70,32 @@ def invitation_create(*, organization: Organization, email: str, role: str, acto
         raise Conflict(f"{email} is already a member.", field="email")
     raw = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        organization=organization, email=email, role=role, token_digest=tokens.digest(raw), invited_by=actor,
+        organization=organization,
+        email=email,
+        role=role,
+        token_digest=tokens.digest(raw),
+        invited_by=actor,
         expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
     )
     url = f"{settings.SITE_URL}/invitations/{raw}/"
-    audit_record(organization=organization, event_type="member.invited", actor=actor, target=invitation,
-                 target_label=email, payload={"email": email, "role": role})
-    transaction.on_commit(lambda: send_mail(
-        subject=f"You are invited to {organization.name} on MCPForge",
-        message=f"{actor_label(actor)} invited you to join {organization.name} as {role}.\n\n"
-                f"Accept within {INVITATION_DAYS} days: {url}\n",
-        from_email=None, recipient_list=[email], fail_silently=True,
-    ))
+    audit_record(
+        organization=organization,
+        event_type="member.invited",
+        actor=actor,
+        target=invitation,
+        target_label=email,
+        payload={"email": email, "role": role},
+    )
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {organization.name} on MCPForge",
+            message=f"{actor_label(actor)} invited you to join {organization.name} as {role}.\n\n"
+            f"Accept within {INVITATION_DAYS} days: {url}\n",
+            from_email=None,
+            recipient_list=[email],
+            fail_silently=True,
+        )
+    )
     return url
 
 
@@ -91,8 +110,10 @@ def invitation_for_token(raw: str) -> Invitation | None:
 @transaction.atomic
 def invitation_accept(*, raw_token: str, user) -> Membership:
     invitation = (
-        Invitation.objects.select_for_update().select_related("organization")
-        .filter(token_digest=tokens.digest(raw_token)).first()
+        Invitation.objects.select_for_update()
+        .select_related("organization")
+        .filter(token_digest=tokens.digest(raw_token))
+        .first()
     )
     if invitation is None or not invitation.is_pending:
         raise DomainError("This invitation is no longer valid. Ask for a new one.")
@@ -104,8 +125,14 @@ def invitation_accept(*, raw_token: str, user) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at", "updated_at"])
     if created:
-        audit_record(organization=invitation.organization, event_type="member.joined", actor=user, target=membership,
-                     target_label=user.email, payload={"role": membership.role})
+        audit_record(
+            organization=invitation.organization,
+            event_type="member.joined",
+            actor=user,
+            target=membership,
+            target_label=user.email,
+            payload={"role": membership.role},
+        )
     return membership
 
 
@@ -113,8 +140,13 @@ def invitation_accept(*, raw_token: str, user) -> Membership:
 def invitation_revoke(*, invitation: Invitation, actor) -> None:
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at", "updated_at"])
-    audit_record(organization=invitation.organization, event_type="member.invitation_revoked", actor=actor,
-                 target=invitation, target_label=invitation.email)
+    audit_record(
+        organization=invitation.organization,
+        event_type="member.invitation_revoked",
+        actor=actor,
+        target=invitation,
+        target_label=invitation.email,
+    )
 
 
 def _ensure_other_owner(membership: Membership) -> None:
@@ -138,8 +170,14 @@ def membership_change_role(*, membership: Membership, role: str, actor, actor_ro
     before = membership.role
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
-    audit_record(organization=membership.organization, event_type="member.role_changed", actor=actor,
-                 target=membership, target_label=membership.user.email, payload={"before": before, "after": role})
+    audit_record(
+        organization=membership.organization,
+        event_type="member.role_changed",
+        actor=actor,
+        target=membership,
+        target_label=membership.user.email,
+        payload={"before": before, "after": role},
+    )
     return membership
 
 
@@ -155,8 +193,14 @@ def membership_remove(*, membership: Membership, actor, actor_role: str) -> None
         revoked_at=timezone.now()
     )
     email = membership.user.email
-    audit_record(organization=org, event_type="member.removed", actor=actor, target=membership,
-                 target_label=email, payload={"role": membership.role, "tokens_revoked": True})
+    audit_record(
+        organization=org,
+        event_type="member.removed",
+        actor=actor,
+        target=membership,
+        target_label=email,
+        payload={"role": membership.role, "tokens_revoked": True},
+    )
     membership.delete()
 
 
@@ -170,8 +214,9 @@ def team_create(*, organization: Organization, name: str, description: str = "",
         raise DomainError("The team name needs letters or digits.", field="name")
     try:
         with transaction.atomic():
-            team = Team.objects.create(organization=organization, name=name[:80], slug=slug,
-                                       description=description[:300])
+            team = Team.objects.create(
+                organization=organization, name=name[:80], slug=slug, description=description[:300]
+            )
     except IntegrityError as exc:
         raise Conflict("A team with this name already exists.", field="name") from exc
     audit_record(organization=organization, event_type="team.created", actor=actor, target=team)
@@ -191,20 +236,31 @@ def team_add_member(*, team: Team, user, actor) -> None:
     if team.members.filter(pk=user.pk).exists():
         raise Conflict(f"{user.email} is already in {team.name}.")
     team.members.add(user)
-    audit_record(organization=team.organization, event_type="team.member_added", actor=actor, target=team,
-                 payload={"user": user.email})
+    audit_record(
+        organization=team.organization,
+        event_type="team.member_added",
+        actor=actor,
+        target=team,
+        payload={"user": user.email},
+    )
 
 
 @transaction.atomic
 def team_remove_member(*, team: Team, user, actor) -> None:
     team.members.remove(user)
-    audit_record(organization=team.organization, event_type="team.member_removed", actor=actor, target=team,
-                 payload={"user": user.email})
+    audit_record(
+        organization=team.organization,
+        event_type="team.member_removed",
+        actor=actor,
+        target=team,
+        payload={"user": user.email},
+    )
 
 
 @transaction.atomic
-def token_create(*, organization: Organization, user, name: str, expires_days: int | None = None,
-                 actor=None) -> tuple[ApiToken, str]:
+def token_create(
+    *, organization: Organization, user, name: str, expires_days: int | None = None, actor=None
+) -> tuple[ApiToken, str]:
     """Create a personal token. The plaintext is returned once and never stored."""
     name = (name or "").strip()
     if not name:
@@ -215,13 +271,25 @@ def token_create(*, organization: Organization, user, name: str, expires_days: i
         raise DomainError("Tokens belong to members of the organization.")
     raw = tokens.generate()
     token = ApiToken.objects.create(
-        organization=organization, user=user, name=name[:80], prefix=raw[: tokens.DISPLAY_PREFIX_LEN],
+        organization=organization,
+        user=user,
+        name=name[:80],
+        prefix=raw[: tokens.DISPLAY_PREFIX_LEN],
         digest=tokens.digest(raw),
         expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
     )
-    audit_record(organization=organization, event_type="token.created", actor=actor or user, target=token,
-                 payload={"token_name": token.name, "token_prefix": token.prefix, "for_user": user.email,
-                          "expires_at": token.expires_at.isoformat() if token.expires_at else None})
+    audit_record(
+        organization=organization,
+        event_type="token.created",
+        actor=actor or user,
+        target=token,
+        payload={
+            "token_name": token.name,
+            "token_prefix": token.prefix,
+            "for_user": user.email,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        },
+    )
     return token, raw
 
 
@@ -231,8 +299,13 @@ def token_revoke(*, token: ApiToken, actor) -> None:
         raise Conflict("This token is already revoked.")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at", "updated_at"])
-    audit_record(organization=token.organization, event_type="token.revoked", actor=actor, target=token,
-                 payload={"token_name": token.name, "token_prefix": token.prefix})
+    audit_record(
+        organization=token.organization,
+        event_type="token.revoked",
+        actor=actor,
+        target=token,
+        payload={"token_name": token.name, "token_prefix": token.prefix},
+    )
 
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -242,9 +315,7 @@ def token_authenticate(raw: str) -> ApiToken | None:
     """The active token for ``raw``, or None. Touches last_used_at at most once a minute."""
     if not tokens.looks_like_token(raw):
         return None
-    token = (
-        ApiToken.objects.select_related("user", "organization").filter(digest=tokens.digest(raw)).first()
-    )
+    token = ApiToken.objects.select_related("user", "organization").filter(digest=tokens.digest(raw)).first()
     if token is None or not tokens.matches(raw, token.digest) or not token.is_active or not token.user.is_active:
         return None
     now = timezone.now()

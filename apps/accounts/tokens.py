@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 
-TOKEN_PREFIX = "mcpf_"
+TOKEN_PREFIX = "mcpf_"  # noqa: S105 - a public prefix, not a secret
 DISPLAY_PREFIX_LEN = len(TOKEN_PREFIX) + 6
 
 

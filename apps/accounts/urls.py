@@ -12,8 +12,9 @@ urlpatterns = [
     path("o/<slug:org_slug>/members/", views.members, name="members"),
     path("o/<slug:org_slug>/members/<uuid:member_id>/role/", views.member_role, name="member_role"),
     path("o/<slug:org_slug>/members/<uuid:member_id>/remove/", views.member_remove, name="member_remove"),
-    path("o/<slug:org_slug>/invitations/<uuid:invitation_id>/revoke/", views.invitation_revoke,
-         name="invitation_revoke"),
+    path(
+        "o/<slug:org_slug>/invitations/<uuid:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
+    ),
     path("o/<slug:org_slug>/teams/", views.teams, name="teams"),
     path("o/<slug:org_slug>/teams/<slug:team_slug>/", views.team_detail, name="team_detail"),
     path("o/<slug:org_slug>/tokens/", views.tokens, name="tokens"),

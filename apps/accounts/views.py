@@ -45,8 +45,11 @@ def org_home(request, org_slug):
 
     access = org_access(request.user, org_slug)
     projects = projects_of(access)
-    return render(request, "accounts/org_home.html", {"access": access, "org": access.organization,
-                                                      "projects": projects, "active_nav": "projects"})
+    return render(
+        request,
+        "accounts/org_home.html",
+        {"access": access, "org": access.organization, "projects": projects, "active_nav": "projects"},
+    )
 
 
 @login_required
@@ -60,8 +63,11 @@ def members(request, org_slug):
         if form.is_valid():
             try:
                 invite_url = services.invitation_create(
-                    organization=org, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                    actor=request.user, actor_role=access.role,
+                    organization=org,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    actor=request.user,
+                    actor_role=access.role,
                 )
             except DomainError as exc:
                 if isinstance(exc, PermissionDeniedError):
@@ -71,20 +77,34 @@ def members(request, org_slug):
                 messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
                 form = InviteForm()
     memberships = (
-        Membership.objects.filter(organization=org).select_related("user")
+        Membership.objects.filter(organization=org)
+        .select_related("user")
         .prefetch_related(Prefetch("user__teams", queryset=Team.objects.filter(organization=org)))
         .order_by("user__email")
     )
-    invitations = [i for i in Invitation.objects.filter(organization=org, accepted_at=None, revoked_at=None) if i.is_pending]
-    return render(request, "accounts/members.html", {
-        "access": access, "org": org, "memberships": memberships, "invitations": invitations, "form": form,
-        "invite_url": invite_url, "assignable": roles.assignable_roles(access.role), "active_nav": "members",
-    })
+    invitations = [
+        i for i in Invitation.objects.filter(organization=org, accepted_at=None, revoked_at=None) if i.is_pending
+    ]
+    return render(
+        request,
+        "accounts/members.html",
+        {
+            "access": access,
+            "org": org,
+            "memberships": memberships,
+            "invitations": invitations,
+            "form": form,
+            "invite_url": invite_url,
+            "assignable": roles.assignable_roles(access.role),
+            "active_nav": "members",
+        },
+    )
 
 
 def _membership(access, public_id) -> Membership:
-    return get_object_or_404(Membership.objects.select_related("user", "organization"),
-                             organization=access.organization, public_id=public_id)
+    return get_object_or_404(
+        Membership.objects.select_related("user", "organization"), organization=access.organization, public_id=public_id
+    )
 
 
 @login_required
@@ -93,8 +113,9 @@ def member_role(request, org_slug, member_id):
     access = org_access(request.user, org_slug, "member.manage")
     membership = _membership(access, member_id)
     try:
-        services.membership_change_role(membership=membership, role=request.POST.get("role", ""),
-                                        actor=request.user, actor_role=access.role)
+        services.membership_change_role(
+            membership=membership, role=request.POST.get("role", ""), actor=request.user, actor_role=access.role
+        )
     except PermissionDeniedError as exc:
         raise PermissionDenied(exc.message) from exc
     except DomainError as exc:
@@ -155,16 +176,23 @@ def teams(request, org_slug):
         access.require("team.manage")
         if form.is_valid():
             try:
-                team = services.team_create(organization=access.organization, name=form.cleaned_data["name"],
-                                            description=form.cleaned_data["description"], actor=request.user)
+                team = services.team_create(
+                    organization=access.organization,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    actor=request.user,
+                )
             except DomainError as exc:
                 form_error(request, form, exc)
             else:
                 messages.success(request, f"Team {team.name} created.")
                 return redirect("accounts:team_detail", org_slug, team.slug)
     team_list = Team.objects.filter(organization=access.organization).annotate(n=Count("members"))
-    return render(request, "accounts/teams.html", {"access": access, "org": access.organization, "teams": team_list,
-                                                   "form": form, "active_nav": "teams"})
+    return render(
+        request,
+        "accounts/teams.html",
+        {"access": access, "org": access.organization, "teams": team_list, "form": form, "active_nav": "teams"},
+    )
 
 
 @login_required
@@ -174,8 +202,11 @@ def team_detail(request, org_slug, team_slug):
     if request.method == "POST":
         access.require("team.manage")
         action = request.POST.get("action")
-        member = Membership.objects.filter(organization=access.organization,
-                                           public_id=request.POST.get("member") or None).select_related("user").first()
+        member = (
+            Membership.objects.filter(organization=access.organization, public_id=request.POST.get("member") or None)
+            .select_related("user")
+            .first()
+        )
         try:
             if action == "delete":
                 services.team_delete(team=team, actor=request.user)
@@ -193,12 +224,21 @@ def team_detail(request, org_slug, team_slug):
             messages.error(request, exc.message)
         return redirect("accounts:team_detail", org_slug, team.slug)
     member_ids = set(team.members.values_list("pk", flat=True))
-    all_members = Membership.objects.filter(organization=access.organization).select_related("user").order_by("user__email")
-    return render(request, "accounts/team_detail.html", {
-        "access": access, "org": access.organization, "team": team, "active_nav": "teams",
-        "in_team": [m for m in all_members if m.user_id in member_ids],
-        "not_in_team": [m for m in all_members if m.user_id not in member_ids],
-    })
+    all_members = (
+        Membership.objects.filter(organization=access.organization).select_related("user").order_by("user__email")
+    )
+    return render(
+        request,
+        "accounts/team_detail.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "team": team,
+            "active_nav": "teams",
+            "in_team": [m for m in all_members if m.user_id in member_ids],
+            "not_in_team": [m for m in all_members if m.user_id not in member_ids],
+        },
+    )
 
 
 @login_required
@@ -209,17 +249,29 @@ def tokens(request, org_slug):
     if request.method == "POST" and form.is_valid():
         try:
             token, new_token = services.token_create(
-                organization=access.organization, user=request.user, name=form.cleaned_data["name"],
-                expires_days=form.cleaned_data["expires_days"], actor=request.user,
+                organization=access.organization,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                expires_days=form.cleaned_data["expires_days"],
+                actor=request.user,
             )
         except DomainError as exc:
             form_error(request, form, exc)
         else:
             form = TokenForm()
     token_list = ApiToken.objects.filter(organization=access.organization, user=request.user).order_by("-created_at")
-    return render(request, "accounts/tokens.html", {"access": access, "org": access.organization, "form": form,
-                                                    "tokens": token_list, "new_token": new_token,
-                                                    "active_nav": "tokens"})
+    return render(
+        request,
+        "accounts/tokens.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "form": form,
+            "tokens": token_list,
+            "new_token": new_token,
+            "active_nav": "tokens",
+        },
+    )
 
 
 @login_required

@@ -17,8 +17,22 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "seq", "created_at", "actor", "event_type", "target_type", "target_id", "target_label",
-                  "payload", "request_id", "ip", "user_agent", "hash", "prev_hash"]
+        fields = [
+            "id",
+            "seq",
+            "created_at",
+            "actor",
+            "event_type",
+            "target_type",
+            "target_id",
+            "target_label",
+            "payload",
+            "request_id",
+            "ip",
+            "user_agent",
+            "hash",
+            "prev_hash",
+        ]
 
 
 @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("actor", "event_type", "target", "date_from", "date_to")])

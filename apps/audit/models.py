@@ -33,7 +33,9 @@ class AuditEvent(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="audit_events")
     seq = models.BigIntegerField()
     created_at = models.DateTimeField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=200, blank=True, default="")
     event_type = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64, blank=True, default="")

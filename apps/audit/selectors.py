@@ -47,9 +47,13 @@ class AuditFilters:
         return filters, errors
 
     def as_query(self) -> dict[str, str]:
-        out = {"actor": self.actor, "event_type": self.event_type, "target": self.target,
-               "date_from": self.date_from.isoformat() if self.date_from else "",
-               "date_to": self.date_to.isoformat() if self.date_to else ""}
+        out = {
+            "actor": self.actor,
+            "event_type": self.event_type,
+            "target": self.target,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+        }
         return {k: v for k, v in out.items() if v}
 
 

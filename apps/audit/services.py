@@ -85,8 +85,9 @@ def audit_verify_organization(organization) -> tuple[int, chain.ChainBreak | Non
     """Recompute the organization's chain from the stored rows."""
     rows = AuditEvent.objects.filter(organization_id=organization.pk).order_by("seq").iterator(chunk_size=2000)
     links = (
-        chain.ChainLink(seq=e.seq, event_id=str(e.public_id), prev_hash=e.prev_hash, hash=e.hash,
-                        content=e.chain_content())
+        chain.ChainLink(
+            seq=e.seq, event_id=str(e.public_id), prev_hash=e.prev_hash, hash=e.hash, content=e.chain_content()
+        )
         for e in rows
     )
     return chain.verify(links)

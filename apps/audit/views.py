@@ -15,8 +15,21 @@ from .events import EVENT_TYPES
 from .selectors import AuditFilters, audit_events, event_as_dict
 
 EXPORT_LIMIT = 100_000
-EXPORT_COLUMNS = ["seq", "created_at", "actor", "event_type", "target_type", "target_id", "target_label",
-                  "ip", "user_agent", "request_id", "payload", "hash", "prev_hash"]
+EXPORT_COLUMNS = [
+    "seq",
+    "created_at",
+    "actor",
+    "event_type",
+    "target_type",
+    "target_id",
+    "target_label",
+    "ip",
+    "user_agent",
+    "request_id",
+    "payload",
+    "hash",
+    "prev_hash",
+]
 
 
 class _Echo:
@@ -31,11 +44,20 @@ def audit_log(request, org_slug):
     events = audit_events(access.organization, filters)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = filters.as_query()
-    return render(request, "audit/log.html", {
-        "access": access, "org": access.organization, "page": page, "filters": filters, "errors": errors,
-        "event_types": sorted(EVENT_TYPES.items()), "query": urlencode(query),
-        "active_nav": "audit",
-    })
+    return render(
+        request,
+        "audit/log.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "page": page,
+            "filters": filters,
+            "errors": errors,
+            "event_types": sorted(EVENT_TYPES.items()),
+            "query": urlencode(query),
+            "active_nav": "audit",
+        },
+    )
 
 
 @login_required
@@ -56,6 +78,7 @@ def audit_export(request, org_slug, fmt):
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     else:
+
         def chunks():
             yield "["
             for i, event in enumerate(events):

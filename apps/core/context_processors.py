@@ -8,7 +8,9 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("organization__name"))
+    memberships = list(
+        Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+    )
     org_slug = getattr(getattr(request, "resolver_match", None), "kwargs", {}).get("org_slug")
     current = next((m for m in memberships if m.organization.slug == org_slug), None)
     if current is None and memberships:

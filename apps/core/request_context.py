@@ -17,13 +17,12 @@ class RequestContext:
     user_agent: str = ""
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "mcpforge_request_context", default=RequestContext()
-)
+_EMPTY = RequestContext()
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("mcpforge_request_context")
 
 
 def current() -> RequestContext:
-    return _current.get()
+    return _current.get(_EMPTY)
 
 
 def set_current(ctx: RequestContext) -> contextvars.Token:

@@ -1,5 +1,8 @@
-"""REST endpoints of this app, included under /api/v1/."""
+from django.urls import path
 
-from django.urls import path  # noqa: F401
+from . import api
 
-urlpatterns: list = []
+urlpatterns = [
+    path("projects/<str:id>/tools/", api.ToolList.as_view(), name="api-tools"),
+    path("projects/<str:id>/tools/<str:name>/", api.ToolDetail.as_view(), name="api-tool"),
+]

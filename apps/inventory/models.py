@@ -60,10 +60,16 @@ class Tool(TimeStampedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["spec_version", "name"], name="tool_unique_name_per_version",
-                                    violation_error_message="Tool names are unique within a spec version."),
-            models.UniqueConstraint(fields=["spec_version", "operation_key"], name="tool_unique_op_per_version",
-                                    violation_error_message="Each operation appears once per version."),
+            models.UniqueConstraint(
+                fields=["spec_version", "name"],
+                name="tool_unique_name_per_version",
+                violation_error_message="Tool names are unique within a spec version.",
+            ),
+            models.UniqueConstraint(
+                fields=["spec_version", "operation_key"],
+                name="tool_unique_op_per_version",
+                violation_error_message="Each operation appears once per version.",
+            ),
         ]
         indexes = [
             # inventory page and tools/list: tools of a version in document order
@@ -97,8 +103,14 @@ class ToolRename(TimeStampedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "operation_key"], name="toolrename_unique_op",
-                                    violation_error_message="This operation already has a chosen name."),
-            models.UniqueConstraint(fields=["project", "name"], name="toolrename_unique_name",
-                                    violation_error_message="Another operation already uses this name."),
+            models.UniqueConstraint(
+                fields=["project", "operation_key"],
+                name="toolrename_unique_op",
+                violation_error_message="This operation already has a chosen name.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                name="toolrename_unique_name",
+                violation_error_message="Another operation already uses this name.",
+            ),
         ]

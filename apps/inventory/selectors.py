@@ -21,3 +21,85 @@ def current_tools(project) -> QuerySet[Tool]:
 
 def tool_by_name(project, name: str) -> Tool | None:
     return current_tools(project).filter(name=name).first()
+
+
+INVENTORY_SORTS = {"position": "position", "name": "name", "risk": "-risk_score", "method": "method"}
+
+
+def filtered_tools(
+    project,
+    *,
+    q: str = "",
+    method: str = "",
+    tag: str = "",
+    category: str = "",
+    risk_level: str = "",
+    sort: str = "position",
+) -> QuerySet[Tool]:
+    """The inventory table: search over name/path/description, filters, one ordering."""
+    from django.db.models import Q
+
+    tools = current_tools(project)
+    if q:
+        tools = tools.filter(
+            Q(name__icontains=q) | Q(path__icontains=q) | Q(description__icontains=q) | Q(operation_id__icontains=q)
+        )
+    if method:
+        tools = tools.filter(method=method.upper())
+    if tag:
+        tools = tools.filter(tags__contains=[tag])
+    if category:
+        tools = tools.filter(category=category)
+    if risk_level:
+        tools = tools.filter(risk_level=risk_level)
+    return tools.order_by(INVENTORY_SORTS.get(sort, "position"), "position")
+
+
+def project_tags(project) -> list[str]:
+    tags: set[str] = set()
+    for row in current_tools(project).values_list("tags", flat=True):
+        tags.update(row or [])
+    return sorted(tags)
+
+
+def tool_as_diff_input(tool: Tool) -> dict:
+    return {
+        "name": tool.name,
+        "operation_key": tool.operation_key,
+        "method": tool.method,
+        "path": tool.path,
+        "description": tool.description,
+        "input_schema": tool.input_schema,
+        "output_schema": tool.output_schema,
+    }
+
+
+def version_diff(project, old_version, new_version):
+    from .diff import diff_tools
+
+    old = [tool_as_diff_input(t) for t in Tool.objects.filter(spec_version=old_version).order_by("position")]
+    new = [tool_as_diff_input(t) for t in Tool.objects.filter(spec_version=new_version).order_by("position")]
+    return diff_tools(old, new)
+
+
+def tool_tokens(tool: Tool) -> int:
+    """Tokens one tool costs in tools/list (same estimate as toolgen: JSON characters / 4)."""
+    import json
+
+    return max(1, len(json.dumps(tool.mcp_definition(), separators=(",", ":"))) // 4)
+
+
+def token_cost_by_environment(project, tools: list[Tool]) -> list[tuple]:
+    """[(environment, enabled tool count, tokens)] — what an agent pays for tools/list there
+    (before per-user grants narrow it further)."""
+    try:
+        from apps.governance.selectors import enabled_map
+    except ImportError:
+        enabled_map = None
+    costs = {t.operation_key: tool_tokens(t) for t in tools}
+    rows = []
+    for env in project.environments.all():
+        states = enabled_map(env, tools) if enabled_map else {t.operation_key: True for t in tools}
+        keys = [k for k, on in states.items() if on]
+        rows.append((env, len(keys), sum(costs.get(k, 0) for k in keys)))
+    return rows

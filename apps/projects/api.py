@@ -8,7 +8,6 @@ from rest_framework.response import Response
 from apps.accounts.access import org_access
 from apps.accounts.api_base import TenantScopedMixin
 
-
 from . import services
 from .models import Environment, Project
 
@@ -51,8 +50,12 @@ class ProjectListCreate(TenantScopedMixin, generics.ListAPIView):
         access = org_access(request.user, data.validated_data["organization"], "org.view")
         self.check_role(access.organization.pk)
         with transaction.atomic():
-            project = services.project_create(organization=access.organization, name=data.validated_data["name"],
-                                              description=data.validated_data["description"], actor=request.user)
+            project = services.project_create(
+                organization=access.organization,
+                name=data.validated_data["name"],
+                description=data.validated_data["description"],
+                actor=request.user,
+            )
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 

@@ -43,10 +43,12 @@ class Environment(TimeStampedModel):
     slug = models.SlugField(max_length=60)
     position = models.PositiveSmallIntegerField(default=0)
     audit_enabled = models.BooleanField(default=True)
-    base_url = models.URLField(max_length=500, blank=True, default="",
-                               help_text="Upstream API base URL the gateway calls in this environment")
+    base_url = models.URLField(
+        max_length=500, blank=True, default="", help_text="Upstream API base URL the gateway calls in this environment"
+    )
     allow_private_network = models.BooleanField(
-        default=False, help_text="Allow an upstream on a private/loopback address (set by an admin, audited)")
+        default=False, help_text="Allow an upstream on a private/loopback address (set by an admin, audited)"
+    )
 
     class Meta:
         constraints = [

@@ -14,8 +14,9 @@ PROJECT_FACT_FIELDS = ("description", "owner_contact", "rollback_procedure", "in
 
 
 @transaction.atomic
-def project_create(*, organization, name: str, actor, description: str = "",
-                   environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS) -> Project:
+def project_create(
+    *, organization, name: str, actor, description: str = "", environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+) -> Project:
     name = (name or "").strip()
     if not name:
         raise DomainError("Give the project a name.", field="name")
@@ -24,15 +25,22 @@ def project_create(*, organization, name: str, actor, description: str = "",
         raise DomainError("The project name needs letters or digits.", field="name")
     try:
         with transaction.atomic():
-            project = Project.objects.create(organization=organization, name=name[:120], slug=slug,
-                                             description=description or "")
+            project = Project.objects.create(
+                organization=organization, name=name[:120], slug=slug, description=description or ""
+            )
     except IntegrityError as exc:
         raise Conflict("A project with this name already exists in the organization.", field="name") from exc
     for position, env_name in enumerate(environments):
-        Environment.objects.create(organization=organization, project=project, name=env_name,
-                                   slug=slugify(env_name), position=position)
-    audit_record(organization=organization, event_type="project.created", actor=actor, target=project,
-                 payload={"name": project.name, "environments": list(environments)})
+        Environment.objects.create(
+            organization=organization, project=project, name=env_name, slug=slugify(env_name), position=position
+        )
+    audit_record(
+        organization=organization,
+        event_type="project.created",
+        actor=actor,
+        target=project,
+        payload={"name": project.name, "environments": list(environments)},
+    )
     return project
 
 
@@ -48,8 +56,13 @@ def project_update(*, project: Project, actor, **fields) -> Project:
     for key, value in changed.items():
         setattr(project, key, value)
     project.save(update_fields=[*changed, "updated_at"])
-    audit_record(organization=project.organization, event_type="project.updated", actor=actor, target=project,
-                 payload={"changed": sorted(changed)})
+    audit_record(
+        organization=project.organization,
+        event_type="project.updated",
+        actor=actor,
+        target=project,
+        payload={"changed": sorted(changed)},
+    )
     return project
 
 
@@ -62,8 +75,14 @@ def environment_create(*, project: Project, name: str, actor) -> Environment:
     if Environment.objects.filter(project=project, slug=slug).exists():
         raise Conflict(f"This project already has an environment called {slug}.", field="name")
     position = (project.environments.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-    env = Environment.objects.create(organization=project.organization, project=project, name=name[:60], slug=slug,
-                                     position=position)
-    audit_record(organization=project.organization, event_type="environment.created", actor=actor, target=env,
-                 payload={"project": project.slug, "environment": slug})
+    env = Environment.objects.create(
+        organization=project.organization, project=project, name=name[:60], slug=slug, position=position
+    )
+    audit_record(
+        organization=project.organization,
+        event_type="environment.created",
+        actor=actor,
+        target=env,
+        payload={"project": project.slug, "environment": slug},
+    )
     return env

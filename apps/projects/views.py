@@ -19,22 +19,30 @@ def project_create(request, org_slug):
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            project = services.project_create(organization=access.organization, name=form.cleaned_data["name"],
-                                              description=form.cleaned_data["description"], actor=request.user)
+            project = services.project_create(
+                organization=access.organization,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                actor=request.user,
+            )
         except DomainError as exc:
             form_error(request, form, exc)
         else:
             messages.success(request, f"Project {project.name} created with development, staging and production.")
             return redirect("projects:detail", org_slug, project.slug)
-    return render(request, "projects/create.html", {"form": form, "org": access.organization,
-                                                    "active_nav": "projects"})
+    return render(request, "projects/create.html", {"form": form, "org": access.organization, "active_nav": "projects"})
 
 
 @login_required
 def project_detail(request, org_slug, project_slug):
     access, project = project_access(request.user, org_slug, project_slug)
-    context = {"access": access, "org": access.organization, "project": project,
-               "environments": project.environments.all(), "active_nav": "projects"}
+    context = {
+        "access": access,
+        "org": access.organization,
+        "project": project,
+        "environments": project.environments.all(),
+        "active_nav": "projects",
+    }
     panels: list[str] = []
     for extension in PROJECT_PAGE_EXTENSIONS:
         data = dict(extension(request, access, project))
@@ -53,10 +61,16 @@ PROJECT_PAGE_EXTENSIONS: list = []
 @login_required
 def project_settings(request, org_slug, project_slug):
     access, project = project_access(request.user, org_slug, project_slug, "project.view")
-    facts = ProjectFactsForm(request.POST or None, initial={
-        "description": project.description, "owner_contact": project.owner_contact,
-        "rollback_procedure": project.rollback_procedure, "incident_response_plan": project.incident_response_plan,
-    }, prefix="facts")
+    facts = ProjectFactsForm(
+        request.POST or None,
+        initial={
+            "description": project.description,
+            "owner_contact": project.owner_contact,
+            "rollback_procedure": project.rollback_procedure,
+            "incident_response_plan": project.incident_response_plan,
+        },
+        prefix="facts",
+    )
     env_form = EnvironmentForm(None, prefix="env")
     if request.method == "POST":
         access.require("project.manage")
@@ -64,8 +78,9 @@ def project_settings(request, org_slug, project_slug):
             env_form = EnvironmentForm(request.POST, prefix="env")
             if env_form.is_valid():
                 try:
-                    env = services.environment_create(project=project, name=env_form.cleaned_data["name"],
-                                                      actor=request.user)
+                    env = services.environment_create(
+                        project=project, name=env_form.cleaned_data["name"], actor=request.user
+                    )
                 except DomainError as exc:
                     form_error(request, env_form, exc)
                 else:
@@ -75,7 +90,16 @@ def project_settings(request, org_slug, project_slug):
             services.project_update(project=project, actor=request.user, **facts.cleaned_data)
             messages.success(request, "Project details saved.")
             return redirect("projects:settings", org_slug, project.slug)
-    return render(request, "projects/settings.html", {
-        "access": access, "org": access.organization, "project": project, "facts": facts, "env_form": env_form,
-        "environments": project.environments.all(), "active_nav": "projects",
-    })
+    return render(
+        request,
+        "projects/settings.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "facts": facts,
+            "env_form": env_form,
+            "environments": project.environments.all(),
+            "active_nav": "projects",
+        },
+    )

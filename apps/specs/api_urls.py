@@ -1,5 +1,10 @@
-"""REST endpoints of this app, included under /api/v1/."""
+from django.urls import path
 
-from django.urls import path  # noqa: F401
+from . import api
 
-urlpatterns: list = []
+urlpatterns = [
+    path("projects/<str:id>/specs/", api.SpecVersionList.as_view(), name="api-specs"),
+    path("projects/<str:id>/specs/diff/", api.SpecDiff.as_view(), name="api-spec-diff"),
+    path("projects/<str:id>/specs/<int:number>/", api.SpecVersionDetail.as_view(), name="api-spec"),
+    path("projects/<str:id>/specs/<int:number>/retry/", api.SpecVersionRetry.as_view(), name="api-spec-retry"),
+]

@@ -74,11 +74,17 @@ class SpecVersion(TimeStampedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "number"], name="specversion_unique_number_per_project",
-                                    violation_error_message="Version numbers are unique per project."),
-            models.UniqueConstraint(fields=["project"], condition=Q(is_current=True),
-                                    name="specversion_one_current_per_project",
-                                    violation_error_message="A project has one current spec version."),
+            models.UniqueConstraint(
+                fields=["project", "number"],
+                name="specversion_unique_number_per_project",
+                violation_error_message="Version numbers are unique per project.",
+            ),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(is_current=True),
+                name="specversion_one_current_per_project",
+                violation_error_message="A project has one current spec version.",
+            ),
         ]
         indexes = [
             # version list of a project, newest first

@@ -11,13 +11,18 @@ from apps.projects.services import project_create
 def objects(people):
     team = team_create(organization=people.org, name="Support", actor=people.owner)
     project = project_create(organization=people.org, name="Payments", actor=people.owner)
-    invitation_create(organization=people.org, email="new@acme.test", role="member", actor=people.owner,
-                      actor_role="owner")
+    invitation_create(
+        organization=people.org, email="new@acme.test", role="member", actor=people.owner, actor_role="owner"
+    )
     token, _ = token_create(organization=people.org, user=people.member, name="cli")
-    return {"team": team, "project": project, "token": token,
-            "member_ms": Membership.objects.get(organization=people.org, user=people.member),
-            "viewer_ms": Membership.objects.get(organization=people.org, user=people.viewer),
-            "invitation": people.org.invitations.get()}
+    return {
+        "team": team,
+        "project": project,
+        "token": token,
+        "member_ms": Membership.objects.get(organization=people.org, user=people.member),
+        "viewer_ms": Membership.objects.get(organization=people.org, user=people.viewer),
+        "invitation": people.org.invitations.get(),
+    }
 
 
 def page_urls(people, objects):
@@ -32,8 +37,12 @@ def page_urls(people, objects):
         ("get", f"/o/{slug}/teams/", None, "viewer"),
         ("post", f"/o/{slug}/teams/", {"name": "New team"}, "admin"),
         ("get", f"/o/{slug}/teams/{objects['team'].slug}/", None, "viewer"),
-        ("post", f"/o/{slug}/teams/{objects['team'].slug}/",
-         {"action": "add", "member": str(objects["member_ms"].public_id)}, "admin"),
+        (
+            "post",
+            f"/o/{slug}/teams/{objects['team'].slug}/",
+            {"action": "add", "member": str(objects["member_ms"].public_id)},
+            "admin",
+        ),
         ("get", f"/o/{slug}/tokens/", None, "member"),
         ("post", f"/o/{slug}/tokens/", {"name": "laptop"}, "member"),
         ("get", f"/o/{slug}/audit/", None, "reviewer"),
@@ -97,8 +106,9 @@ def test_api_outsider_404_and_wrong_role_403(people, objects, api_for):
 @pytest.mark.django_db
 def test_owner_cannot_be_changed_by_admin(people, client_for):
     owner_ms = Membership.objects.get(organization=people.org, user=people.owner)
-    response = client_for(people.admin).post(f"/o/{people.org.slug}/members/{owner_ms.public_id}/role/",
-                                             {"role": "viewer"})
+    response = client_for(people.admin).post(
+        f"/o/{people.org.slug}/members/{owner_ms.public_id}/role/", {"role": "viewer"}
+    )
     assert response.status_code == 403
     owner_ms.refresh_from_db()
     assert owner_ms.role == "owner"

@@ -38,10 +38,13 @@ def test_orm_refuses_update_and_delete(people):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("sql", [
-    "UPDATE audit_auditevent SET event_type = 'member.removed' WHERE id = %s",
-    "DELETE FROM audit_auditevent WHERE id = %s",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_auditevent SET event_type = 'member.removed' WHERE id = %s",
+        "DELETE FROM audit_auditevent WHERE id = %s",
+    ],
+)
 def test_database_trigger_rejects_update_and_delete(people, sql):
     event = _events(people.org)[0]
     with pytest.raises((InternalError, ProgrammingError, IntegrityError)) as err, transaction.atomic():
@@ -119,8 +122,12 @@ def test_unknown_event_types_are_refused(people):
 
 @pytest.mark.django_db
 def test_secrets_never_reach_the_payload(people):
-    event = audit_record(organization=people.org, event_type="organization.updated", actor=people.owner,
-                         payload={"password": "hunter2", "headers": {"Authorization": "Bearer abcdefgh"}})
+    event = audit_record(
+        organization=people.org,
+        event_type="organization.updated",
+        actor=people.owner,
+        payload={"password": "hunter2", "headers": {"Authorization": "Bearer abcdefgh"}},
+    )
     stored = AuditEvent.objects.get(pk=event.pk)
     assert "hunter2" not in str(stored.payload) and "abcdefgh" not in str(stored.payload)
 

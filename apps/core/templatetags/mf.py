@@ -30,3 +30,9 @@ def add_class(field, css):
     """Render a bound form field with an extra CSS class (Bootstrap styling of allauth forms)."""
     existing = field.field.widget.attrs.get("class", "")
     return field.as_widget(attrs={"class": f"{existing} {css}".strip()})
+
+
+@register.filter
+def split_pairs(value):
+    """ "a:A,b:B" -> [("a", "A"), ("b", "B")] for small static option lists in templates."""
+    return [tuple(item.split(":", 1)) for item in value.split(",")]

@@ -26,14 +26,22 @@ class Command(BaseCommand):
             memberships = memberships.filter(organization__slug=options["org"])
         memberships = list(memberships)
         if not memberships:
-            raise CommandError("The user is not a member of that organization" if options["org"]
-                               else "The user belongs to no organization")
+            raise CommandError(
+                "The user is not a member of that organization"
+                if options["org"]
+                else "The user belongs to no organization"
+            )
         if len(memberships) > 1:
             slugs = ", ".join(m.organization.slug for m in memberships)
             raise CommandError(f"The user is in several organizations ({slugs}); pass --org")
         try:
-            _, raw = token_create(organization=memberships[0].organization, user=user, name=options["name"],
-                                  expires_days=options["expires_days"], actor=user)
+            _, raw = token_create(
+                organization=memberships[0].organization,
+                user=user,
+                name=options["name"],
+                expires_days=options["expires_days"],
+                actor=user,
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(raw)

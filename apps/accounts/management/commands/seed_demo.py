@@ -26,16 +26,21 @@ class Command(BaseCommand):
     help = "Create the demo organization (safe to run repeatedly). Prints the demo password."
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD"),
-                            help="Password for the demo users (default: DEMO_PASSWORD or random on first run)")
+        parser.add_argument(
+            "--password",
+            default=os.environ.get("DEMO_PASSWORD"),
+            help="Password for the demo users (default: DEMO_PASSWORD or random on first run)",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options):
         user_model = get_user_model()
         owner = user_model.objects.filter(email="demo@example.com").first()
         if owner is not None and Organization.objects.filter(slug=DEMO_ORG).exists():
-            self.stdout.write("Demo data already present: log in as demo@example.com "
-                              "(password printed on first run, or set with --password).")
+            self.stdout.write(
+                "Demo data already present: log in as demo@example.com "
+                "(password printed on first run, or set with --password)."
+            )
             if options["password"]:
                 for email, _ in PEOPLE:
                     user = user_model.objects.filter(email=email).first()
@@ -55,16 +60,24 @@ class Command(BaseCommand):
         org = services.organization_create(name="Demo Corp", slug=DEMO_ORG, actor=users["demo@example.com"])
         for email, role in PEOPLE[1:]:
             Membership.objects.get_or_create(organization=org, user=users[email], defaults={"role": role})
-        support = services.team_create(organization=org, name="Support", description="Customer support agents",
-                                       actor=users["demo@example.com"])
-        platform = services.team_create(organization=org, name="Platform", description="Platform engineering",
-                                        actor=users["demo@example.com"])
+        support = services.team_create(
+            organization=org, name="Support", description="Customer support agents", actor=users["demo@example.com"]
+        )
+        platform = services.team_create(
+            organization=org, name="Platform", description="Platform engineering", actor=users["demo@example.com"]
+        )
         services.team_add_member(team=support, user=users["member@example.com"], actor=users["demo@example.com"])
         services.team_add_member(team=platform, user=users["reviewer@example.com"], actor=users["demo@example.com"])
         if not Project.objects.filter(organization=org, slug="petstore").exists():
-            project_create(organization=org, name="Petstore", actor=users["demo@example.com"],
-                           description="The Swagger Petstore API, governed for the support assistant.")
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo organization created. Log in at http://127.0.0.1:8000 as demo@example.com "
-            f"(also reviewer@, member@, viewer@example.com) with password: {password}"
-        ))
+            project_create(
+                organization=org,
+                name="Petstore",
+                actor=users["demo@example.com"],
+                description="The Swagger Petstore API, governed for the support assistant.",
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo organization created. Log in at http://127.0.0.1:8000 as demo@example.com "
+                f"(also reviewer@, member@, viewer@example.com) with password: {password}"
+            )
+        )

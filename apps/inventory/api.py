@@ -1,0 +1,91 @@
+"""REST API: the current tool inventory with classification, and renames."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.projects.selectors import project_access_by_id
+
+from . import selectors, services
+from .models import Tool
+
+
+class ToolSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    definition = serializers.SerializerMethodField()
+    spec_version = serializers.IntegerField(source="spec_version.number", read_only=True)
+
+    class Meta:
+        model = Tool
+        fields = [
+            "id",
+            "name",
+            "operation_key",
+            "method",
+            "path",
+            "operation_id",
+            "description",
+            "tags",
+            "deprecated",
+            "category",
+            "category_tags",
+            "risk_level",
+            "risk_score",
+            "side_effect",
+            "pii",
+            "reasons",
+            "annotations",
+            "quality",
+            "poisoning",
+            "spec_version",
+            "definition",
+        ]
+
+    def get_definition(self, tool) -> dict:
+        return tool.mcp_definition()
+
+
+@extend_schema(parameters=[OpenApiParameter(n, str) for n in ("q", "method", "tag", "category", "risk_level", "sort")])
+class ToolList(ListAPIView):
+    """Tools of the project's current spec version, filterable like the inventory page."""
+
+    serializer_class = ToolSerializer
+
+    def get_queryset(self):
+        _, project = project_access_by_id(self.request.user, self.kwargs["id"], "project.view")
+        params = {
+            k: (self.request.query_params.get(k) or "").strip()
+            for k in ("q", "method", "tag", "category", "risk_level", "sort")
+        }
+        return selectors.filtered_tools(project, **params).select_related("spec_version")
+
+
+class ToolRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+
+
+class ToolDetail(APIView):
+    @extend_schema(responses=ToolSerializer)
+    def get(self, request, id, name):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        return Response(ToolSerializer(self._tool(project, name)).data)
+
+    @extend_schema(request=ToolRenameSerializer, responses=ToolSerializer)
+    def patch(self, request, id, name):
+        _, project = project_access_by_id(request.user, id, "tool.rename")
+        data = ToolRenameSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tool = services.tool_rename(
+            tool=self._tool(project, name), new_name=data.validated_data["name"], actor=request.user
+        )
+        return Response(ToolSerializer(tool).data)
+
+    @staticmethod
+    def _tool(project, name):
+        tool = selectors.tool_by_name(project, name)
+        if tool is None:
+            raise NotFound("No tool with that name in the current version.")
+        return tool

@@ -1,0 +1,96 @@
+"""Tool inventory: searchable table and the tool as an agent sees it."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from apps.core.errors import DomainError
+from apps.projects.selectors import project_access
+
+from . import selectors, services
+from .models import Tool
+
+
+def _enabled_by_env(project, tools):
+    """{tool operation_key: {env slug: bool}} when governance is installed, else {}."""
+    try:
+        from apps.governance.selectors import enabled_map
+    except ImportError:
+        return {}
+    result: dict[str, dict[str, bool]] = {}
+    for env in project.environments.all():
+        for key, enabled in enabled_map(env, tools).items():
+            result.setdefault(key, {})[env.slug] = enabled
+    return result
+
+
+@login_required
+def tool_list(request, org_slug, project_slug):
+    access, project = project_access(request.user, org_slug, project_slug)
+    params = {k: (request.GET.get(k) or "").strip() for k in ("q", "method", "tag", "category", "risk_level", "sort")}
+    tools = selectors.filtered_tools(project, **{k: v for k, v in params.items()})
+    page = Paginator(tools, 50).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    enabled = _enabled_by_env(project, rows)
+    environments = list(project.environments.all())
+    for tool in rows:
+        tool.env_states = [(env, enabled.get(tool.operation_key, {}).get(env.slug)) for env in environments]
+    version = selectors.current_version(project)
+    return render(
+        request,
+        "inventory/list.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "page": page,
+            "rows": rows,
+            "params": params,
+            "query": urlencode({k: v for k, v in params.items() if v}),
+            "version": version,
+            "tags": selectors.project_tags(project),
+            "environments": environments,
+            "categories": Tool.Category.choices,
+            "risk_levels": Tool.RiskLevel.choices,
+            "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+            "crumb": "Tools",
+            "active_nav": "projects",
+        },
+    )
+
+
+@login_required
+def tool_detail(request, org_slug, project_slug, tool_name):
+    access, project = project_access(request.user, org_slug, project_slug)
+    tool = selectors.tool_by_name(project, tool_name)
+    if tool is None:
+        raise Http404("No such tool in the current version.")
+    if request.method == "POST":
+        access.require("tool.rename")
+        try:
+            services.tool_rename(tool=tool, new_name=request.POST.get("name", ""), actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Renamed to {tool.name}. The new name is kept on every re-import.")
+            return redirect("inventory:detail", org_slug, project.slug, tool.name)
+    version = selectors.current_version(project)
+    findings = [f for f in (version.findings if version else []) if tool.name in (f.get("tools") or [])]
+    return render(
+        request,
+        "inventory/detail.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "tool": tool,
+            "findings": findings,
+            "definition": tool.mcp_definition(),
+            "crumb": tool.name,
+            "active_nav": "projects",
+        },
+    )

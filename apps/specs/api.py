@@ -1,0 +1,139 @@
+"""REST API: import a document, follow its analysis, compare versions."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.inventory.selectors import version_diff
+from apps.projects.selectors import project_access_by_id
+
+from . import services
+from .models import SpecVersion
+from .selectors import version_for, versions_of
+
+
+class SpecVersionSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = SpecVersion
+        fields = [
+            "id",
+            "number",
+            "source",
+            "source_url",
+            "filename",
+            "sha256",
+            "size_bytes",
+            "imported_by_label",
+            "status",
+            "stage",
+            "progress",
+            "error",
+            "error_pointer",
+            "is_current",
+            "title",
+            "api_version",
+            "openapi_version",
+            "warnings",
+            "tool_count",
+            "token_estimate",
+            "analysis_ms",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class SpecImportSerializer(serializers.Serializer):
+    document = serializers.CharField(required=False, help_text="The document as text (JSON or YAML)")
+    url = serializers.URLField(required=False, max_length=2000)
+    filename = serializers.CharField(required=False, allow_blank=True, default="")
+    file = serializers.FileField(required=False, help_text="multipart upload")
+
+
+class SpecVersionList(APIView):
+    """GET: versions of a project. POST: import a document (multipart `file`, JSON `document` or `url`).
+    The analysis runs in the background; poll the version until status is ready or failed."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(responses=SpecVersionSerializer(many=True))
+    def get(self, request, id):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        return Response(SpecVersionSerializer(versions_of(project), many=True).data)
+
+    @extend_schema(request=SpecImportSerializer, responses={202: SpecVersionSerializer})
+    def post(self, request, id):
+        _, project = project_access_by_id(request.user, id, "spec.import")
+        upload = request.FILES.get("file")
+        document = request.data.get("document")
+        url = request.data.get("url")
+        given = [x for x in (upload, document, url) if x]
+        if len(given) != 1:
+            raise ValidationError({"detail": "Send exactly one of: a multipart `file`, a `document` string, a `url`."})
+        if upload:
+            version = services.spec_import(
+                project=project,
+                data=upload.read(),
+                source=SpecVersion.Source.API,
+                filename=upload.name,
+                actor=request.user,
+            )
+        elif document:
+            if not isinstance(document, str):
+                raise ValidationError({"detail": "`document` must be the document as a string (JSON or YAML)."})
+            version = services.spec_import(
+                project=project,
+                data=document.encode(),
+                source=SpecVersion.Source.API,
+                filename=str(request.data.get("filename") or "")[:255],
+                actor=request.user,
+            )
+        else:
+            data = SpecImportSerializer(data={"url": url})
+            data.is_valid(raise_exception=True)
+            version = services.spec_import_url(project=project, url=data.validated_data["url"], actor=request.user)
+        return Response(SpecVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SpecVersionDetail(APIView):
+    @extend_schema(responses=SpecVersionSerializer)
+    def get(self, request, id, number):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        return Response(SpecVersionSerializer(version_for(project, number)).data)
+
+
+class SpecVersionRetry(APIView):
+    @extend_schema(request=None, responses={202: SpecVersionSerializer})
+    def post(self, request, id, number):
+        _, project = project_access_by_id(request.user, id, "spec.import")
+        version = services.spec_retry(version=version_for(project, number), actor=request.user)
+        return Response(SpecVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SpecDiff(APIView):
+    """Tools added, removed and changed between two ready versions."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)]
+    )
+    def get(self, request, id):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        try:
+            old = version_for(project, request.query_params.get("from"))
+            new = version_for(project, request.query_params.get("to"))
+        except Exception as exc:  # Http404 from a bad number: say which parameter is wrong
+            raise ValidationError({"detail": "`from` and `to` must be existing version numbers."}) from exc
+        if old.status != SpecVersion.Status.READY or new.status != SpecVersion.Status.READY:
+            raise ValidationError({"detail": "Both versions must have finished their analysis."})
+        diff = version_diff(project, old, new)
+        return Response({"from": old.number, "to": new.number, **diff_as_dict(diff)})
+
+
+def diff_as_dict(diff) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(diff) if is_dataclass(diff) else dict(diff)

@@ -1,0 +1,105 @@
+"""The whole analysis of one document, as plain functions over plain data (no Django).
+
+The Celery task, the ``scan`` CLI and the benchmarks all run this same code, so what the
+benchmark measures is what the worker does (minus persisting rows).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .domain import Finding, ParsedSpec, ToolDef
+from .parse import load_document
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class AnalysisResult:
+    parsed: ParsedSpec
+    tools: list[ToolDef]
+    classifications: dict[str, Any] = field(default_factory=dict)  # tool name -> Classification
+    findings: list[Finding] = field(default_factory=list)
+    score: dict[str, Any] = field(default_factory=dict)
+    token_estimate: int = 0
+    timings_ms: dict[str, int] = field(default_factory=dict)
+
+
+def _noop(stage: str, percent: int) -> None:
+    return None
+
+
+def analyse(
+    data: bytes,
+    *,
+    filename: str = "",
+    max_bytes: int = 25 * 1024 * 1024,
+    renames: dict[str, str] | None = None,
+    previous_names: dict[str, str] | None = None,
+    governance: Any = None,
+    progress: Progress = _noop,
+) -> AnalysisResult:
+    """Parse -> build tools -> quality findings -> classify -> security findings and score.
+
+    ``progress(stage, percent)`` is called between stages (the worker stores it for the
+    progress bar). Raises ``SpecError`` for an unusable document.
+    """
+    # Imported here so that importing this module (views, URL loading) stays cheap.
+    from apps.inventory.quality import quality_findings
+    from apps.inventory.toolgen import build_tools, estimate_tokens
+
+    timings: dict[str, int] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = int((now - clock) * 1000)
+        clock = now
+
+    progress("parsing", 10)
+    parsed = load_document(data, filename=filename, max_bytes=max_bytes)
+    lap("parse")
+    progress("building", 40)
+    tools = build_tools(parsed, renames=renames, previous_names=previous_names)
+    lap("build")
+    progress("analysing", 70)
+    quality = quality_findings(tools)
+    classifications, findings, score = classify_and_score(parsed, tools, quality, governance)
+    lap("classify")
+    result = AnalysisResult(
+        parsed=parsed,
+        tools=tools,
+        classifications=classifications,
+        findings=findings,
+        score=score,
+        token_estimate=estimate_tokens(tools),
+        timings_ms=timings,
+    )
+    return result
+
+
+def classify_and_score(parsed: ParsedSpec, tools: list[ToolDef], quality: list[Finding], governance: Any):
+    """Classification, poisoning scan, security findings and the score for a tool list."""
+    from apps.risk.classify import classify_tools
+    from apps.risk.score import compute_score, security_findings
+
+    classifications = classify_tools(tools)
+    findings = security_findings(tools, classifications, parsed, governance) + list(quality)
+    score = compute_score(findings, classifications)
+    return classifications, findings, score_as_dict(score)
+
+
+def score_as_dict(score: Any) -> dict[str, Any]:
+    if isinstance(score, dict):
+        return score
+    return asdict(score)
+
+
+def finding_as_dict(finding: Finding) -> dict[str, Any]:
+    data = asdict(finding)
+    data["tools"] = list(finding.tools)
+    return data

@@ -1,0 +1,307 @@
+"""Every write of the import pipeline: create a version, run its analysis, retry."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.core.errors import DomainError
+from apps.inventory.models import Tool, ToolRename
+from apps.projects.models import Project
+
+from . import pipeline
+from .domain import SpecError
+from .fetch import FetchError, fetch_spec
+from .models import SpecVersion
+
+log = logging.getLogger(__name__)
+
+
+class ImportRejected(DomainError):
+    """The document was refused before analysis (too large, empty, unreachable URL)."""
+
+
+def _record_rejection(*, project: Project, actor, source: str, reason: str, filename: str = "") -> None:
+    # Its own transaction: the rejection is worth recording even though the import fails.
+    with transaction.atomic():
+        audit_record(
+            organization=project.organization,
+            event_type="spec.import_failed",
+            actor=actor,
+            target=project,
+            payload={"source": source, "filename": filename, "reason": reason},
+        )
+
+
+def spec_import_url(*, project: Project, url: str, actor) -> SpecVersion:
+    """Download a document (SSRF-checked) and import it."""
+    allowed = frozenset(h.strip().lower() for h in settings.SPEC_IMPORT_ALLOWED_HOSTS)
+    try:
+        fetched = fetch_spec(url, max_bytes=settings.SPEC_MAX_BYTES, allowed_hosts=allowed)
+    except FetchError as exc:
+        _record_rejection(project=project, actor=actor, source="url", reason=str(exc), filename=url)
+        raise ImportRejected(f"Cannot import from {url}: {exc}", field="url") from exc
+    return spec_import(
+        project=project,
+        data=fetched.content,
+        source=SpecVersion.Source.URL,
+        source_url=url,
+        filename=url.rsplit("/", 1)[-1][:255],
+        actor=actor,
+    )
+
+
+def spec_import(
+    *,
+    project: Project,
+    data: bytes,
+    source: str,
+    actor,
+    filename: str = "",
+    source_url: str = "",
+    run_async: bool = True,
+) -> SpecVersion:
+    """Store the document as a new version and queue its analysis. Returns at once."""
+    if not data or not data.strip():
+        _record_rejection(project=project, actor=actor, source=source, reason="empty document", filename=filename)
+        raise ImportRejected("The document is empty.", field="document")
+    if len(data) > settings.SPEC_MAX_BYTES:
+        reason = f"the document is {len(data) / 1e6:.1f} MB; the limit is {settings.SPEC_MAX_BYTES / 1e6:.0f} MB"
+        _record_rejection(project=project, actor=actor, source=source, reason=reason, filename=filename)
+        raise ImportRejected(f"Rejected: {reason}.", field="document")
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()  # serialise version numbers
+        number = (SpecVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
+        version = SpecVersion.objects.create(
+            organization_id=project.organization_id,
+            project=project,
+            number=number,
+            source=source,
+            source_url=source_url,
+            filename=filename[:255],
+            raw=data,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            imported_by=actor if getattr(actor, "pk", None) else None,
+            imported_by_label=getattr(actor, "email", "") or str(actor or "system"),
+        )
+        audit_record(
+            organization=project.organization,
+            event_type="spec.imported",
+            actor=actor,
+            target=version,
+            target_label=f"{project.slug} v{number}",
+            payload={
+                "source": source,
+                "filename": filename,
+                "url": source_url,
+                "sha256": version.sha256,
+                "size_bytes": len(data),
+            },
+        )
+        if run_async:
+            from .tasks import analyse_spec_version
+
+            transaction.on_commit(lambda: analyse_spec_version.delay(version.pk))
+    return version
+
+
+def spec_retry(*, version: SpecVersion, actor) -> SpecVersion:
+    """Queue a failed analysis again (one click on the page)."""
+    with transaction.atomic():
+        updated = SpecVersion.objects.filter(pk=version.pk, status=SpecVersion.Status.FAILED).update(
+            status=SpecVersion.Status.QUEUED,
+            stage=SpecVersion.Stage.QUEUED,
+            progress=0,
+            error="",
+            error_pointer="",
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            raise DomainError("Only a failed analysis can be retried.")
+        audit_record(
+            organization=version.project.organization,
+            event_type="spec.analysis_retried",
+            actor=actor,
+            target=version,
+            target_label=str(version),
+        )
+        from .tasks import analyse_spec_version
+
+        transaction.on_commit(lambda: analyse_spec_version.delay(version.pk))
+    version.refresh_from_db()
+    return version
+
+
+def _set_stage(version_id: int, stage: str, percent: int) -> None:
+    SpecVersion.objects.filter(pk=version_id).update(stage=stage, progress=percent, updated_at=timezone.now())
+
+
+def spec_mark_failed(version: SpecVersion, message: str, pointer: str = "") -> None:
+    """Record a failed analysis (status, reason, audit event); the previous version stays current."""
+    with transaction.atomic():
+        SpecVersion.objects.filter(pk=version.pk).update(
+            status=SpecVersion.Status.FAILED,
+            error=message[:4000],
+            error_pointer=pointer[:500],
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        audit_record(
+            organization=version.project.organization,
+            event_type="spec.import_failed",
+            actor=None,
+            actor_label="analysis worker",
+            target=version,
+            target_label=str(version),
+            payload={"reason": message[:1000], "pointer": pointer},
+        )
+
+
+def spec_analyse(*, version_id: int) -> SpecVersion | None:
+    """Run the analysis of one version and make it current when it completes.
+
+    Safe to run twice (a redelivered task after a worker crash starts over); nothing is
+    visible until the final transaction, which writes every tool and flips ``is_current``.
+    """
+    claimed = SpecVersion.objects.filter(
+        pk=version_id, status__in=[SpecVersion.Status.QUEUED, SpecVersion.Status.RUNNING]
+    ).update(
+        status=SpecVersion.Status.RUNNING,
+        stage=SpecVersion.Stage.PARSING,
+        progress=5,
+        started_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    if not claimed:
+        return None  # already finished (or unknown): nothing to do
+    version = SpecVersion.objects.select_related("project__organization").get(pk=version_id)
+    SpecVersion.objects.filter(pk=version_id).update(attempts=version.attempts + 1)
+    project = version.project
+    renames = dict(ToolRename.objects.filter(project=project).values_list("operation_key", "name"))
+    previous = dict(
+        Tool.objects.filter(project=project, spec_version__is_current=True).values_list("operation_key", "name")
+    )
+    try:
+        result = pipeline.analyse(
+            bytes(version.raw),
+            filename=version.filename,
+            max_bytes=settings.SPEC_MAX_BYTES,
+            renames=renames,
+            previous_names=previous,
+            governance=_governance_facts(project),
+            progress=lambda stage, pct: _set_stage(version_id, stage, pct),
+        )
+    except SpecError as exc:
+        spec_mark_failed(version, str(exc), exc.pointer)
+        return version
+    except Exception as exc:  # noqa: BLE001 - any crash must leave a clear, retryable failure
+        log.exception("analysis of %s failed", version)
+        spec_mark_failed(
+            version, f"The analysis crashed ({exc.__class__.__name__}). Retry, and report it if it persists."
+        )
+        return version
+    _set_stage(version_id, SpecVersion.Stage.ANALYSING, 90)
+    _persist(version, result)
+    version.refresh_from_db()
+    return version
+
+
+def _governance_facts(project):
+    try:
+        from apps.governance.selectors import governance_facts
+    except ImportError:
+        return None
+    return governance_facts(project)
+
+
+def tool_row(version: SpecVersion, position: int, tool, classification, quality_codes: list[str]) -> Tool:
+    row = Tool(
+        organization_id=version.organization_id,
+        project_id=version.project_id,
+        spec_version=version,
+        name=tool.name,
+        operation_key=tool.operation_key,
+        method=tool.method,
+        path=tool.path[:500],
+        operation_id=tool.operation_id[:300],
+        summary=(tool.summary or "")[:500],
+        description=tool.description,
+        tags=list(tool.tags),
+        deprecated=tool.deprecated,
+        input_schema=tool.input_schema,
+        output_schema=tool.output_schema,
+        arg_map=tool.arg_map,
+        body_content_type=tool.body_content_type or "",
+        security=tool.security,
+        quality=quality_codes,
+        position=position,
+    )
+    if classification is not None:
+        row.category = classification.category
+        row.category_tags = sorted(classification.tags)
+        row.risk_level = classification.risk_level
+        row.risk_score = int(classification.risk_score)
+        row.side_effect = bool(classification.side_effect)
+        row.pii = list(classification.pii)
+        row.reasons = list(classification.reasons)
+        row.annotations = dict(classification.annotations)
+        row.poisoning = list(getattr(classification, "poisoning", []) or [])
+    return row
+
+
+@transaction.atomic
+def _persist(version: SpecVersion, result: pipeline.AnalysisResult) -> None:
+    parsed = result.parsed
+    per_tool: dict[str, list[str]] = {}
+    for finding in result.findings:
+        for name in finding.tools:
+            per_tool.setdefault(name, []).append(finding.code)
+    rows = [
+        tool_row(version, i, tool, result.classifications.get(tool.name), per_tool.get(tool.name, []))
+        for i, tool in enumerate(result.tools)
+    ]
+    Tool.objects.filter(spec_version=version).delete()  # a re-run after a crash starts clean
+    Tool.objects.bulk_create(rows, batch_size=500)
+    SpecVersion.objects.filter(project_id=version.project_id, is_current=True).exclude(pk=version.pk).update(
+        is_current=False
+    )
+    SpecVersion.objects.filter(pk=version.pk).update(
+        status=SpecVersion.Status.READY,
+        stage=SpecVersion.Stage.DONE,
+        progress=100,
+        is_current=True,
+        title=parsed.title[:300],
+        api_version=parsed.version[:100],
+        openapi_version=parsed.source_version[:20],
+        servers=parsed.servers,
+        security_schemes=parsed.security_schemes,
+        warnings=[{"message": w.message, "pointer": w.pointer} for w in parsed.warnings],
+        findings=[pipeline.finding_as_dict(f) for f in result.findings],
+        score=result.score,
+        tool_count=len(rows),
+        token_estimate=result.token_estimate,
+        analysis_ms=sum(result.timings_ms.values()),
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    audit_record(
+        organization=version.project.organization,
+        event_type="spec.analysed",
+        actor=None,
+        actor_label="analysis worker",
+        target=version,
+        target_label=str(version),
+        payload={
+            "tools": len(rows),
+            "warnings": len(parsed.warnings),
+            "score": result.score.get("score"),
+            "timings_ms": result.timings_ms,
+        },
+    )

@@ -1,0 +1,165 @@
+"""Import pages, version pages with live progress, version diff."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import DomainError
+from apps.core.views import form_error
+from apps.inventory.selectors import version_diff
+from apps.projects.selectors import project_access
+
+from . import services
+from .forms import PasteForm, UploadForm, UrlForm
+from .models import SpecVersion
+from .selectors import version_for, versions_of
+
+
+@login_required
+def spec_import(request, org_slug, project_slug):
+    access, project = project_access(request.user, org_slug, project_slug, "project.view")
+    tab = request.POST.get("via") or request.GET.get("via") or "upload"
+    forms = {"upload": UploadForm(), "paste": PasteForm(), "url": UrlForm()}
+    if request.method == "POST":
+        access.require("spec.import")
+        form_class = {"upload": UploadForm, "paste": PasteForm, "url": UrlForm}.get(tab, UploadForm)
+        form = form_class(request.POST, request.FILES)
+        forms[tab] = form
+        if form.is_valid():
+            try:
+                if tab == "upload":
+                    upload = form.cleaned_data["file"]
+                    version = services.spec_import(
+                        project=project,
+                        data=upload.read(),
+                        source=SpecVersion.Source.UPLOAD,
+                        filename=upload.name,
+                        actor=request.user,
+                    )
+                elif tab == "paste":
+                    version = services.spec_import(
+                        project=project,
+                        data=form.cleaned_data["document"].encode(),
+                        source=SpecVersion.Source.PASTE,
+                        filename="pasted",
+                        actor=request.user,
+                    )
+                else:
+                    version = services.spec_import_url(
+                        project=project, url=form.cleaned_data["url"], actor=request.user
+                    )
+            except DomainError as exc:
+                form_error(request, form, exc)
+            else:
+                return redirect("specs:version", org_slug, project.slug, version.number)
+    return render(
+        request,
+        "specs/import.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "forms": forms,
+            "tab": tab,
+            "crumb": "Import a spec",
+            "active_nav": "projects",
+        },
+    )
+
+
+@login_required
+def version_list(request, org_slug, project_slug):
+    access, project = project_access(request.user, org_slug, project_slug)
+    versions = list(versions_of(project))
+    return render(
+        request,
+        "specs/versions.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "versions": versions,
+            "crumb": "Spec versions",
+            "active_nav": "projects",
+        },
+    )
+
+
+@login_required
+def version_detail(request, org_slug, project_slug, number):
+    access, project = project_access(request.user, org_slug, project_slug)
+    version = version_for(project, number)
+    return render(
+        request,
+        "specs/version.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "version": version,
+            "crumb": f"Version {version.number}",
+            "active_nav": "projects",
+        },
+    )
+
+
+@login_required
+def version_progress(request, org_slug, project_slug, number):
+    """htmx partial polled by the version page until the analysis finishes."""
+    access, project = project_access(request.user, org_slug, project_slug)
+    version = version_for(project, number)
+    response = render(
+        request, "specs/_progress.html", {"org": access.organization, "project": project, "version": version}
+    )
+    if version.is_finished and request.htmx:
+        response["HX-Refresh"] = "true"  # reload the page to show the finished version
+    return response
+
+
+@login_required
+@require_POST
+def version_retry(request, org_slug, project_slug, number):
+    access, project = project_access(request.user, org_slug, project_slug, "spec.import")
+    version = version_for(project, number)
+    try:
+        services.spec_retry(version=version, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("specs:version", org_slug, project.slug, version.number)
+
+
+@login_required
+def version_diff_view(request, org_slug, project_slug):
+    access, project = project_access(request.user, org_slug, project_slug)
+    versions = [v for v in versions_of(project) if v.status == SpecVersion.Status.READY]
+    diff = old = new = None
+    error = ""
+    if len(versions) >= 2:
+        old_n = request.GET.get("from") or versions[1].number
+        new_n = request.GET.get("to") or versions[0].number
+        try:
+            old, new = version_for(project, old_n), version_for(project, new_n)
+        except Exception:  # noqa: BLE001 - Http404 for a bad number becomes a message on this page
+            error = "Choose two existing versions."
+        else:
+            if old.status != SpecVersion.Status.READY or new.status != SpecVersion.Status.READY:
+                error = "Both versions must have finished their analysis."
+            else:
+                diff = version_diff(project, old, new)
+    return render(
+        request,
+        "specs/diff.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "versions": versions,
+            "diff": diff,
+            "old": old,
+            "new": new,
+            "error": error,
+            "crumb": "Changes",
+            "active_nav": "projects",
+        },
+    )
