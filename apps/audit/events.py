@@ -48,6 +48,8 @@ EVENT_TYPES: dict[str, str] = {
     # gateway and approvals
     "tool.called": "An agent called a tool",
     "tool.call_denied": "An agent's tool call was refused",
+    "tool.call_completed": "A tool call the gateway made finished (outcome, upstream status, latency)",
+    "gateway.request_refused": "The MCP gateway refused a revoked or expired token, or a former member",
     "approval.requested": "A tool call was queued for approval",
     "approval.decided": "A reviewer approved or rejected a request",
     "approval.executed": "An approved call ran against the upstream API",
