@@ -1,5 +1,11 @@
 """REST endpoints of this app, included under /api/v1/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("organizations/<slug:org_slug>/approvals/", api.ApprovalRequestList.as_view(), name="api-approvals"),
+    path("approvals/<uuid:request_id>/", api.ApprovalRequestDetail.as_view(), name="api-approval"),
+    path("approvals/<uuid:request_id>/decision/", api.ApprovalDecisionCreate.as_view(), name="api-approval-decide"),
+]

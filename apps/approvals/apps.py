@@ -1,6 +1,21 @@
 from django.apps import AppConfig
 
+EXPIRY_SWEEP_SECONDS = 60.0
+
 
 class ApprovalsConfig(AppConfig):
     name = "apps.approvals"
     label = "approvals"
+
+    def ready(self) -> None:
+        # Celery beat expires overdue requests every minute; the queue page, the decision
+        # service and the status tool also treat a past deadline as expired, so a stopped
+        # beat delays only the approval.expired event, never lets an expired call run.
+        from mcpforge.celery import app
+
+        schedule = dict(app.conf.beat_schedule or {})
+        schedule.setdefault("approvals-expire-due", {
+            "task": "apps.approvals.tasks.expire_due_requests",
+            "schedule": EXPIRY_SWEEP_SECONDS,
+        })
+        app.conf.beat_schedule = schedule

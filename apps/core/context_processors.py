@@ -15,9 +15,14 @@ def navigation(request):
     current = next((m for m in memberships if m.organization.slug == org_slug), None)
     if current is None and memberships:
         current = memberships[0]
-    return {
+    context = {
         "nav_memberships": memberships,
         "nav_org": current.organization if current else None,
         "nav_role": current.role if current else None,
         "nav_can": {cap: roles.has_capability(current.role, cap) for cap in roles.CAPABILITIES} if current else {},
     }
+    if current is not None and roles.has_capability(current.role, "approval.decide"):
+        from apps.approvals.selectors import nav_pending_count  # one COUNT query
+
+        context["nav_pending_approvals"] = nav_pending_count(user, current.organization_id)
+    return context

@@ -1,0 +1,110 @@
+"""REST API of the approval queue: list an organization's requests, read one, decide one."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts import roles
+from apps.accounts.access import access_for_org_id, org_access
+from apps.accounts.models import Membership
+
+from . import selectors, services
+from .models import ApprovalRequest
+
+
+class ApprovalRequestSerializer(serializers.Serializer):
+    """One queued call as a reviewer sees it (arguments with secrets masked)."""
+
+    id = serializers.UUIDField(source="request.public_id")
+    status = serializers.CharField()
+    tool = serializers.CharField(source="request.tool_name")
+    operation = serializers.CharField(source="request.operation_key")
+    risk_level = serializers.CharField(source="request.tool_risk_level")
+    project = serializers.CharField(source="request.project.slug")
+    environment = serializers.CharField(source="request.environment.slug")
+    requester = serializers.CharField(source="request.requester_label")
+    justification = serializers.CharField(source="request.justification")
+    policy = serializers.CharField(source="request.policy_label")
+    arguments = serializers.SerializerMethodField()
+    arguments_sha256 = serializers.CharField(source="request.arguments_sha256")
+    approvals_required = serializers.IntegerField(source="request.approvals_required")
+    approvals = serializers.SerializerMethodField()
+    waiting_for = serializers.SerializerMethodField()
+    can_approve = serializers.BooleanField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField(source="request.created_at")
+    expires_at = serializers.DateTimeField(source="request.expires_at")
+
+    def get_arguments(self, row) -> dict:
+        return services.redacted_arguments(row.request)
+
+    def get_approvals(self, row) -> list[dict]:
+        return [{"by": d.reviewer_label, "at": d.created_at.isoformat(), "comment": d.comment} for d in row.approvals]
+
+    def get_waiting_for(self, row) -> str:
+        return row.plan.waiting_for() if row.status == ApprovalRequest.Status.PENDING else ""
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+@extend_schema(parameters=[OpenApiParameter(n, str) for n in ("scope", "status", "project", "environment",
+                                                               "tool", "risk")],
+               responses=ApprovalRequestSerializer(many=True))
+class ApprovalRequestList(APIView):
+    """An organization's approval requests (reviewer and above). Default: pending ones the
+    caller can approve now (``scope=mine``); ``scope=all`` lists everything matching."""
+
+    def get(self, request, org_slug):
+        access = org_access(request.user, org_slug, "approval.decide")
+        services.approval_expire_due(organization=access.organization)
+        filters, errors = selectors.QueueFilters.from_query(request.query_params)
+        if errors:
+            raise ValidationError({"detail": " ".join(errors)})
+        rows = selectors.queue_for(access, filters)[:200]
+        return Response({"count": len(rows), "results": ApprovalRequestSerializer(rows, many=True).data})
+
+
+def _visible_request(user, request_id) -> ApprovalRequest:
+    """404 unless the caller is in the request's organization; 403 unless they requested it
+    or may decide approvals."""
+    try:
+        approval = ApprovalRequest.objects.filter(public_id=request_id).first()
+    except (ValueError, TypeError):
+        approval = None
+    if approval is None:
+        raise Http404(selectors.NOT_FOUND)
+    access = access_for_org_id(user, approval.organization_id, "org.view")
+    if approval.requester_id != user.pk and not access.can("approval.decide"):
+        raise PermissionDenied(f"Your role ({access.role}) does not allow this.")
+    return approval
+
+
+class ApprovalRequestDetail(APIView):
+    """The status of one request, exactly as the MCP tool mcpforge_approval_status reports it."""
+
+    def get(self, request, request_id):
+        approval = _visible_request(request.user, request_id)
+        return Response(selectors.request_status_for(request.user, str(approval.public_id)))
+
+
+class ApprovalDecisionCreate(APIView):
+    """Approve or reject (reviewer and above; not your own request; once per reviewer)."""
+
+    @extend_schema(request=DecisionSerializer)
+    def post(self, request, request_id):
+        approval = _visible_request(request.user, request_id)
+        role = (Membership.objects.filter(organization_id=approval.organization_id, user=request.user)
+                .values_list("role", flat=True).first())
+        if not roles.has_capability(role, "approval.decide"):
+            raise PermissionDenied(f"Your role ({role}) does not allow this.")
+        data = DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.approval_decide(request=approval, reviewer=request.user, decision=data.validated_data["decision"],
+                                 comment=data.validated_data["comment"])
+        return Response(selectors.request_status_for(request.user, str(approval.public_id)))
