@@ -1,0 +1,449 @@
+"""Every governance read. The MCP gateway (enforcement) and the pages (explanation) call the
+same functions here, which call the same pure rules (grants.py, policies.py, conditions.py),
+so the simulator cannot disagree with the gateway.
+
+Tools are identified by ``operation_key`` throughout: it is the ``ToolRef.name`` handed to
+grants.py and the key of ``enabled_map``, so a rename or re-import changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from apps.accounts.models import Membership, Team
+from apps.inventory.models import Tool
+from apps.inventory.selectors import current_tools
+
+from . import conditions, grants, policies
+from .models import ApprovalPolicy, Grant, ToolSetting
+from .policies import Requirement
+
+__all__ = [
+    "Requirement",
+    "approval_requirement",
+    "callable_tools",
+    "decide",
+    "enabled_map",
+    "governance_facts",
+]
+
+SENSITIVE_CATEGORIES = ("critical", "administrative", "billing")
+UNCLASSIFIED_CATEGORY = "critical"  # fail closed: an unclassified tool is treated as the riskiest
+
+
+# --------------------------------------------------------------------------- mapping to pure data
+
+
+def tool_category(tool: Tool) -> str:
+    return tool.category or UNCLASSIFIED_CATEGORY
+
+
+def tool_tags(tool: Tool) -> frozenset[str]:
+    """OpenAPI tags plus the classifier's secondary category tags ("billing" on a refund GET)."""
+    return frozenset(str(t) for t in [*(tool.tags or []), *(tool.category_tags or [])])
+
+
+def tool_ref(tool: Tool) -> grants.ToolRef:
+    return grants.ToolRef(name=tool.operation_key, category=tool_category(tool), tags=tool_tags(tool))
+
+
+def target_of(row) -> grants.Target:
+    return grants.Target(all_tools=row.all_tools, tool_names=frozenset(row.operation_keys or ()),
+                         categories=frozenset(row.categories or ()), tags=frozenset(row.tags or ()))
+
+
+def principal_label(grant: Grant) -> str:
+    if grant.principal_kind == Grant.PrincipalKind.TEAM:
+        return grant.team.name
+    if grant.principal_kind == Grant.PrincipalKind.USER:
+        return grant.user.email or grant.user.get_username()
+    return grant.role
+
+
+def grant_ref(grant: Grant) -> grants.Grant:
+    value = {"role": grant.role, "team": grant.team_id, "user": grant.user_id}[grant.principal_kind]
+    return grants.Grant(
+        effect=grant.effect, principal_kind=grant.principal_kind, principal_value=str(value),
+        target=target_of(grant), environment_id=grant.environment_id, id=grant.pk,
+        principal_label=principal_label(grant),
+        environment_label=grant.environment.name if grant.environment_id else "",
+    )
+
+
+def policy_ref(policy: ApprovalPolicy) -> policies.PolicyRef:
+    return policies.PolicyRef(
+        id=str(policy.public_id), label=policy.name, target=target_of(policy), kind=policy.kind,
+        approvals_required=policy.approvals_required, order=policy.order, steps=tuple(policy.steps or ()),
+        tiers=tuple(policy.tiers or ()), environment_id=policy.environment_id,
+        expires_after=policy.expires_after, justification_required=policy.justification_required,
+    )
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+def enabled_map(environment, tools: Iterable[Tool]) -> dict[str, bool]:
+    """operation_key -> enabled in ``environment`` for ``tools``. One query.
+
+    An explicit ``ToolSetting`` row (an admin's switch) wins; otherwise the risk default
+    ``grants.default_enabled(category, environment.slug)`` applies.
+    """
+    tools = list(tools)
+    keys = [t.operation_key for t in tools]
+    explicit = dict(
+        ToolSetting.objects.filter(environment=environment, operation_key__in=keys)
+        .values_list("operation_key", "enabled")
+    ) if keys else {}
+    return {
+        t.operation_key: explicit.get(t.operation_key, grants.default_enabled(tool_category(t), environment.slug))
+        for t in tools
+    }
+
+
+def subject_for(user, organization_id: int) -> grants.Subject:
+    """The caller as grants.py sees them: role in the organization (None if not a member)
+    and their team ids there. Two queries."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return grants.Subject(user_id="anonymous", role=None)
+    role = Membership.objects.filter(organization_id=organization_id, user=user).values_list("role", flat=True).first()
+    team_ids = Team.objects.filter(organization_id=organization_id, members=user).values_list("pk", flat=True)
+    return grants.Subject(user_id=str(user.pk), role=role, team_ids=frozenset(str(t) for t in team_ids))
+
+
+def grants_for(environment) -> list[grants.Grant]:
+    """The grants that can apply in ``environment`` (its own and the all-environment ones). One query."""
+    rows = (
+        Grant.objects.filter(project_id=environment.project_id)
+        .filter(Q(environment__isnull=True) | Q(environment_id=environment.pk))
+        .select_related("team", "user", "environment")
+        .order_by("created_at", "pk")
+    )
+    return [grant_ref(g) for g in rows]
+
+
+def decide(user, tool: Tool, environment) -> grants.Decision:
+    """Whether ``user`` may call ``tool`` in ``environment``, and why (which grant, or disabled).
+
+    Uses the user's membership role, their teams in the environment's organization, the
+    grants of the project for this environment and the tool's enabled state, then
+    ``grants.resolve``. The gateway enforces with this; the policy simulator page and its
+    API show exactly this. Four queries.
+    """
+    subject = subject_for(user, environment.organization_id)
+    enabled = enabled_map(environment, [tool])[tool.operation_key]
+    return grants.resolve(subject, tool_ref(tool), environment.pk, enabled=enabled,
+                          grants=grants_for(environment), environment_name=environment.name)
+
+
+def callable_tools(user, environment) -> list[Tool]:
+    """The current tools ``user`` may call in ``environment`` (enabled AND granted), in document
+    order: what tools/list returns. Five queries whatever the number of tools (membership,
+    teams, grants, tools, settings); agrees with ``decide`` tool by tool (grants.visible_tools
+    is property-tested against grants.resolve)."""
+    subject = subject_for(user, environment.organization_id)
+    if subject.role is None:
+        return []
+    grant_refs = grants_for(environment)
+    tools = list(current_tools(environment.project))
+    states = enabled_map(environment, tools)
+    refs = {t.operation_key: tool_ref(t) for t in tools}
+    visible = grants.visible_tools(subject, refs.values(), environment.pk, enabled_map=states, grants=grant_refs)
+    keep = {ref.name for ref in visible}
+    return [t for t in tools if t.operation_key in keep]
+
+
+def policies_for(project_id: int) -> list[policies.PolicyRef]:
+    rows = ApprovalPolicy.objects.filter(project_id=project_id).order_by("created_at", "pk")
+    return [policy_ref(p) for p in rows]
+
+
+def approval_requirement(tool: Tool, environment, arguments: dict) -> Requirement | None:
+    """What approval a call of ``tool`` with ``arguments`` in ``environment`` needs, or None.
+
+    Returns ``Requirement(policy_id, policy_label, kind "single"|"multi", approvals_required,
+    steps [{"kind": "team"|"role", "value", "label"}] (empty = any reviewer), order
+    "sequential"|"any", expires_after, justification_required, tier_index, reason)``.
+    Policy choice and tiers: see policies.py. A stored policy with invalid tiers raises
+    ``conditions.ConditionError`` (fail closed). One query.
+    """
+    return policies.requirement(policies_for(environment.project_id), tool_ref(tool), environment.pk,
+                                arguments or {})
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@dataclass
+class MatrixRow:
+    tool: Tool
+    cells: list[dict] = field(default_factory=list)
+
+
+def matrix(project, environments: Sequence, *, q: str = "", category: str = "", tag: str = "",
+           operation_key: str = "") -> list[MatrixRow]:
+    """Tools x environments for the permissions page: enabled state, whether an admin set it,
+    and whether an enabled sensitive tool lacks an approval policy (a finding)."""
+    tools = current_tools(project)
+    if operation_key:
+        tools = tools.filter(operation_key=operation_key)
+    tools = list(tools)
+    if q:
+        ql = q.lower()
+        tools = [t for t in tools if ql in t.name.lower() or ql in t.operation_key.lower()]
+    if category:
+        tools = [t for t in tools if tool_category(t) == category]
+    if tag:
+        tools = [t for t in tools if tag in tool_tags(t)]
+    keys = [t.operation_key for t in tools]
+    explicit = {
+        (s.environment_id, s.operation_key): s
+        for s in ToolSetting.objects.filter(project=project, operation_key__in=keys)
+    } if keys else {}
+    refs = policies_for(project.pk)
+    rows = []
+    for tool in tools:
+        ref = tool_ref(tool)
+        row = MatrixRow(tool=tool)
+        for env in environments:
+            setting = explicit.get((env.pk, tool.operation_key))
+            default = grants.default_enabled(ref.category, env.slug)
+            enabled = setting.enabled if setting else default
+            row.cells.append({
+                "environment": env, "enabled": enabled, "explicit": setting is not None, "default": default,
+                "unguarded": enabled and ref.category in SENSITIVE_CATEGORIES
+                and not has_approval(refs, ref, env.pk),
+            })
+        rows.append(row)
+    return rows
+
+
+def has_approval(refs: Sequence[policies.PolicyRef], ref: grants.ToolRef, environment_id) -> bool:
+    """Whether some policy can require a human for this tool here (any tier with approvals)."""
+    for policy in policies.applicable(refs, ref, environment_id):
+        if any(int(t.get("approvals", 0)) > 0 for t in policy.tiers):
+            return True
+    return False
+
+
+def tools_matching(project, *, category: str = "", tag: str = "") -> list[Tool]:
+    """Current tools of a category and/or carrying a tag (bulk actions)."""
+    return [t for t in current_tools(project)
+            if (not category or tool_category(t) == category) and (not tag or tag in tool_tags(t))]
+
+
+def project_tag_choices(project) -> list[str]:
+    tags: set[str] = set()
+    for tool in current_tools(project).only("tags", "category_tags"):
+        tags |= tool_tags(tool)
+    return sorted(tags)
+
+
+def grant_list(project):
+    return (Grant.objects.filter(project=project).select_related("team", "user", "environment")
+            .order_by("environment__position", "created_at"))
+
+
+def policy_list(project):
+    return ApprovalPolicy.objects.filter(project=project).select_related("environment").order_by("name")
+
+
+def unguarded_findings(project) -> list[dict]:
+    """Sensitive tools enabled somewhere without any approval policy covering them there."""
+    environments = list(project.environments.all())
+    findings = []
+    for row in matrix(project, environments):
+        for cell in row.cells:
+            if cell["unguarded"]:
+                findings.append({
+                    "code": "tool_enabled_without_approval",
+                    "severity": "high",
+                    "tool": row.tool.name,
+                    "operation_key": row.tool.operation_key,
+                    "environment": cell["environment"].slug,
+                    "title": f"{row.tool.name} ({tool_category(row.tool)}) is enabled in "
+                             f"{cell['environment'].name} without an approval policy",
+                })
+    return findings
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A policy the risk rules recommend; the admin accepts it to create it."""
+
+    key: str
+    name: str
+    kind: str
+    approvals_required: int
+    reason: str
+    categories: tuple[str, ...] = ()
+    operation_keys: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+
+
+def suggested_policies(project) -> list[Suggestion]:
+    """Approval policies suggested from risk (grants.suggested_approval) that do not exist yet.
+
+    Critical and administrative tools: one approval; billing: two. Suggestions target the
+    category, so tools added by a later import are covered too; critical tools tagged
+    billing get a tool-level suggestion (two approvals), which outranks the category one.
+    """
+    tools = list(current_tools(project))
+    existing = list(ApprovalPolicy.objects.filter(project=project, environment__isnull=True))
+    by_category: dict[str, list[Tool]] = {}
+    billing_critical: list[Tool] = []
+    verdicts = {}
+    for tool in tools:
+        verdict = grants.suggested_approval(tool_category(tool), tool_tags(tool))
+        if verdict.kind == grants.ApprovalKind.NONE:
+            continue
+        verdicts[tool.operation_key] = verdict
+        if tool_category(tool) == "critical" and verdict.kind == grants.ApprovalKind.MULTI:
+            billing_critical.append(tool)
+        else:
+            by_category.setdefault(tool_category(tool), []).append(tool)
+    out: list[Suggestion] = []
+    labels = {"critical": "Critical", "administrative": "Administrative", "billing": "Billing"}
+    for category in ("billing", "critical", "administrative"):
+        members = by_category.get(category)
+        if not members or any(p.categories == [category] and not p.operation_keys and not p.tags
+                              for p in existing):
+            continue
+        verdict = verdicts[members[0].operation_key]
+        out.append(Suggestion(
+            key=f"category:{category}", name=f"{labels[category]} tools: {_kind_text(verdict)}",
+            kind=verdict.kind.value, approvals_required=verdict.approvals_required, reason=verdict.reason,
+            categories=(category,), tools=tuple(t.name for t in members)))
+    if billing_critical:
+        keys = tuple(t.operation_key for t in billing_critical)
+        covered = any(set(keys) <= set(p.operation_keys or ()) for p in existing)
+        if not covered:
+            verdict = verdicts[keys[0]]
+            out.append(Suggestion(
+                key="billing-critical", name=f"Critical billing tools: {_kind_text(verdict)}",
+                kind=verdict.kind.value, approvals_required=verdict.approvals_required, reason=verdict.reason,
+                operation_keys=keys, tools=tuple(t.name for t in billing_critical)))
+    return out
+
+
+def _kind_text(verdict: grants.ApprovalSuggestion) -> str:
+    n = verdict.approvals_required
+    return "single approval" if n == 1 else f"{n} approvals"
+
+
+def member(organization, user_ref) -> object | None:
+    """A member of ``organization`` named by user id or email, else None (outsiders are not found)."""
+    User = get_user_model()
+    ref = str(user_ref or "").strip()
+    members = User.objects.filter(memberships__organization=organization)
+    if ref.isdigit():
+        return members.filter(pk=int(ref)).first()
+    return members.filter(email__iexact=ref).first() if ref else None
+
+
+@dataclass
+class Simulation:
+    """The simulator's answer: the same Decision the gateway computes, plus the approval a call
+    with the given arguments would need if allowed."""
+
+    decision: grants.Decision
+    requirement: Requirement | None = None
+    requirement_error: str = ""
+
+
+def simulate(*, user, tool: Tool, environment, arguments: dict | None = None) -> Simulation:
+    """What the gateway would do: ``decide`` (the enforcement function itself) and
+    ``approval_requirement`` for ``arguments``."""
+    result = Simulation(decision=decide(user, tool, environment))
+    try:
+        result.requirement = approval_requirement(tool, environment, arguments or {})
+    except conditions.ConditionError as exc:
+        result.requirement_error = f"A stored policy is invalid, calls would be refused: {exc}"
+    return result
+
+
+# --------------------------------------------------------------------------- Security Score input
+
+
+def _weakest_approval(refs: Sequence[policies.PolicyRef], ref: grants.ToolRef, environment_id) -> str:
+    """The least approval an agent can get away with for this tool here ("none"|"single"|"multi"):
+    the smallest tier of the deciding policy; a policy without a default tier can fall through
+    to the next one, so that one counts as well."""
+    least: int | None = None
+    for policy in policies.applicable(refs, ref, environment_id):
+        counts = [int(t.get("approvals", 0)) for t in policy.tiers]
+        least = min([*counts, *([least] if least is not None else [])]) if counts else least
+        if any(not t.get("when") for t in policy.tiers):
+            break
+    else:
+        least = 0  # arguments matching no tier of any policy run without approval
+    return "none" if not least else "single" if least == 1 else "multi"
+
+
+def governance_facts(project, environment=None):
+    """The project's governance as ``apps.risk.score.GovernanceFacts`` (one ``EnvironmentFacts``
+    per environment, or only ``environment``), read live so the Security Score follows every
+    switch, grant, policy and credential change. Tools are named by ``Tool.name``.
+
+    * enabled_tools: enabled in that environment (explicit switch or risk default);
+    * approval_policies: tool -> the weakest approval an agent can get (none|single|multi);
+    * credentials_configured: every enabled tool's security requirement can be met by the
+      credentials stored there (trivially true when tools need none);
+    * credential_age_days: age of the oldest credential those tools use;
+    * audit_enabled: ``Environment.audit_enabled``;
+    * restricted_tools: tools a plain member without teams may not call (access narrowed to
+      specific teams, users or senior roles).
+
+    Five queries plus one per environment.
+    """
+    from apps.credentials.models import Credential, CredentialVersion
+    from apps.credentials.selectors import age_days
+    from apps.risk.score import EnvironmentFacts, GovernanceFacts
+
+    environments = [environment] if environment is not None else list(project.environments.all())
+    tools = list(current_tools(project))
+    refs = {t.operation_key: tool_ref(t) for t in tools}
+    explicit = {(s.environment_id, s.operation_key): s.enabled
+                for s in ToolSetting.objects.filter(project=project).only("environment_id", "operation_key", "enabled")}
+    policy_refs = policies_for(project.pk)
+    all_grants = [grant_ref(g) for g in Grant.objects.filter(project=project).select_related("team", "user",
+                                                                                          "environment")]
+    credentials: dict[int, dict[str, Credential]] = {}
+    for credential in Credential.objects.filter(project=project).filter(
+            versions__status=CredentialVersion.Status.ACTIVE).distinct():
+        credentials.setdefault(credential.environment_id, {})[credential.scheme_name] = credential
+    baseline = grants.Subject(user_id="__baseline_member__", role="member")
+    facts = GovernanceFacts()
+    for env in environments:
+        states = {t.operation_key: explicit.get((env.pk, t.operation_key),
+                                                grants.default_enabled(refs[t.operation_key].category, env.slug))
+                  for t in tools}
+        enabled = [t for t in tools if states[t.operation_key]]
+        env_grants = [g for g in all_grants if g.environment_id in (None, str(env.pk))]
+        open_to_members = {r.name for r in grants.visible_tools(baseline, [refs[t.operation_key] for t in enabled],
+                                                                env.pk, enabled_map=states, grants=env_grants)}
+        stored = credentials.get(env.pk, {})
+        configured, used = True, set()
+        for tool in enabled:
+            alternatives = [req for req in (tool.security or []) if isinstance(req, dict)]
+            if not alternatives:
+                continue
+            usable = [req for req in alternatives if all(name in stored for name in req)]
+            if not usable:
+                configured = False
+            else:
+                used |= set(usable[0])
+        ages = [age_days(stored[name]) for name in used]
+        facts.environments.append(EnvironmentFacts(
+            name=env.name,
+            enabled_tools={t.name for t in enabled},
+            approval_policies={t.name: _weakest_approval(policy_refs, refs[t.operation_key], env.pk) for t in enabled},
+            credentials_configured=configured,
+            credential_age_days=max(ages) if ages else None,
+            audit_enabled=env.audit_enabled,
+            restricted_tools={t.name for t in enabled if t.operation_key not in open_to_members},
+        ))
+    return facts
