@@ -17,6 +17,7 @@ venv: .venv/.installed
 
 sysdeps:
 	./scripts/install-system-deps.sh
+	./scripts/install-node-deps.sh
 
 services:
 	./scripts/ensure-services.sh

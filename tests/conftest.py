@@ -96,3 +96,83 @@ def audit_types():
         return list(AuditEvent.objects.filter(organization=org).order_by("seq").values_list("event_type", flat=True))
 
     return read
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker (separate process) consuming the test queue from Redis and writing
+    to the pytest test database. Use in ``transaction=True`` tests: the worker only sees
+    committed rows."""
+    import subprocess
+    import sys
+    import time
+
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env["REDIS_URL"] = settings.REDIS_URL
+    env["CELERY_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
+    env["MCPFORGE_TESTING"] = "true"
+    env.setdefault("SECRET_KEY", "test-secret-key")
+    redis.Redis.from_url(settings.REDIS_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)  # no stale tasks
+    log_path = ARTIFACTS_DIR / "celery-worker.log"
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mcpforge",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            pytest.fail(f"celery worker exited early:\n{log_path.read_text()[-3000:]}")
+        if b"ready." in log_path.read_bytes():
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("celery worker did not start within 60 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s")

@@ -134,6 +134,20 @@ class SpecDiff(APIView):
 
 
 def diff_as_dict(diff) -> dict:
-    from dataclasses import asdict, is_dataclass
+    def brief(tool: dict) -> dict:
+        return {k: tool.get(k) for k in ("name", "operation_key", "method", "path")}
 
-    return asdict(diff) if is_dataclass(diff) else dict(diff)
+    return {
+        "summary": diff.summary(),
+        "added": [brief(t) for t in diff.added],
+        "removed": [brief(t) for t in diff.removed],
+        "changed": [
+            {
+                "name": c.name,
+                "operation_key": c.operation_key,
+                "previous_operation_key": c.previous_operation_key,
+                "fields": list(c.fields),
+            }
+            for c in diff.changed
+        ],
+    }

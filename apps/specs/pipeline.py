@@ -22,6 +22,7 @@ class AnalysisResult:
     parsed: ParsedSpec
     tools: list[ToolDef]
     classifications: dict[str, Any] = field(default_factory=dict)  # tool name -> Classification
+    poisoning: dict[str, list[str]] = field(default_factory=dict)  # tool name -> reasons
     findings: list[Finding] = field(default_factory=list)
     score: dict[str, Any] = field(default_factory=dict)
     token_estimate: int = 0
@@ -87,10 +88,18 @@ def classify_and_score(parsed: ParsedSpec, tools: list[ToolDef], quality: list[F
     from apps.risk.classify import classify_tools
     from apps.risk.score import compute_score, security_findings
 
-    classifications = classify_tools(tools)
+    classifications = classify_tools(tools, document=parsed.document)
     findings = security_findings(tools, classifications, parsed, governance) + list(quality)
     score = compute_score(findings, classifications)
     return classifications, findings, score_as_dict(score)
+
+
+def scan_poisoning(parsed: ParsedSpec, tools: list[ToolDef]) -> dict[str, list[str]]:
+    """Descriptions are untrusted text: reasons per tool that look like instructions to the model."""
+    from apps.risk.poisoning import document_hosts, scan_tools
+
+    flagged = scan_tools(tools, known_hosts=document_hosts(parsed.document, parsed.servers))
+    return {name: reasons for name, reasons in flagged.items() if reasons}
 
 
 def score_as_dict(score: Any) -> dict[str, Any]:

@@ -252,7 +252,6 @@ def tool_row(version: SpecVersion, position: int, tool, classification, quality_
         row.pii = list(classification.pii)
         row.reasons = list(classification.reasons)
         row.annotations = dict(classification.annotations)
-        row.poisoning = list(getattr(classification, "poisoning", []) or [])
     return row
 
 
@@ -267,6 +266,8 @@ def _persist(version: SpecVersion, result: pipeline.AnalysisResult) -> None:
         tool_row(version, i, tool, result.classifications.get(tool.name), per_tool.get(tool.name, []))
         for i, tool in enumerate(result.tools)
     ]
+    for row in rows:
+        row.poisoning = result.poisoning.get(row.name, [])
     Tool.objects.filter(spec_version=version).delete()  # a re-run after a crash starts clean
     Tool.objects.bulk_create(rows, batch_size=500)
     SpecVersion.objects.filter(project_id=version.project_id, is_current=True).exclude(pk=version.pk).update(
