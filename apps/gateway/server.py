@@ -1,0 +1,336 @@
+"""The MCP endpoint: ``/mcp/<org>/<project>/<environment>/``, Streamable HTTP, official SDK.
+
+Composition
+    ``mcpforge/asgi.py`` is a small Starlette app: ``Mount("/mcp", gateway)`` and Django at
+    ``/``, with ``gateway.lifespan`` as its lifespan (Django's ASGI handler has none, and the
+    SDK's session manager needs one to run its task group).
+
+Stateless, JSON responses
+    ``StreamableHTTPSessionManager(stateless=True, json_response=True)``: every HTTP request is
+    self-contained (both protocol eras: the 2025 handshake era, where a stateless server needs
+    no session, and the 2026-07-28 per-request era), so any number of uvicorn workers or
+    replicas can serve an agent without sticky sessions, a revoked token or a changed grant
+    takes effect on the very next request, and no session table can grow. The gateway sends no
+    server-to-client requests or progress streams, so SSE would only add framing; plain JSON
+    responses are simpler for proxies and faster. A held call that waits for its decision
+    (``MCP_APPROVAL_WAIT_SECONDS``) is a long request, which JSON mode handles too.
+
+Per request
+    ``Gateway.__call__`` checks the Origin (browsers only from ``MCP_ALLOWED_ORIGINS`` or the
+    product's own origin; no Origin, as from non-browser agents, is fine) and the Host, then
+    authenticates the bearer token and resolves the environment from the path
+    (``selectors.caller_resolve``), answering 401 with ``WWW-Authenticate`` / 403 / 404 itself.
+    The resolved ``Caller`` rides in the ASGI scope to the SDK handlers (``ctx.request.scope``),
+    which never see the raw token; the upstream request is built from scratch, so the token is
+    never passed through.
+
+Django database access
+    ORM work never runs on the event loop. ``Database.run`` sends each unit (authenticate,
+    list, begin a call, finish a call) to a fixed pool of ``MCP_DB_THREADS`` threads through
+    asgiref's ``sync_to_async(thread_sensitive=False, executor=pool)``. Each pool thread keeps
+    its own persistent connection (``DB_CONN_MAX_AGE``), and every unit is wrapped in
+    ``close_old_connections()`` before and after, which is what Django's request_started /
+    request_finished signals do for views: broken or expired connections are dropped, never
+    reused. A unit is one short burst of queries, so a fixed pool bounds the connections the
+    gateway opens while calls to slow upstreams (plain asyncio, httpx) hold no thread at all.
+    (``thread_sensitive=True`` would funnel every request of the process through one thread.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import anyio
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.http.request import split_domain_port, validate_host
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from apps.core import request_context
+from apps.core.request_context import RequestContext
+
+from . import conf, results, selectors, services, upstream
+from .ratelimit import Limit, RateLimiter
+from .selectors import Caller, GatewayRefusal
+
+logger = logging.getLogger("mcpforge.gateway")
+
+T = TypeVar("T")
+PATH_RE = re.compile(r"^/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{1,60})/(?P<env>[A-Za-z0-9_-]{1,60})/?$")
+CALLER_SCOPE_KEY = "mcpforge.caller"
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+RATE_LIMITED = -32029  # JSON-RPC server-error range; data carries retryAfterSeconds
+JUSTIFICATION_META_KEY = "io.mcpforge/justification"
+APPROVAL_POLL_SECONDS = 0.5
+INSTRUCTIONS = (
+    "MCPForge governed API gateway. tools/list shows exactly the tools you may call in this environment. "
+    "Some calls are held for human approval: they return a request_id; check it with mcpforge_approval_status. "
+    "If a held call says a justification is required, call it again with an extra 'justification' argument."
+)
+
+
+class Database:
+    """Django ORM work off the event loop, in a fixed pool of threads (see module docstring)."""
+
+    def __init__(self, threads: int):
+        self.threads = max(1, threads)
+        self.executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="mcp-db")
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, context: RequestContext | None = None,
+                  **kwargs: Any) -> T:
+        def unit() -> T:
+            token = request_context.set_current(context) if context is not None else None
+            close_old_connections()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                close_old_connections()
+                if token is not None:
+                    request_context.reset(token)
+
+        return await sync_to_async(unit, thread_sensitive=False, executor=self.executor)()
+
+    def close(self) -> None:
+        """Close every pool thread's connections (each thread must close its own), then stop."""
+        barrier = threading.Barrier(self.threads)
+
+        def close_here() -> None:
+            connections.close_all()
+            try:
+                barrier.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                pass
+
+        for future in [self.executor.submit(close_here) for _ in range(self.threads)]:
+            future.result()
+        self.executor.shutdown(wait=True)
+
+
+def _no_header_schema(name: str) -> None:
+    """``Mcp-Param-*`` header validation (2026-07-28) needs a tool's schema before our handlers
+    run; our tools declare no header-mapped parameters, so there is nothing to validate, and
+    returning None keeps the SDK from running tools/list on every tools/call."""
+    return None
+
+
+def _json_rpc_error(status: int, message: str, *, code: int = -32001,
+                    headers: dict[str, str] | None = None) -> Response:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    return Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _allowed_hosts() -> list[str]:
+    hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not hosts:
+        hosts = [".localhost", "127.0.0.1", "[::1]"]
+    return hosts
+
+
+class Gateway:
+    """The ASGI app mounted at /mcp and the SDK server behind it."""
+
+    def __init__(self) -> None:
+        self.server: Server[Any] = Server(
+            "MCPForge", version="1.0", instructions=INSTRUCTIONS,
+            on_list_tools=self.list_tools, on_call_tool=self.call_tool,
+            get_tool_input_schema=_no_header_schema,
+        )
+        self.session_manager: StreamableHTTPSessionManager | None = None
+        self.db: Database | None = None
+        self.http = None
+        self.limiter: RateLimiter | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @asynccontextmanager
+    async def lifespan(self, app=None):
+        """Start the SDK's session manager, the database pool, the upstream client and the
+        rate limiter; close them all on shutdown."""
+        self.session_manager = StreamableHTTPSessionManager(app=self.server, stateless=True, json_response=True)
+        self.db = Database(conf.get_int("MCP_DB_THREADS"))
+        self.http = upstream.new_async_client()
+        self.limiter = RateLimiter(settings.REDIS_URL)
+        try:
+            async with self.session_manager.run():
+                yield
+        finally:
+            await self.http.aclose()
+            await self.limiter.close()
+            await anyio.to_thread.run_sync(self.db.close)
+            self.session_manager = self.db = self.http = self.limiter = None
+
+    # ------------------------------------------------------------------ HTTP layer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if self.session_manager is None or self.db is None:
+            await _json_rpc_error(503, "The MCP gateway is not running (ASGI lifespan not started).")(
+                scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        incoming_id = headers.get("x-request-id", "")
+        request_id = incoming_id if REQUEST_ID_RE.match(incoming_id) else uuid.uuid4().hex
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        root = scope.get("root_path", "")
+        path = scope["path"][len(root):] if root and scope["path"].startswith(root) else scope["path"]
+        match = PATH_RE.match(path)
+        if match is None:
+            await _json_rpc_error(404, "No MCP endpoint here: the address is "
+                                       "/mcp/<organization>/<project>/<environment>/.")(scope, receive, send_with_id)
+            return
+
+        origin = headers.get("origin")
+        if origin is not None and conf.normalise_origin(origin) not in conf.allowed_origins():
+            await _json_rpc_error(403, f"Origin {origin[:100]} may not call this MCP endpoint "
+                                       "(MCP_ALLOWED_ORIGINS).")(scope, receive, send_with_id)
+            return
+        domain, _port = split_domain_port(headers.get("host", ""))
+        if not domain or not validate_host(domain, _allowed_hosts()):
+            await _json_rpc_error(400, "Invalid Host header.")(scope, receive, send_with_id)
+            return
+
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        raw_token = credentials.strip() if scheme.lower() == "bearer" else ""
+        client = scope.get("client")
+        context = RequestContext(request_id=request_id, ip=client[0] if client else None,
+                                 user_agent=headers.get("user-agent", "")[:400])
+        try:
+            caller = await self.db.run(selectors.caller_resolve, raw_token=raw_token, org_slug=match["org"],
+                                       project_slug=match["project"], env_slug=match["env"], context=context)
+        except GatewayRefusal as refusal:
+            if refusal.audit_token is not None:
+                await self.db.run(services.request_refused, token=refusal.audit_token, reason=refusal.reason,
+                                  path=scope["path"], context=context)
+            extra: dict[str, str] = {}
+            if refusal.status == 401:
+                challenge = 'Bearer realm="mcpforge"'
+                if refusal.error:
+                    description = refusal.message.replace('"', "'")
+                    challenge += f', error="{refusal.error}", error_description="{description}"'
+                extra["WWW-Authenticate"] = challenge
+            await _json_rpc_error(refusal.status, refusal.message, headers=extra)(scope, receive, send_with_id)
+            return
+        scope[CALLER_SCOPE_KEY] = dataclasses.replace(caller, context=context)
+        await self.session_manager.handle_request(scope, receive, send_with_id)
+
+    # ------------------------------------------------------------------ MCP handlers
+
+    @staticmethod
+    def _caller(ctx) -> Caller:
+        request = getattr(ctx, "request", None)
+        caller = request.scope.get(CALLER_SCOPE_KEY) if request is not None else None
+        if caller is None:  # only reachable if someone mounts the SDK app without Gateway.__call__
+            raise MCPError(-32001, "Not authenticated.")
+        return caller
+
+    async def _check_rate(self, caller: Caller, *, tool_name: str | None, arguments: Any = None) -> None:
+        limits = [Limit("token", str(caller.token.pk), conf.get_int("MCP_RATE_LIMIT_PER_TOKEN"))]
+        if tool_name is not None:
+            per_tool = conf.get_int("MCP_RATE_LIMIT_PER_TOOL")
+            limits.append(Limit("tool", f"{caller.environment.pk}:{tool_name}", per_tool))
+        verdict = await self.limiter.hit(limits)
+        if verdict.allowed:
+            return
+        if verdict.unavailable:
+            reason = "rate_limiter_unavailable"
+            message = "The rate limiter is unavailable, so the gateway refuses calls for now; try again shortly."
+            data: dict[str, Any] = {"reason": reason, "retryAfterSeconds": 5}
+        else:
+            reason = "rate_limited"
+            who = "this token" if verdict.scope == "token" else f"tool {tool_name} in this environment"
+            message = (f"Rate limit exceeded: {verdict.limit} calls per minute for {who}. "
+                       f"Retry in {verdict.retry_after} s.")
+            data = {"reason": reason, "scope": verdict.scope, "limitPerMinute": verdict.limit,
+                    "retryAfterSeconds": verdict.retry_after}
+        if tool_name is not None:
+            await self.db.run(services.call_refuse, caller=caller, name=tool_name, reason=reason, message=message,
+                              arguments=arguments, context=caller.context)
+        raise MCPError(RATE_LIMITED, message, data=data)
+
+    async def list_tools(self, ctx, params) -> dict[str, Any]:
+        caller = self._caller(ctx)
+        cursor = params.cursor if params is not None else None
+        try:
+            selectors.decode_cursor(cursor)
+        except ValueError:
+            raise MCPError(INVALID_PARAMS, "Invalid cursor: pass back the nextCursor of the previous page.") from None
+        await self._check_rate(caller, tool_name=None)
+        definitions = await self.db.run(selectors.tool_definitions, caller, context=caller.context)
+        return selectors.page_of(definitions, cursor, conf.get_int("MCP_TOOLS_PAGE_SIZE"))
+
+    async def call_tool(self, ctx, params) -> dict[str, Any]:
+        caller = self._caller(ctx)
+        name = params.name
+        arguments = dict(params.arguments or {})
+        if name == results.BUILTIN_STATUS_TOOL:
+            await self._check_rate(caller, tool_name=None)
+            request_id = arguments.get("request_id")
+            if not isinstance(request_id, str) or not request_id.strip():
+                return results.error_result("Pass the request_id the held call returned.")
+            return await self.db.run(selectors.approval_status, caller=caller, request_id=request_id,
+                                     context=caller.context)
+
+        meta = getattr(params, "meta", None)
+        if meta is not None and not isinstance(meta, dict):
+            meta = meta.model_dump(by_alias=True)
+        justification = str((meta or {}).get(JUSTIFICATION_META_KEY) or "")
+        await self._check_rate(caller, tool_name=name, arguments=arguments)
+        plan = await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
+                                 justification=justification, context=caller.context)
+        if plan.action == "fail":
+            raise MCPError(plan.error_code, plan.error_message)
+        if plan.action == "respond":
+            wait = conf.get_int("MCP_APPROVAL_WAIT_SECONDS")
+            if plan.approval_id and wait > 0:
+                return await self._wait_for_decision(caller, plan, wait)
+            return plan.result
+
+        outcome = await upstream.send_async(plan.request, tool=plan.tool, environment=caller.environment,
+                                            client=self.http)
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.db.run(services.call_complete, caller=caller, plan=plan, outcome=outcome,
+                                  context=caller.context)
+            except Exception:
+                # The attempt is already audited (tool.called, committed before the call); losing
+                # the completion row must not hide a result the upstream already produced.
+                logger.exception("could not audit the completion of call %s", plan.call_id)
+        return results.outcome_result(outcome)
+
+    async def _wait_for_decision(self, caller: Caller, plan: services.CallPlan, wait: int) -> dict[str, Any]:
+        """Long-poll a held call for up to ``wait`` seconds: the executed result, a refusal, or
+        (still open) the pending answer."""
+        deadline = anyio.current_time() + wait
+        while (remaining := deadline - anyio.current_time()) > 0:
+            await anyio.sleep(min(APPROVAL_POLL_SECONDS, remaining))
+            final = await self.db.run(selectors.approval_outcome, caller=caller, request_id=plan.approval_id,
+                                      context=caller.context)
+            if final is not None:
+                return final
+        return plan.result
+
+
+gateway = Gateway()

@@ -1,0 +1,207 @@
+"""Every write of the MCP gateway: the audit trail of tool calls, and held calls.
+
+Audit before the call
+---------------------
+A tool call is audited in two events, because the facts arrive at two moments and the log is
+append-only:
+
+1. ``tool.called`` (outcome ``started``) is committed by ``call_begin`` *before* the upstream
+   request leaves. ``call_begin`` returns the prepared request only after that row is
+   committed; if the audit write fails (database down, chain lock timeout) it raises, the
+   gateway answers with an error and the upstream is never called. So there is no upstream
+   call without an audit row; at worst (process killed mid-call) there is a ``started`` row
+   without its completion, which an auditor reads as "attempted, outcome unknown".
+2. ``tool.call_completed`` records the outcome, upstream HTTP status and latency, keyed by
+   the same ``call_id``.
+
+Calls refused before any upstream contact (unknown tool, not granted, disabled, invalid
+arguments, rate limited, policy error) write one ``tool.call_denied`` event with the reason
+code. A call held for approval is audited by the approvals service (``approval.requested``)
+in the same transaction that creates the request. Arguments are redacted by ``audit_record``
+and cut to ``MAX_AUDIT_ARGUMENT_BYTES``.
+
+All functions run in a gateway database thread (server.py), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from mcp_types import INVALID_PARAMS
+
+from apps.audit.services import audit_record
+from apps.core.errors import DomainError
+from apps.governance import selectors as governance
+from apps.governance.conditions import ConditionError
+
+from . import results, selectors, upstream
+from .selectors import Caller
+from .validation import SchemaBroken, argument_errors
+
+MAX_AUDIT_ARGUMENT_BYTES = 16 * 1024
+# An agent asked for a justification passes it as this extra argument (unless the tool has a
+# real parameter of that name); it is taken out before validation and never sent upstream.
+JUSTIFICATION_ARGUMENT = "justification"
+
+
+@dataclass
+class CallPlan:
+    """What the async layer does after ``call_begin``.
+
+    ``action`` is ``send`` (call the upstream with ``request``, then ``call_complete``),
+    ``respond`` (answer ``result`` as is; ``approval_id`` is set for a held call) or
+    ``fail`` (a JSON-RPC error ``error_code``/``error_message``)."""
+
+    action: str
+    tool: Any = None
+    request: httpx.Request | None = None
+    call_id: str = ""
+    result: dict[str, Any] | None = None
+    approval_id: str = ""
+    error_code: int = 0
+    error_message: str = ""
+
+
+def _audit_arguments(arguments: Any) -> Any:
+    """The arguments for the audit payload, or a digest and a preview when they are large."""
+    try:
+        text = json.dumps(arguments, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return {"unserialisable": True}
+    if len(text) <= MAX_AUDIT_ARGUMENT_BYTES:
+        return arguments
+    return {"truncated": True, "bytes": len(text), "sha256_digest": hashlib.sha256(text.encode()).hexdigest(),
+            "preview": text[:1024]}
+
+
+def _payload(caller: Caller, *, name: str, tool=None, arguments: Any = None, **extra: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "tool": name,
+        "operation_key": tool.operation_key if tool is not None else None,
+        "project": caller.project.slug,
+        "environment": caller.environment.slug,
+        "token_name": caller.token.name,
+        "token_prefix": caller.token.prefix,
+    }
+    if arguments is not None:
+        payload["arguments"] = _audit_arguments(arguments)
+    payload.update(extra)
+    return payload
+
+
+def _record(caller: Caller, event_type: str, *, name: str, tool=None, arguments: Any = None, **extra: Any) -> None:
+    target_kwargs: dict[str, Any] = (
+        {"target": tool, "target_label": f"{tool.name} in {caller.environment}"} if tool is not None
+        else {"target": caller.environment, "target_label": f"{name} in {caller.environment}"}
+    )
+    audit_record(organization=caller.organization, event_type=event_type, actor=caller.user,
+                 payload=_payload(caller, name=name, tool=tool, arguments=arguments, **extra), **target_kwargs)
+
+
+def call_refuse(*, caller: Caller, name: str, reason: str, message: str, arguments: Any, tool=None) -> None:
+    """Audit a call refused before any upstream contact (``tool.call_denied``)."""
+    _record(caller, "tool.call_denied", name=name, tool=tool, arguments=arguments, outcome="denied",
+            reason=reason, message=message[:500])
+
+
+def _deny(caller: Caller, *, name: str, tool, arguments: Any, reason: str, message: str) -> CallPlan:
+    call_refuse(caller=caller, name=name, tool=tool, arguments=arguments, reason=reason, message=message)
+    return CallPlan("respond", tool=tool, result=results.error_result(message))
+
+
+def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justification: str = "") -> CallPlan:
+    """Resolve, authorise, validate and route one tools/call; audit it before any upstream contact.
+
+    Order: tool by name in the project's current inventory -> grants (governance.decide) ->
+    arguments against the inputSchema -> approval policy (governance.approval_requirement;
+    held calls go to the approval queue) -> upstream request with credentials -> the
+    ``tool.called`` row, committed. See the module docstring for the audit design."""
+    tool = selectors.tool_for_call(caller, name)
+    if tool is None:
+        message = f"Unknown tool: {name}. Call tools/list for the tools you may call here."
+        call_refuse(caller=caller, name=name, arguments=arguments, reason="unknown_tool", message=message)
+        return CallPlan("fail", error_code=INVALID_PARAMS, error_message=message)
+
+    properties = (tool.input_schema or {}).get("properties") or {}
+    if JUSTIFICATION_ARGUMENT in arguments and JUSTIFICATION_ARGUMENT not in properties:
+        arguments = dict(arguments)
+        extra = arguments.pop(JUSTIFICATION_ARGUMENT)
+        justification = justification or (extra if isinstance(extra, str) else json.dumps(extra))
+
+    decision = governance.decide(caller.user, tool, caller.environment)
+    if not decision.allowed:
+        message = f"MCPForge refused this call: {decision.reason}."
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason=decision.code or "denied",
+                     message=message)
+
+    try:
+        problems = argument_errors(tool.input_schema, arguments, cache_key=(tool.pk, tool.updated_at))
+    except SchemaBroken as exc:
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason="schema_invalid",
+                     message=f"The input schema of {name} is not a valid JSON Schema ({exc}); an admin must "
+                             "re-import the spec. The call was not made.")
+    if problems:
+        message = (f"Invalid arguments for {name}; the call was not made. " + "; ".join(problems)
+                   + ". Fix the arguments to match the tool's inputSchema.")
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason="invalid_arguments", message=message)
+
+    try:
+        requirement = governance.approval_requirement(tool, caller.environment, arguments)
+    except ConditionError as exc:
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason="policy_error",
+                     message=f"The approval policy for {name} cannot be evaluated ({exc}); the call was refused.")
+    if requirement is not None:
+        return _hold(caller, tool=tool, name=name, arguments=arguments, justification=justification,
+                     requirement=requirement)
+
+    try:
+        request = upstream.prepare_request(tool=tool, environment=caller.environment, arguments=arguments)
+    except upstream.UpstreamError as exc:
+        _record(caller, "tool.called", name=name, tool=tool, arguments=arguments, outcome=exc.code,
+                upstream_status=None, latency_ms=0, message=exc.message[:500])
+        return CallPlan("respond", tool=tool, result=results.error_result(exc.message))
+
+    call_id = uuid.uuid4().hex
+    # Committed here (audit_record is its own transaction): the upstream call comes after.
+    _record(caller, "tool.called", name=name, tool=tool, arguments=arguments, outcome="started", call_id=call_id,
+            method=request.method, upstream_host=request.url.host)
+    return CallPlan("send", tool=tool, request=request, call_id=call_id)
+
+
+def _hold(caller: Caller, *, tool, name: str, arguments: dict[str, Any], justification: str,
+          requirement) -> CallPlan:
+    from apps.approvals.services import approval_request_create
+
+    try:
+        held = approval_request_create(tool=tool, environment=caller.environment, requester=caller.user,
+                                       token=caller.token, arguments=arguments, justification=justification,
+                                       requirement=requirement)
+    except DomainError as exc:
+        reason = "justification_required" if exc.field == "justification" else "approval_refused"
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason=reason, message=exc.message)
+    result = results.pending_result(
+        request_id=str(held.public_id), tool=name, environment=caller.environment.slug,
+        expires_at=held.expires_at.isoformat(), approvals_required=held.approvals_required,
+        reason=requirement.reason or requirement.policy_label,
+    )
+    return CallPlan("respond", tool=tool, result=result, approval_id=str(held.public_id))
+
+
+def call_complete(*, caller: Caller, plan: CallPlan, outcome: upstream.CallOutcome) -> None:
+    """Audit the outcome of a call ``call_begin`` let through (``tool.call_completed``)."""
+    _record(caller, "tool.call_completed", name=plan.tool.name, tool=plan.tool, call_id=plan.call_id,
+            outcome="ok" if outcome.ok else outcome.error, upstream_status=outcome.status,
+            latency_ms=outcome.latency_ms, message="" if outcome.ok else outcome.text[:500])
+
+
+def request_refused(*, token, reason: str, path: str) -> None:
+    """Audit a refused MCP request of a known token (revoked, expired, former member)."""
+    audit_record(organization=token.organization, event_type="gateway.request_refused", actor=token.user,
+                 target=token, target_label=f"{token.name} ({token.prefix}…)",
+                 payload={"reason": reason, "path": path[:300], "token_name": token.name,
+                          "token_prefix": token.prefix})

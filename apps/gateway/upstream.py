@@ -1,0 +1,474 @@
+"""One tool call against the upstream API: request building, destination checks, transport.
+
+Used by the MCP gateway (``execute_call_async`` inside the ASGI server) and by the approvals
+worker (``execute_call``, synchronous, once a human approved the call). Both go through the
+same three steps:
+
+1. ``build_request`` (pure): the tool's ``arg_map`` splits the arguments into path, query,
+   header, cookie and body; the environment's ``base_url`` gives scheme, host and base path;
+   the upstream credentials (``apps.credentials.services.upstream_auth``) are added last so an
+   argument can never override them. The caller's MCPForge token is never forwarded: the
+   request is built from scratch, not copied from the incoming one.
+2. Destination check: the host is resolved once and every address must be public, except
+   that an environment with ``allow_private_network`` (loopback mocks, on-premise APIs) may
+   call private and loopback addresses. Link-local (cloud metadata), multicast and unspecified
+   addresses are never called. The connection is then pinned to the checked address (Host
+   header and TLS SNI keep the name), so a DNS answer that changes between the check and the
+   connect (DNS rebinding) cannot redirect the call.
+3. Transport: one overall deadline, the response streamed and cut at ``MCP_UPSTREAM_MAX_BYTES``
+   (2 MiB by default), redirects followed only on the same origin for GET/HEAD and at most
+   ``MCP_UPSTREAM_MAX_REDIRECTS`` times.
+
+Every failure becomes a ``CallOutcome`` with ``ok=False`` and an ``error`` code; nothing here
+raises into the caller for an upstream problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import re
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import anyio
+import httpx
+
+from apps.core import request_context
+from apps.inventory.toolgen import is_wrapped, request_parts
+
+from . import conf
+
+# httpx logs every request URL at INFO; an API key placed in the query string would land in
+# the log. Upstream URLs are never logged by the gateway.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+USER_AGENT = "MCPForge-Gateway/1.0"
+TEXT_ERROR_BODY_CHARS = 2000
+# Headers an argument may never set: transport framing, and the places credentials live.
+_FORBIDDEN_ARG_HEADERS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
+    "authorization", "proxy-authorization", "cookie", "keep-alive",
+})
+_PATH_TEMPLATE = re.compile(r"\{([^{}]+)\}")
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass
+class CallOutcome:
+    """What one upstream call produced.
+
+    ``error`` is "" on success, else a stable code: ``upstream_status`` (the API answered 4xx/5xx),
+    ``timeout``, ``unreachable``, ``too_large``, ``redirect_refused``, ``destination_refused``,
+    ``not_configured``, ``bad_arguments``, ``credentials``. ``text`` is always safe to show the
+    agent (no secrets: it never echoes request headers)."""
+
+    ok: bool
+    status: int | None
+    structured: dict | None
+    text: str
+    latency_ms: int
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class UpstreamError(Exception):
+    """A call that cannot be made; ``code`` is one of the CallOutcome error codes."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def outcome(self, latency_ms: int = 0) -> CallOutcome:
+        return CallOutcome(ok=False, status=None, structured=None, text=self.message, latency_ms=latency_ms,
+                           error=self.code)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def _single_line(kind: str, name: str, value: str) -> str:
+    if any(ch in value for ch in "\r\n\x00"):
+        raise UpstreamError("bad_arguments", f"The {kind} {name} must be a single line.")
+    return value
+
+
+def _path_value(name: str, value: Any) -> str:
+    if isinstance(value, list):
+        text = ",".join(_text(v) for v in value)
+    else:
+        text = _text(value)
+    if text in ("", ".", ".."):
+        raise UpstreamError("bad_arguments", f"The path parameter {name} cannot be {text!r}.")
+    # safe="" also encodes "/", so a value can never add path segments ("../admin").
+    return quote(text, safe="")
+
+
+def _query_items(parts: Mapping[str, Any]) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for name, value in parts.items():
+        if value is None:
+            continue
+        if isinstance(value, list):  # form style, exploded: ?tag=a&tag=b
+            items.extend((name, _text(v)) for v in value if v is not None)
+        elif isinstance(value, dict):  # form style, exploded object: ?key=value per property
+            items.extend((str(k), _text(v)) for k, v in value.items() if v is not None)
+        else:
+            items.append((name, _text(value)))
+    return items
+
+
+def _cookie_value(name: str, value: str) -> str:
+    if any(ch in value for ch in ";,\r\n\x00") or any(ch in name for ch in "=;, \r\n\x00"):
+        raise UpstreamError("bad_arguments", f"The cookie {name} contains characters a cookie cannot carry.")
+    return value
+
+
+def base_url_of(environment) -> str:
+    """The environment's upstream base URL, checked; raises ``UpstreamError`` if unusable."""
+    base = (environment.base_url or "").strip()
+    if not base:
+        raise UpstreamError(
+            "not_configured",
+            f"The {environment.name} environment has no upstream base URL yet; an admin sets it in the "
+            "project settings.",
+        )
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UpstreamError("not_configured", f"The upstream base URL of {environment.name} is not an http(s) URL.")
+    if parts.username or parts.password:
+        raise UpstreamError("not_configured", "The upstream base URL must not contain credentials.")
+    return base.rstrip("/")
+
+
+def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) -> httpx.Request:
+    """The HTTP request for ``tool`` called with ``arguments`` in ``environment``.
+
+    Pure apart from reading the objects given: ``auth`` is an ``UpstreamAuth`` (headers, query,
+    cookies) or None. Raises ``UpstreamError`` for arguments that cannot be placed."""
+    base = base_url_of(environment)
+    try:
+        parts = request_parts(tool, arguments)
+    except ValueError as exc:
+        raise UpstreamError("bad_arguments", str(exc)) from None
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in parts["path"] or parts["path"][name] is None:
+            raise UpstreamError("bad_arguments", f"The path parameter {name} is required.")
+        return _path_value(name, parts["path"][name])
+
+    path = _PATH_TEMPLATE.sub(substitute, tool.path)
+    url = base + (path if path.startswith("/") else "/" + path)
+
+    query = _query_items(parts["query"])
+    headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json, */*;q=0.5"}
+    request_id = request_context.current().request_id
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    for name, value in parts["header"].items():
+        if value is None or name.lower() in _FORBIDDEN_ARG_HEADERS:
+            continue
+        headers[name] = _single_line("header", name, _text(value))
+    cookies = {name: _cookie_value(name, _text(value)) for name, value in parts["cookie"].items()
+               if value is not None}
+
+    if auth is not None:
+        # Credentials last: they replace any same-named argument.
+        auth_query = dict(auth.query)
+        query = [(k, v) for k, v in query if k not in auth_query] + list(auth_query.items())
+        lowered = {k.lower() for k in auth.headers}
+        headers = {k: v for k, v in headers.items() if k.lower() not in lowered}
+        headers.update(auth.headers)
+        cookies.update(auth.cookies)
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+    body = parts["body"]
+    content_type = (tool.body_content_type or "").split(";")[0].strip().lower()
+    kwargs: dict[str, Any] = {}
+    if body is not None:
+        if content_type == "application/x-www-form-urlencoded":
+            kwargs["data"] = _form_fields(body)
+        elif content_type == "multipart/form-data":
+            kwargs["files"] = [(k, (None, v)) for k, v in _form_fields(body).items()]
+        elif content_type and "json" not in content_type and isinstance(body, str):
+            kwargs["content"] = body.encode()
+            headers["Content-Type"] = tool.body_content_type
+        else:
+            kwargs["content"] = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            headers["Content-Type"] = tool.body_content_type if "json" in content_type else "application/json"
+    request = httpx.Request(tool.method.upper(), url, params=query, headers=headers, **kwargs)
+    request.read()  # materialise multipart bodies so the request can be re-sent to a pinned address
+    return request
+
+
+def _form_fields(body: Any) -> dict[str, str]:
+    if not isinstance(body, dict):
+        raise UpstreamError("bad_arguments", "A form body must be an object.")
+    return {str(k): _text(v) for k, v in body.items() if v is not None}
+
+
+def prepare_request(*, tool, environment, arguments: Mapping[str, Any]) -> httpx.Request:
+    """``build_request`` with the environment's decrypted credentials (database access; sync)."""
+    from apps.core.errors import DomainError
+    from apps.credentials.services import upstream_auth
+
+    base_url_of(environment)  # a clear "not configured" before any credential is decrypted
+    try:
+        auth = upstream_auth(environment, tool)
+    except DomainError as exc:
+        raise UpstreamError("credentials", exc.message) from None
+    return build_request(tool, environment, arguments, auth=auth)
+
+
+# --------------------------------------------------------------------------- destination
+
+
+def _normalise_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_refusal(address: str, *, allow_private: bool) -> str | None:
+    """Why ``address`` may not be called, or None. Pure."""
+    ip = _normalise_ip(address)
+    if ip.is_unspecified or ip.is_multicast:
+        return f"{ip} is not a unicast address"
+    if ip.is_link_local:
+        return f"{ip} is link-local (cloud metadata and similar services are never called)"
+    if ip.is_global:
+        return None
+    if allow_private:
+        return None
+    return (f"{ip} is a private or loopback address; an admin must enable private network access "
+            "for this environment")
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    try:
+        return [str(_normalise_ip(host.strip("[]")))]
+    except ValueError:
+        pass
+    try:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise UpstreamError("unreachable", f"The upstream host {host} cannot be resolved.") from None
+    seen: list[str] = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in seen:
+            seen.append(address)
+    if not seen:
+        raise UpstreamError("unreachable", f"The upstream host {host} cannot be resolved.")
+    return seen
+
+
+async def checked_address(host: str, port: int, *, allow_private: bool) -> str:
+    """The address to connect to: every address of ``host`` must pass ``address_refusal``."""
+    addresses = await _resolve(host, port)
+    for address in addresses:
+        reason = address_refusal(address, allow_private=allow_private)
+        if reason:
+            raise UpstreamError("destination_refused", f"Refused to call {host}: {reason}.")
+    return addresses[0]
+
+
+def _pinned(request: httpx.Request, address: str) -> httpx.Request:
+    url = request.url
+    ip = _normalise_ip(address)
+    pinned_host = str(ip)
+    if pinned_host == url.host:
+        return request
+    headers = request.headers.copy()
+    default_port = 443 if url.scheme == "https" else 80
+    headers["Host"] = url.host if url.port in (None, default_port) else f"{url.host}:{url.port}"
+    extensions = dict(request.extensions)
+    if url.scheme == "https":
+        extensions["sni_hostname"] = url.host
+    return httpx.Request(request.method, url.copy_with(host=pinned_host), headers=headers,
+                         content=request.content, extensions=extensions)
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def _timeout() -> httpx.Timeout:
+    total = conf.get_int("MCP_UPSTREAM_TIMEOUT_SECONDS")
+    return httpx.Timeout(total, connect=min(total, conf.get_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS")))
+
+
+def new_async_client() -> httpx.AsyncClient:
+    """The client the gateway keeps open for its lifetime (connection reuse to upstreams).
+    ``trust_env=False``: proxy variables of the server process must not reroute upstream calls."""
+    return httpx.AsyncClient(timeout=_timeout(), follow_redirects=False, trust_env=False,
+                             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+async def send_async(request: httpx.Request, *, tool, environment,
+                     client: httpx.AsyncClient | None = None) -> CallOutcome:
+    """Send a built request under the destination, size, redirect and time rules."""
+    started = time.perf_counter()
+
+    def elapsed() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
+    owns_client = client is None
+    http = client or new_async_client()
+    limit = conf.get_int("MCP_UPSTREAM_MAX_BYTES")
+    deadline = conf.get_int("MCP_UPSTREAM_TIMEOUT_SECONDS")
+    try:
+        with anyio.fail_after(deadline):
+            hops = 0
+            while True:
+                url = request.url
+                port = url.port or (443 if url.scheme == "https" else 80)
+                address = await checked_address(url.host, port,
+                                                allow_private=bool(environment.allow_private_network))
+                response = await http.send(_pinned(request, address), stream=True, follow_redirects=False)
+                try:
+                    body = await _read_capped(response, limit)
+                finally:
+                    await response.aclose()
+                location = response.headers.get("location")
+                if response.status_code in _REDIRECT_STATUSES and location:
+                    target = url.join(location)
+                    if (not _same_origin(url, target) or request.method not in ("GET", "HEAD")
+                            or hops >= conf.get_int("MCP_UPSTREAM_MAX_REDIRECTS")):
+                        raise UpstreamError(
+                            "redirect_refused",
+                            f"The upstream API redirected to {target.scheme}://{target.host}{target.path}; "
+                            "the gateway follows redirects only on the same host, for reads, "
+                            f"at most {conf.get_int('MCP_UPSTREAM_MAX_REDIRECTS')} times.",
+                        )
+                    hops += 1
+                    request = httpx.Request(request.method, target, headers=request.headers)
+                    continue
+                return response_outcome(tool, response.status_code, response.reason_phrase,
+                                        response.headers.get("content-type", ""), body, elapsed())
+    except UpstreamError as exc:
+        return exc.outcome(elapsed())
+    except TimeoutError:
+        return UpstreamError("timeout", f"The upstream API did not answer within {deadline} s.").outcome(elapsed())
+    except httpx.TimeoutException:
+        return UpstreamError("timeout", f"The upstream API did not answer within {deadline} s.").outcome(elapsed())
+    except httpx.HTTPError as exc:
+        return UpstreamError("unreachable", f"The upstream API could not be reached ({type(exc).__name__}).") \
+            .outcome(elapsed())
+    finally:
+        if owns_client:
+            await http.aclose()
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise UpstreamError("too_large", _too_large(limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise UpstreamError("too_large", _too_large(limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> str:
+    return (f"The upstream response is larger than {limit // 1024} KiB; the gateway does not pass it on. "
+            "Narrow the request (filters, paging).")
+
+
+def _is_json(content_type: str) -> bool:
+    base = content_type.split(";")[0].strip().lower()
+    return base == "application/json" or base.endswith("+json")
+
+
+def response_outcome(tool, status: int, reason: str, content_type: str, body: bytes, latency_ms: int) -> CallOutcome:
+    """Turn an upstream response into the result the agent sees. Pure."""
+    text = body.decode("utf-8", errors="replace")
+    value: Any = None
+    parsed = False
+    if body and _is_json(content_type):
+        try:
+            value = json.loads(text)
+            parsed = True
+        except ValueError:
+            parsed = False
+    if 200 <= status < 300:
+        structured: dict | None = None
+        if parsed:
+            if is_wrapped(tool.output_schema) or not isinstance(value, dict):
+                structured = {"result": value}
+            else:
+                structured = value
+            text = json.dumps(value, ensure_ascii=False)
+        elif not body:
+            text = f"HTTP {status} {reason}".strip() + " (no content)"
+        elif not content_type.lower().startswith(("text/", "application/xml")) and "\ufffd" in text:
+            text = f"HTTP {status}: {len(body)} bytes of {content_type or 'binary data'} (not shown)"
+        return CallOutcome(ok=True, status=status, structured=structured, text=text, latency_ms=latency_ms)
+    snippet = text.strip()
+    if len(snippet) > TEXT_ERROR_BODY_CHARS:
+        snippet = snippet[:TEXT_ERROR_BODY_CHARS] + "…"
+    message = f"The upstream API answered HTTP {status} {reason}".rstrip()
+    message += f": {snippet}" if snippet else "."
+    return CallOutcome(ok=False, status=status, structured=None, text=message, latency_ms=latency_ms,
+                       error="upstream_status")
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+async def execute_call_async(*, tool, environment, arguments: Mapping[str, Any], request: httpx.Request | None = None,
+                             client: httpx.AsyncClient | None = None) -> CallOutcome:
+    """The gateway's entry: ``request`` is normally prepared in the caller's database thread
+    (credentials need the database); when omitted it is prepared here in a worker thread."""
+    if request is None:
+        from asgiref.sync import sync_to_async
+
+        try:
+            request = await sync_to_async(prepare_request, thread_sensitive=False)(
+                tool=tool, environment=environment, arguments=arguments)
+        except UpstreamError as exc:
+            return exc.outcome()
+    return await send_async(request, tool=tool, environment=environment, client=client)
+
+
+def execute_call(*, tool, environment, arguments: dict) -> CallOutcome:
+    """Make the call synchronously (Celery tasks, management commands): credentials are read in
+    the calling thread (and its transaction), the HTTP exchange runs on a private event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("execute_call() blocks; from async code use execute_call_async().")
+    try:
+        request = prepare_request(tool=tool, environment=environment, arguments=arguments)
+    except UpstreamError as exc:
+        return exc.outcome()
+    return asyncio.run(send_async(request, tool=tool, environment=environment))
