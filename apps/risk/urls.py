@@ -1,5 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "risk"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("o/<slug:org_slug>/p/<slug:project_slug>/findings/", views.findings, name="findings"),
+    path("o/<slug:org_slug>/p/<slug:project_slug>/score/", views.score_formula, name="score"),
+    path(
+        "o/<slug:org_slug>/p/<slug:project_slug>/tools/<str:tool_name>/override/",
+        views.override_set,
+        name="override_set",
+    ),
+    path(
+        "o/<slug:org_slug>/p/<slug:project_slug>/tools/<str:tool_name>/override/remove/",
+        views.override_remove,
+        name="override_remove",
+    ),
+]
