@@ -1,0 +1,325 @@
+"""Every write to upstream credentials, and the one place secrets are decrypted (``upstream_auth``).
+
+Secrets go in through ``credential_set`` (first version or rotation) and come out only as
+request headers/query/cookies for the gateway. They are never returned by an API, rendered,
+logged or written to an audit payload; errors name the scheme and environment, not values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import actor_label_for, audit_record
+from apps.core.errors import DomainError
+
+from . import crypto, keyring, oauth, schemes
+from .models import Credential, CredentialVersion, KeyCanary
+from .schemes import UpstreamAuth
+from .selectors import spec_schemes
+
+__all__ = [
+    "CredentialMissing",
+    "CredentialUnavailable",
+    "UpstreamAuth",
+    "credential_destroy_due",
+    "credential_set",
+    "environment_upstream_set",
+    "kek_rotate",
+    "upstream_auth",
+]
+
+
+class CredentialMissing(DomainError):
+    """A tool needs a scheme that has no credential in this environment (message has no secret)."""
+
+    status_code = 409
+
+
+class CredentialUnavailable(DomainError):
+    """A credential exists but cannot be used now (cannot decrypt, token endpoint refused)."""
+
+    status_code = 502
+
+
+def _aad(credential: Credential, number: int) -> bytes:
+    return crypto.credential_aad(credential.public_id, number)
+
+
+def _provider() -> crypto.KeyProvider:
+    try:
+        return keyring.get_provider()
+    except crypto.KeyConfigError as exc:
+        raise CredentialUnavailable(f"Credential encryption is not configured correctly: {exc}") from None
+
+
+# --------------------------------------------------------------------------- set / rotate / destroy
+
+
+def _clean_config(kind: str, info: schemes.SchemeInfo, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    config = dict(info.config)
+    overrides = overrides or {}
+    if kind == schemes.OAUTH2_CLIENT_CREDENTIALS:
+        token_url = str(overrides.get("token_url") or config.get("token_url") or "").strip()
+        if not token_url.startswith(("https://", "http://")):
+            raise DomainError("The token URL must be an http(s) URL.", field="token_url")
+        scopes = overrides.get("scopes", config.get("scopes", []))
+        if isinstance(scopes, str):
+            scopes = scopes.split()
+        client_auth = str(overrides.get("client_auth") or config.get("client_auth") or "basic")
+        if client_auth not in ("basic", "post"):
+            raise DomainError("Client authentication must be basic or post.", field="client_auth")
+        config.update(token_url=token_url, scopes=[str(s) for s in scopes], client_auth=client_auth)
+    elif kind == schemes.OAUTH2_TOKEN:
+        config = {}
+    return config
+
+
+@transaction.atomic
+def credential_set(*, environment, scheme_name: str, values: dict[str, Any], actor, kind: str | None = None,
+                   config: dict[str, Any] | None = None) -> CredentialVersion:
+    """Store a new secret for ``scheme_name`` in ``environment``: version 1, or a rotation.
+
+    On rotation the new version becomes active at once and the previous one is kept as
+    ``retiring`` for CREDENTIAL_ROTATION_GRACE_SECONDS (calls that already read it finish),
+    then destroyed by a background task. Audited as credential.set / credential.rotated with
+    version numbers only.
+    """
+    infos = spec_schemes(environment.project)
+    info = infos.get(scheme_name)
+    if info is None:
+        raise DomainError(f"The current spec has no security scheme '{scheme_name}'.", field="scheme_name")
+    if not info.supported:
+        raise DomainError(info.note or f"Scheme '{scheme_name}' is not supported.", field="scheme_name")
+    kind = kind or info.default_kind
+    if kind not in info.kinds:
+        raise DomainError(f"Scheme '{scheme_name}' takes {', '.join(info.kinds)}, not {kind}.", field="kind")
+    try:
+        secret = schemes.clean_secret(kind, values)
+    except schemes.SchemeError as exc:
+        raise DomainError(str(exc), field="values") from None
+    clean_config = _clean_config(kind, info, config)
+    provider = _provider()
+    now = timezone.now()
+
+    credential = (Credential.objects.select_for_update()
+                  .filter(environment=environment, scheme_name=scheme_name).first())
+    previous = None
+    if credential is None:
+        credential = Credential.objects.create(
+            organization=environment.organization, project=environment.project, environment=environment,
+            scheme_name=scheme_name, kind=kind, config=clean_config, active_version=0, rotated_at=now,
+            set_by=actor, set_by_label=actor_label_for(actor))
+    else:
+        previous = credential.versions.filter(status=CredentialVersion.Status.ACTIVE).first()
+        if previous is not None:
+            grace = timedelta(seconds=settings.CREDENTIAL_ROTATION_GRACE_SECONDS)
+            previous.status = CredentialVersion.Status.RETIRING
+            previous.retire_after = now + grace
+            previous.save(update_fields=["status", "retire_after", "updated_at"])
+    number = (credential.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    sealed = crypto.encrypt_secret(json.dumps(secret, sort_keys=True), aad=_aad(credential, number), provider=provider)
+    version = CredentialVersion(organization=credential.organization, credential=credential, number=number,
+                                status=CredentialVersion.Status.ACTIVE,
+                                masked=crypto.mask_secret(secret[schemes.MASKED_FIELD[kind]]),
+                                created_by=actor, created_by_label=actor_label_for(actor))
+    version.set_sealed(sealed)
+    version.save()
+    before = ({"version": previous.number, "kind": credential.kind, "set_at": credential.rotated_at.isoformat()}
+              if previous else None)
+    credential.kind, credential.config, credential.active_version = kind, clean_config, number
+    credential.rotated_at, credential.set_by, credential.set_by_label = now, actor, actor_label_for(actor)
+    credential.save()
+    audit_record(
+        organization=credential.organization,
+        event_type="credential.rotated" if previous else "credential.set",
+        actor=actor, target=credential, target_label=f"{scheme_name} in {environment.project.slug}/{environment.slug}",
+        payload={"environment": environment.slug, "scheme": scheme_name,
+                 "before": before,
+                 "after": {"version": number, "kind": kind, "kek_id": sealed.kek_id, "set_at": now.isoformat()}},
+    )
+    if previous is not None:
+        from .tasks import destroy_retired_credentials
+
+        transaction.on_commit(lambda: destroy_retired_credentials.apply_async(
+            countdown=settings.CREDENTIAL_ROTATION_GRACE_SECONDS + 1))
+    return version
+
+
+@transaction.atomic
+def credential_destroy_due(*, now=None) -> int:
+    """Wipe the sealed columns of retiring versions whose grace period is over. Returns how many."""
+    now = now or timezone.now()
+    due = list(CredentialVersion.objects.select_for_update(skip_locked=True)
+               .filter(status=CredentialVersion.Status.RETIRING, retire_after__lte=now)
+               .select_related("credential__environment__project"))
+    for version in due:
+        oauth.forget(str(version.public_id))
+        version.status = CredentialVersion.Status.DESTROYED
+        version.destroyed_at = now
+        version.ciphertext = version.nonce = version.wrapped_dek = b""
+        version.save(update_fields=["status", "destroyed_at", "ciphertext", "nonce", "wrapped_dek", "updated_at"])
+        credential = version.credential
+        audit_record(organization=credential.organization, event_type="credential.destroyed", actor=None,
+                     target=credential,
+                     target_label=f"{credential.scheme_name} in {credential.environment.project.slug}/"
+                                  f"{credential.environment.slug}",
+                     payload={"environment": credential.environment.slug, "scheme": credential.scheme_name,
+                              "before": {"version": version.number, "status": "retiring"},
+                              "after": {"version": version.number, "status": "destroyed"}})
+    return len(due)
+
+
+@transaction.atomic
+def environment_upstream_set(*, environment, base_url: str, allow_private_network: bool, actor):
+    """Upstream base URL and private-network permission of an environment (audited before/after)."""
+    base_url = (base_url or "").strip()
+    if base_url and not base_url.startswith(("https://", "http://")):
+        raise DomainError("The base URL must start with https:// (or http://).", field="base_url")
+    if len(base_url) > 500:
+        raise DomainError("The base URL is too long (500 characters at most).", field="base_url")
+    before = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network}
+    after = {"base_url": base_url, "allow_private_network": bool(allow_private_network)}
+    if before == after:
+        return environment
+    environment.base_url, environment.allow_private_network = after["base_url"], after["allow_private_network"]
+    environment.save(update_fields=["base_url", "allow_private_network", "updated_at"])
+    audit_record(organization=environment.organization, event_type="environment.updated", actor=actor,
+                 target=environment, payload={"before": before, "after": after})
+    return environment
+
+
+# --------------------------------------------------------------------------- KEK rotation
+
+
+@dataclass
+class KekRotation:
+    """What ``kek_rotate`` did."""
+
+    active_kek_id: str
+    rewrapped: int = 0
+    already_current: int = 0
+    canary_rewrapped: bool = False
+    by_organization: dict[int, int] | None = None
+
+
+def kek_rotate(*, provider: crypto.KeyProvider | None = None, dry_run: bool = False) -> KekRotation:
+    """Re-wrap every stored data key under the active KEK (``MCPFORGE_KEK``), online.
+
+    Run after deploying the new key as MCPFORGE_KEK with the old one in MCPFORGE_KEK_PREVIOUS.
+    Rows are locked and re-wrapped one by one in short transactions (the ciphertext is not
+    touched, each DEK is proven to open its ciphertext first), so the gateway keeps working
+    and a crash can simply be re-run. The canary goes last; then MCPFORGE_KEK_PREVIOUS can
+    be removed. Audited once per organization (credential.kek_rotated).
+    """
+    provider = provider or keyring.build_provider()
+    result = KekRotation(active_kek_id=provider.active_kek_id, by_organization={})
+    pending = (CredentialVersion.objects.exclude(status=CredentialVersion.Status.DESTROYED)
+               .exclude(kek_id=provider.active_kek_id).values_list("pk", flat=True))
+    result.already_current = (CredentialVersion.objects.exclude(status=CredentialVersion.Status.DESTROYED)
+                              .filter(kek_id=provider.active_kek_id).count())
+    for pk in list(pending):
+        with transaction.atomic():
+            version = (CredentialVersion.objects.select_for_update().select_related("credential")
+                       .filter(pk=pk).first())
+            if version is None or version.status == CredentialVersion.Status.DESTROYED:
+                continue
+            if not crypto.needs_rewrap(version.sealed, provider):
+                continue
+            sealed = crypto.rewrap(version.sealed, old_provider=provider, new_provider=provider,
+                                   aad=_aad(version.credential, version.number))
+            if not dry_run:
+                version.set_sealed(sealed)
+                version.save(update_fields=["ciphertext", "nonce", "wrapped_dek", "kek_id", "updated_at"])
+            result.rewrapped += 1
+            result.by_organization[version.organization_id] = result.by_organization.get(version.organization_id,
+                                                                                         0) + 1
+    with transaction.atomic():
+        canary = KeyCanary.objects.select_for_update().filter(name="kek").first()
+        if canary is not None and crypto.needs_rewrap(canary.sealed, provider):
+            sealed = crypto.rewrap(canary.sealed, old_provider=provider, new_provider=provider, aad=crypto.CANARY_AAD)
+            if not dry_run:
+                canary.set_sealed(sealed)
+                canary.save(update_fields=["ciphertext", "nonce", "wrapped_dek", "kek_id", "updated_at"])
+            result.canary_rewrapped = True
+        if not dry_run and result.by_organization:
+            from apps.accounts.models import Organization
+
+            for org in Organization.objects.filter(pk__in=result.by_organization):
+                audit_record(organization=org, event_type="credential.kek_rotated", actor=None,
+                             actor_label="manage.py rotate_kek", target=org,
+                             payload={"kek_id": provider.active_kek_id,
+                                      "rewrapped": result.by_organization[org.pk]})
+    if not dry_run:
+        keyring.reset()
+    return result
+
+
+# --------------------------------------------------------------------------- use (the gateway)
+
+
+def _decrypt(credential: Credential, version: CredentialVersion, provider) -> dict[str, str]:
+    try:
+        plaintext = crypto.decrypt_secret(version.sealed, aad=_aad(credential, version.number), provider=provider)
+    except crypto.CryptoError:
+        raise CredentialUnavailable(
+            f"The credential for scheme '{credential.scheme_name}' in {credential.environment.slug} cannot be "
+            "decrypted with the configured key.") from None
+    return json.loads(plaintext)
+
+
+def _auth_for(credential: Credential, version: CredentialVersion, provider, environment) -> UpstreamAuth:
+    secret = _decrypt(credential, version, provider)
+    token = None
+    if credential.kind == schemes.OAUTH2_CLIENT_CREDENTIALS:
+        config = credential.config
+        try:
+            token = oauth.client_credentials_token(
+                cache_key=str(version.public_id), token_url=config["token_url"], client_id=secret["client_id"],
+                client_secret=secret["client_secret"], scopes=list(config.get("scopes", [])),
+                client_auth=config.get("client_auth", "basic"),
+                allow_private_network=environment.allow_private_network)
+        except oauth.TokenError as exc:
+            raise CredentialUnavailable(
+                f"OAuth2 token for scheme '{credential.scheme_name}' in {environment.slug} unavailable: {exc}"
+            ) from None
+    return schemes.apply_credential(credential.kind, credential.config, secret, access_token=token)
+
+
+def upstream_auth(environment, tool) -> UpstreamAuth:
+    """Decrypted headers/query/cookies for calling ``tool`` upstream in ``environment``.
+
+    ``tool.security`` is a list of alternatives (OpenAPI: any one requirement object will
+    do), each naming schemes that must all be sent. The first alternative whose schemes all
+    have an active credential here is used; an empty alternative means anonymous access is
+    allowed. Otherwise ``CredentialMissing("No credential configured for scheme 'x' in
+    production")``, naming the first missing scheme, never a value. Two queries, plus the
+    token endpoint for OAuth2 client credentials when its cached token expired.
+    """
+    alternatives = [req for req in (tool.security or []) if isinstance(req, dict)]
+    if not alternatives:
+        return UpstreamAuth()
+    needed = {name for req in alternatives for name in req}
+    credentials = {c.scheme_name: c for c in Credential.objects.filter(environment=environment,
+                                                                       scheme_name__in=needed)}
+    active = {v.credential_id: v for v in CredentialVersion.objects.filter(
+        credential__in=list(credentials.values()), status=CredentialVersion.Status.ACTIVE)} if credentials else {}
+    for req in alternatives:
+        if all(name in credentials and credentials[name].pk in active for name in req):
+            auth = UpstreamAuth()
+            if req:
+                provider = _provider()
+                for name in req:
+                    credential = credentials[name]
+                    credential.environment = environment
+                    auth.merge(_auth_for(credential, active[credential.pk], provider, environment))
+            return auth
+    first_missing = next(name for name in alternatives[0]
+                         if name not in credentials or credentials[name].pk not in active)
+    raise CredentialMissing(f"No credential configured for scheme '{first_missing}' in {environment.slug}")
