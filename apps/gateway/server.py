@@ -52,12 +52,12 @@ from typing import Any, TypeVar
 import anyio
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.http.request import split_domain_port, validate_host
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -298,8 +298,13 @@ class Gateway:
             meta = meta.model_dump(by_alias=True)
         justification = str((meta or {}).get(JUSTIFICATION_META_KEY) or "")
         await self._check_rate(caller, tool_name=name, arguments=arguments)
-        plan = await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
-                                 justification=justification, context=caller.context)
+        try:
+            plan = await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
+                                     justification=justification, context=caller.context)
+        except DatabaseError:
+            logger.exception("tools/call %s refused: the audit trail could not be written", name)
+            raise MCPError(INTERNAL_ERROR, "MCPForge could not record this call in its audit log, so the call "
+                                           "was not made. Try again later.") from None
         if plan.action == "fail":
             raise MCPError(plan.error_code, plan.error_message)
         if plan.action == "respond":
