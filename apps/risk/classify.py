@@ -19,6 +19,10 @@ A read that touches billing or administrative data stays ``read_only`` with the 
 a tag; a write takes the most specific domain as its category (billing > administrative >
 critical > side_effect).  No tool with billing/administrative/critical in its category or
 tags is ever ``low``; a read returning personal data is at least ``medium``.
+
+``classify_tools`` adds one cross-tool rule: a write below the path of a billing write is
+billing too (see its docstring).  Use it, rather than ``classify_tool`` in a loop, whenever
+the whole spec is at hand, so that a tool is classified the same way everywhere.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any
 from apps.specs.domain import ToolDef
 
 from . import rules
-from .pii import PiiScanner, summarize_kinds
+from .pii import PiiHit, PiiScanner, summarize_kinds
 from .schemawalk import iter_fields
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -388,195 +392,216 @@ def _extension(tool: ToolDef, names: Iterable[str]) -> tuple[str, Any] | None:
 # ---------------------------------------------------------------------------
 
 
-def classify_tool(tool: ToolDef, *, pii_scanner: PiiScanner | None = None) -> Classification:
-    """Classify one tool.  Never raises on malformed input: unknown shapes are treated cautiously."""
-    scanner = pii_scanner or PiiScanner()
-    reasons: list[str] = []
+@dataclass
+class _Hint:
+    """A vendor extension found on the operation: its spelling and its boolean value (None if unclear)."""
+
+    key: str = ""
+    value: bool | None = None
+
+
+def _hint(tool: ToolDef, names: Iterable[str]) -> _Hint:
+    found = _extension(tool, names)
+    return _Hint(found[0], _truthy(found[1])) if found else _Hint()
+
+
+@dataclass
+class _Facts:
+    """Everything the phases below look at, extracted once from the ToolDef."""
+
+    tool: ToolDef
+    method: str
+    path: _Path
+    op_sources: list[tuple[str, ...]]  # operationId words (unless it only echoes method+path), x-methodName
+    op_verbs: list[str]
+    summary: str
+    description: str
+    summary_source: str  # "summary", or "description" when its first sentence stands in
+    summary_words: tuple[str, ...]
+    summary_verbs: list[str]  # first verb + verbs after "or"/"and"
+    purpose_verbs: list[str]  # ... + verbs after "to" ("Create jobs to terminate sessions")
+    path_verbs: list[str]
+    tag_words: list[tuple[str, ...]]
+    inputs: list[tuple[str, Mapping[str, Any], str]]
+    success_codes: list[str]
+    action_params: list[tuple[str, str]]
+    graphql: str | None
+    readonly: _Hint
+    consequential: _Hint
+    destructive_hint: _Hint
+
+
+def _extract(tool: ToolDef) -> _Facts:
     method = str(tool.method or "").strip().upper()
     path = _parse_path(str(tool.path or ""))
-
-    op_id = str(tool.operation_id or "")
-    op_words = _lemmas(op_id)
-    op_echo = _is_echo(op_words, path)
+    op_words = _lemmas(str(tool.operation_id or ""))
     alt = _extension(tool, ("x-methodName", "x-operation-name"))
-    alt_words = _lemmas(str(alt[1])) if alt and isinstance(alt[1], str) else ()
-    op_sources = [w for w in (() if op_echo else op_words, alt_words) if w]
-
-    summary = str(tool.summary or "").strip()
-    description = str(tool.description or "")
-    summary_source = "summary" if summary else "description"
-    summary_words = _lemmas(summary or _first_sentence(description))
-    long_text = f"{summary} {description[:600]}".lower()
-    tag_words = [_lemmas(str(t)) for t in (tool.tags if isinstance(tool.tags, list) else [])]
-
-    inputs = _input_properties(tool)
-    responses = tool.responses if isinstance(tool.responses, Mapping) else {}
-    success_codes = sorted(str(s) for s in responses if str(s).startswith("2"))
-
-    # ---- verbs ----------------------------------------------------------------------
+    alt_words = _lemmas(alt[1]) if alt and isinstance(alt[1], str) else ()
+    op_sources = [w for w in (() if _is_echo(op_words, path) else op_words, alt_words) if w]
     op_verbs: list[str] = []
     for words in op_sources:
         for verb in _verbs(words, skip_leading=False, connectors=_CONNECTORS):
             # "postPayments" for a POST says nothing beyond the method
             if verb not in op_verbs and not (verb in _METHOD_WORDS and verb.upper() == method):
                 op_verbs.append(verb)
-    summary_verbs = _verbs(summary_words, skip_leading=True, connectors=_CONNECTORS)
-    summary_purpose_verbs = _verbs(summary_words, skip_leading=True, connectors=_CONNECTORS | {"to"})
-    first_verbs = [v for v in (op_verbs[:1] + summary_verbs[:1])]
-    path_action_words = path.action or path.resource
-    path_verbs = _path_verbs(path)
-
-    # ---- extensions -------------------------------------------------------------------
-    ro_ext = _extension(tool, rules.READ_ONLY_EXTENSIONS)
-    ro_hint = _truthy(ro_ext[1]) if ro_ext else None
-    cons_ext = _extension(tool, (rules.CONSEQUENTIAL_EXTENSION,))
-    consequential = _truthy(cons_ext[1]) if cons_ext else None
-    destr_ext = _extension(tool, rules.DESTRUCTIVE_EXTENSIONS)
-    destr_hint = _truthy(destr_ext[1]) if destr_ext else None
-
-    action_params = _action_param_verbs(inputs)
-    graphql = _graphql_mode(tool, path)
-
-    # ---- 1. does it change state? ----------------------------------------------------
-    write_reasons: list[str] = []
-    read_reasons: list[str] = []
-    if method in _READ_METHODS:
-        first_is_read = any(v in rules.READ_VERBS for v in first_verbs)
-        for verb in path_verbs:
-            if verb in rules.GET_STATE_VERBS and not first_is_read:
-                write_reasons.append(f"{method} path action '{verb}' changes state")
-                break
-        for verb in op_verbs[:1]:
-            if verb in rules.GET_STATE_VERBS:
-                write_reasons.append(f"operationId verb '{verb}' changes state")
-        for verb in summary_verbs:
-            if verb in rules.GET_STATE_VERBS:
-                write_reasons.append(f"{summary_source} verb '{verb}' changes state")
-                break
-        for name, verb in action_params:
-            write_reasons.append(f"parameter '{name}' can be '{verb}'")
-        if consequential is True:
-            write_reasons.append(f"{cons_ext[0] if cons_ext else ''}: true")
-        if ro_hint is False:
-            write_reasons.append(f"{ro_ext[0] if ro_ext else ''}: false")
-        side_effect = bool(write_reasons)
-        reasons.append(f"{method} method")
-        if side_effect:
-            reasons += write_reasons
-    elif method == "POST":
-        reasons.append("POST method")
-        read_signals: list[str] = []
-        if op_verbs[:1] and op_verbs[0] in rules.READ_VERBS:
-            read_signals.append(f"operationId verb '{op_verbs[0]}'")
-        if summary_verbs[:1] and summary_verbs[0] in rules.READ_VERBS:
-            read_signals.append(f"{summary_source} verb '{summary_verbs[0]}'")
-        if path_action_words and (
-            path_action_words[0] in rules.READ_VERBS
-            or (path_action_words[-1] in rules.READ_RESOURCE_NOUNS and path_action_words[0] not in _WRITE_OR_DESTROY)
-        ):
-            read_signals.append(f"path action '{path.resource_raw}'")
-        if graphql == "query":
-            read_signals.append("GraphQL body restricted to queries")
-        if ro_hint is True:
-            read_signals.append(f"{ro_ext[0] if ro_ext else ''}: true")
-        if consequential is False:
-            read_signals.append(f"{cons_ext[0] if cons_ext else ''}: false")
-        blockers: list[str] = []
-        for verb in op_verbs + summary_purpose_verbs + path_verbs:
-            if verb in rules.WRITE_VERBS or verb in rules.DESTRUCTIVE_VERBS:
-                blockers.append(f"write verb '{verb}'")
-                break
-        head = path.resource[-1] if path.resource else ""
-        if head in rules.ACTION_NOUNS and not path.ends_with_param:
-            blockers.append(f"creates '{path.resource_raw}'")
-        if head in rules.CREDENTIAL_NOUNS or "_".join(path.resource) in rules.CREDENTIAL_NOUNS:
-            blockers.append(f"mints a credential ('{path.resource_raw}')")
-        if success_codes and set(success_codes) <= {"201", "202"}:
-            blockers.append(f"{'/'.join(success_codes)} response (creates or starts something)")
-        if graphql == "any":
-            blockers.append("GraphQL endpoint accepts mutations")
-        if consequential is True:
-            blockers.append(f"{cons_ext[0] if cons_ext else ''}: true")
-        if ro_hint is False:
-            blockers.append(f"{ro_ext[0] if ro_ext else ''}: false")
-        for name, verb in action_params:
-            blockers.append(f"parameter '{name}' can be '{verb}'")
-        if read_signals and not blockers:
-            side_effect = False
-            read_reasons.append("POST that only reads: " + ", ".join(read_signals))
-            reasons += read_reasons
-        else:
-            side_effect = True
-            if read_signals:
-                reasons.append(f"read signal ({read_signals[0]}) overridden by {blockers[0]}")
-            elif graphql == "any":
-                reasons.append("GraphQL endpoint accepts mutations")
-    else:
-        side_effect = True
-        reasons.append(
-            f"{method} method"
-            if method in ("PUT", "PATCH", "DELETE")
-            else f"unknown method '{method or '?'}' treated as a write"
-        )
-        if ro_hint is True:
-            reasons.append(f"{ro_ext[0] if ro_ext else ''}: true ignored for {method or 'this method'}")
-
-    # ---- 2. is it destructive? --------------------------------------------------------
-    destructive_hits: list[tuple[str, rules.DestructiveVerb]] = []
-
-    def _destroy(verb: str, where: str) -> None:
-        spec = rules.DESTRUCTIVE_VERBS.get(verb)
-        if spec and all(spec.verb != s.verb for _, s in destructive_hits):
-            destructive_hits.append((where, spec))
-
-    if side_effect:
-        for verb in op_verbs:
-            _destroy(verb, f"operationId verb '{verb}'")
-        for verb in summary_purpose_verbs:
-            _destroy(verb, f"{summary_source} verb '{verb}'")
-        for verb in path_verbs:
-            _destroy(verb, f"path action '{verb}'")
-        head = path.resource[-1] if path.resource else ""
-        if method == "POST" and head in rules.ACTION_NOUNS and not path.ends_with_param:
-            _destroy(rules.ACTION_NOUNS[head], f"POST creates '{path.resource_raw}'")
-        for name, verb in action_params:
-            _destroy(verb, f"parameter '{name}' can be '{verb}'")
-    if side_effect and ro_hint is True and (destructive_hits or method != "POST"):
-        reasons.append(f"{ro_ext[0] if ro_ext else 'read-only hint'} ignored: contradicted by the operation")
-    destructive = side_effect and (method == "DELETE" or bool(destructive_hits) or destr_hint is True)
-    money_movement = any(spec.money for _, spec in destructive_hits)
-    if side_effect:
-        if method == "DELETE":
-            reasons.append("DELETE removes a resource" + (" (204 No Content)" if "204" in success_codes else ""))
-        for where, spec in destructive_hits[:3]:
-            reasons.append(f"{where}: {spec.reason}")
-        if destr_hint is True:
-            reasons.append(f"{destr_ext[0] if destr_ext else ''}: true")
-    permanent = any(w in long_text.split() for w in rules.PERMANENT_WORDS) or any(
-        p in long_text for p in rules.PERMANENT_PHRASES
+    summary = str(tool.summary or "").strip()
+    description = str(tool.description or "")
+    summary_words = _lemmas(summary or _first_sentence(description))
+    inputs = _input_properties(tool)
+    responses = tool.responses if isinstance(tool.responses, Mapping) else {}
+    return _Facts(
+        tool=tool,
+        method=method,
+        path=path,
+        op_sources=op_sources,
+        op_verbs=op_verbs,
+        summary=summary,
+        description=description,
+        summary_source="summary" if summary else "description",
+        summary_words=summary_words,
+        summary_verbs=_verbs(summary_words, skip_leading=True, connectors=_CONNECTORS),
+        purpose_verbs=_verbs(summary_words, skip_leading=True, connectors=_CONNECTORS | {"to"}),
+        path_verbs=_path_verbs(path),
+        tag_words=[_lemmas(str(t)) for t in (tool.tags if isinstance(tool.tags, list) else [])],
+        inputs=inputs,
+        success_codes=sorted(str(code) for code in responses if str(code).startswith("2")),
+        action_params=_action_param_verbs(inputs),
+        graphql=_graphql_mode(tool, path),
+        readonly=_hint(tool, rules.READ_ONLY_EXTENSIONS),
+        consequential=_hint(tool, (rules.CONSEQUENTIAL_EXTENSION,)),
+        destructive_hint=_hint(tool, rules.DESTRUCTIVE_EXTENSIONS),
     )
 
-    # ---- 3. what does it touch? ----------------------------------------------------------
+
+def _read_method_changes_state(f: _Facts) -> list[str]:
+    """Why a GET/HEAD/OPTIONS changes state (empty: it does not)."""
+    reasons: list[str] = []
+    first_is_read = any(v in rules.READ_VERBS for v in f.op_verbs[:1] + f.summary_verbs[:1])
+    for verb in f.path_verbs:
+        if verb in rules.GET_STATE_VERBS and not first_is_read:
+            reasons.append(f"{f.method} path action '{verb}' changes state")
+            break
+    for verb in f.op_verbs[:1]:
+        if verb in rules.GET_STATE_VERBS:
+            reasons.append(f"operationId verb '{verb}' changes state")
+    for verb in f.summary_verbs:
+        if verb in rules.GET_STATE_VERBS:
+            reasons.append(f"{f.summary_source} verb '{verb}' changes state")
+            break
+    reasons += [f"parameter '{name}' can be '{verb}'" for name, verb in f.action_params]
+    if f.consequential.value is True:
+        reasons.append(f"{f.consequential.key}: true")
+    if f.readonly.value is False:
+        reasons.append(f"{f.readonly.key}: false")
+    return reasons
+
+
+def _post_read_signals(f: _Facts) -> tuple[list[str], list[str]]:
+    """(signals that a POST only reads, signals that it writes).  Read-only needs the first and
+    none of the second."""
+    signals: list[str] = []
+    if f.op_verbs[:1] and f.op_verbs[0] in rules.READ_VERBS:
+        signals.append(f"operationId verb '{f.op_verbs[0]}'")
+    if f.summary_verbs[:1] and f.summary_verbs[0] in rules.READ_VERBS:
+        signals.append(f"{f.summary_source} verb '{f.summary_verbs[0]}'")
+    action = f.path.action or f.path.resource
+    if action and (
+        action[0] in rules.READ_VERBS
+        or (action[-1] in rules.READ_RESOURCE_NOUNS and action[0] not in _WRITE_OR_DESTROY)
+    ):
+        signals.append(f"path action '{f.path.resource_raw}'")
+    if f.graphql == "query":
+        signals.append("GraphQL body restricted to queries")
+    if f.readonly.value is True:
+        signals.append(f"{f.readonly.key}: true")
+    if f.consequential.value is False:
+        signals.append(f"{f.consequential.key}: false")
+
+    blockers: list[str] = []
+    write_verb = next((v for v in f.op_verbs + f.purpose_verbs + f.path_verbs if v in _WRITE_OR_DESTROY), None)
+    if write_verb:
+        blockers.append(f"write verb '{write_verb}'")
+    head = f.path.resource[-1] if f.path.resource else ""
+    if head in rules.ACTION_NOUNS and not f.path.ends_with_param:
+        blockers.append(f"creates '{f.path.resource_raw}'")
+    if head in rules.CREDENTIAL_NOUNS or "_".join(f.path.resource) in rules.CREDENTIAL_NOUNS:
+        blockers.append(f"mints a credential ('{f.path.resource_raw}')")
+    if f.success_codes and set(f.success_codes) <= {"201", "202"}:
+        blockers.append(f"{'/'.join(f.success_codes)} response (creates or starts something)")
+    if f.graphql == "any":
+        blockers.append("GraphQL endpoint accepts mutations")
+    if f.consequential.value is True:
+        blockers.append(f"{f.consequential.key}: true")
+    if f.readonly.value is False:
+        blockers.append(f"{f.readonly.key}: false")
+    blockers += [f"parameter '{name}' can be '{verb}'" for name, verb in f.action_params]
+    return signals, blockers
+
+
+def _changes_state(f: _Facts) -> tuple[bool, list[str]]:
+    """Phase 1: does calling the tool change anything?  (side_effect, reasons)"""
+    if f.method in _READ_METHODS:
+        why = _read_method_changes_state(f)
+        return bool(why), [f"{f.method} method", *why]
+    if f.method == "POST":
+        signals, blockers = _post_read_signals(f)
+        if signals and not blockers:
+            return False, ["POST method", "POST that only reads: " + ", ".join(signals)]
+        if signals:
+            return True, ["POST method", f"read signal ({signals[0]}) overridden by {blockers[0]}"]
+        return True, ["POST method", *(["GraphQL endpoint accepts mutations"] if f.graphql == "any" else [])]
+    if f.method in ("PUT", "PATCH", "DELETE"):
+        return True, [f"{f.method} method"]
+    return True, [f"unknown method '{f.method or '?'}' treated as a write"]
+
+
+def _destruction(f: _Facts) -> list[tuple[str, rules.DestructiveVerb]]:
+    """Phase 2 (writes only): the destructive / money-moving actions found, with where."""
+    hits: list[tuple[str, rules.DestructiveVerb]] = []
+
+    def add(verb: str, where: str) -> None:
+        spec = rules.DESTRUCTIVE_VERBS.get(verb)
+        if spec and all(spec.verb != known.verb for _, known in hits):
+            hits.append((where, spec))
+
+    for verb in f.op_verbs:
+        add(verb, f"operationId verb '{verb}'")
+    for verb in f.purpose_verbs:
+        add(verb, f"{f.summary_source} verb '{verb}'")
+    for verb in f.path_verbs:
+        add(verb, f"path action '{verb}'")
+    head = f.path.resource[-1] if f.path.resource else ""
+    if f.method == "POST" and head in rules.ACTION_NOUNS and not f.path.ends_with_param:
+        add(rules.ACTION_NOUNS[head], f"POST creates '{f.path.resource_raw}'")
+    for name, verb in f.action_params:
+        add(verb, f"parameter '{name}' can be '{verb}'")
+    return hits
+
+
+def _domain_evidence(
+    f: _Facts, side_effect: bool, document: Any, inherited: Mapping[str, str] | None
+) -> tuple[_Evidence, set[str], str]:
+    """Phase 3: billing / administrative evidence.  Returns (evidence, categories declared by a
+    ``x-mcp-category`` extension, that extension's key)."""
     evidence = _Evidence()
     seen: set[tuple[str, str]] = set()
-    _match_keywords(path.resource, "path", evidence, seen)
-    for scope in path.scopes:
+    _match_keywords(f.path.resource, "path", evidence, seen)
+    for scope in f.path.scopes:
         _match_keywords(scope, "scope", evidence, seen)
-    for words in op_sources:
+    for words in f.op_sources:
         _match_keywords(words, "operation", evidence, seen)
-    _match_keywords(summary_words, summary_source, evidence, seen)
-    if summary:
-        _match_keywords(_lemmas(description[:300]), "description", evidence, seen)
-    for words in tag_words:
+    _match_keywords(f.summary_words, f.summary_source, evidence, seen)
+    if f.summary:
+        _match_keywords(_lemmas(f.description[:300]), "description", evidence, seen)
+    for words in f.tag_words:
         _match_keywords(words, "tag", evidence, seen)
 
-    order_words = set(path.resource)
-    for words in op_sources:
-        order_words.update(words)
-    request_money = _money_fields(tool.request_schema, scanner.document) if tool.request_schema else []
-    if order_words & rules.ORDER_NOUNS:
+    tool = f.tool
+    request_money = _money_fields(tool.request_schema, document) if tool.request_schema else []
+    names = set(f.path.resource).union(*f.op_sources)
+    if names & rules.ORDER_NOUNS:
         money = request_money or next(
-            (m for m in (_money_fields(s, scanner.document) for s in _response_schemas(tool)) if m), []
+            (m for m in (_money_fields(s, document) for s in _response_schemas(tool)) if m), []
         )
         if money:
             evidence.add(rules.BILLING, 1.0, f"order with money fields ({', '.join(money)})")
@@ -585,24 +610,126 @@ def classify_tool(tool: ToolDef, *, pii_scanner: PiiScanner | None = None) -> Cl
         evidence.add(rules.BILLING, 0.5 * len(request_money), f"request body has {', '.join(request_money)}")
     ext = tool.extensions if isinstance(tool.extensions, Mapping) else {}
     for key, value in ext.items():
-        low = str(key).lower()
-        if any(marker in low for marker in rules.ADMIN_EXTENSION_MARKERS) and _truthy(value):
+        if any(marker in str(key).lower() for marker in rules.ADMIN_EXTENSION_MARKERS) and _truthy(value):
             evidence.add(rules.ADMINISTRATIVE, 2.0, f"{key}: true")
-    cat_ext = _extension(tool, rules.CATEGORY_EXTENSIONS)
+    for category, why in (inherited or {}).items():
+        evidence.add(category, rules.TAG_THRESHOLD, why)
     declared: set[str] = set()
+    cat_ext = _extension(tool, rules.CATEGORY_EXTENSIONS)
     if cat_ext:
         values = cat_ext[1] if isinstance(cat_ext[1], list) else [cat_ext[1]]
         declared = {str(v).strip().lower() for v in values} & {rules.BILLING, rules.ADMINISTRATIVE, rules.CRITICAL}
         for value in sorted(declared - {rules.CRITICAL}):
             evidence.add(value, 2.0, f"{cat_ext[0]}: {value}")
+    return evidence, declared, cat_ext[0] if cat_ext else ""
+
+
+def _open_world(f: _Facts, side_effect: bool) -> tuple[bool, str]:
+    """Does the tool reach beyond the upstream API (MCP openWorldHint)?  (flag, reason)"""
+    url_inputs = [name for name, schema, _ in f.inputs if rules.is_url_param(name, schema)]
+    if url_inputs:
+        return True, "takes URL inputs the upstream will contact: " + ", ".join(url_inputs[:3])
+    verbs = set(f.op_verbs[:1] + f.summary_verbs[:1])
+    if side_effect and (verbs & rules.OPEN_WORLD_VERBS or set(f.path.resource) & rules.OPEN_WORLD_NOUNS):
+        return True, "reaches people or systems outside the API (messages, calls, invitations)"
+    return False, ""
+
+
+@dataclass
+class _Verdict:
+    """Inputs of the risk score."""
+
+    category: str
+    tags: set[str]
+    side_effect: bool
+    destructive: bool
+    money_movement: bool
+    open_world: bool
+    permanent: bool
+    bulk: bool
+    hits: list[PiiHit]
+
+
+def _risk_score(v: _Verdict) -> tuple[int, list[str]]:
+    """Base by category + tag bonuses + signal bonuses, capped for non-destructive tools, then
+    raised to the floors of ``rules.SCORE_FLOOR``.  Returns (score, extra reasons)."""
+    reasons: list[str] = []
+    score = rules.CATEGORY_BASE_SCORE[v.category] + sum(rules.TAG_BONUS.get(t, 0) for t in v.tags)
+    response_pii = [h for h in v.hits if h.where == "response"]
+    sensitive = any(h.kind in rules.SENSITIVE_PII_KINDS for h in v.hits)
+    if not v.side_effect and response_pii:
+        score += rules.SIGNAL_BONUS["pii_read"]
+        if any(h.kind in rules.SENSITIVE_PII_KINDS for h in response_pii):
+            score += rules.SIGNAL_BONUS["pii_read_sensitive"]
+    elif v.side_effect and v.hits:
+        score += rules.SIGNAL_BONUS["pii_write"] + (rules.SIGNAL_BONUS["pii_write_sensitive"] if sensitive else 0)
+    if v.open_world:
+        score += rules.SIGNAL_BONUS["open_world"]
+    if v.permanent and v.side_effect:
+        score += rules.SIGNAL_BONUS["permanent"]
+        reasons.append("described as permanent / irreversible")
+    if v.bulk and v.side_effect:
+        score += rules.SIGNAL_BONUS["bulk"]
+        reasons.append("bulk operation")
+    if not v.destructive and not v.money_movement:
+        score = min(score, rules.NON_DESTRUCTIVE_CEILING)
+
+    categories = {v.category} | v.tags
+    floors: list[tuple[int, str]] = []
+    if categories & rules.SENSITIVE_CATEGORIES:
+        touched = "/".join(sorted(categories & rules.SENSITIVE_CATEGORIES))
+        floors.append((rules.SCORE_FLOOR["sensitive_tag"], f"touches {touched}"))
+    if not v.side_effect and response_pii:
+        floors.append((rules.SCORE_FLOOR["pii_read"], "returns personal data"))
+    if v.destructive:
+        floors.append((rules.SCORE_FLOOR["critical_write"], "destructive"))
+        if rules.ADMINISTRATIVE in categories:
+            floors.append((rules.SCORE_FLOOR["admin_destructive"], "destroys identities, access or credentials"))
+    if v.money_movement:
+        floors.append((rules.SCORE_FLOOR["money_movement"], "moves money"))
+    floor, why = max(floors, default=(0, ""), key=lambda item: item[0])
+    if score < floor:
+        reasons.append(f"raised to {rules.risk_level_for(floor)}: {why}")
+        score = floor
+    return max(0, min(100, score)), reasons
+
+
+def classify_tool(
+    tool: ToolDef, *, pii_scanner: PiiScanner | None = None, inherited: Mapping[str, str] | None = None
+) -> Classification:
+    """Classify one tool.  Never raises on malformed input: unknown shapes are treated cautiously.
+
+    ``inherited``: domain categories the tool gets from related operations (``{"billing": reason}``),
+    filled by ``classify_tools``.
+    """
+    scanner = pii_scanner or PiiScanner()
+    f = _extract(tool)
+
+    # 1. does it change state?
+    side_effect, reasons = _changes_state(f)
+
+    # 2. is it destructive / does it move money?
+    hits = _destruction(f) if side_effect else []
+    destructive = side_effect and (f.method == "DELETE" or bool(hits) or f.destructive_hint.value is True)
+    if side_effect and f.readonly.value is True and (hits or f.method != "POST"):
+        reasons.append(f"{f.readonly.key} ignored: contradicted by the operation")
+    if side_effect and f.method == "DELETE":
+        reasons.append("DELETE removes a resource" + (" (204 No Content)" if "204" in f.success_codes else ""))
+    reasons += [f"{where}: {spec.reason}" for where, spec in hits[:3]]
+    if side_effect and f.destructive_hint.value is True:
+        reasons.append(f"{f.destructive_hint.key}: true")
+
+    # 3. what does it touch?
+    evidence, declared, declared_key = _domain_evidence(f, side_effect, scanner.document, inherited)
     domains = evidence.categories()
-    if rules.BILLING in domains and any(spec.verb in rules.MONEY_IF_BILLING for _, spec in destructive_hits):
-        money_movement = True  # a transfer of funds, not of folder ownership
     if rules.CRITICAL in declared and side_effect and not destructive:
         destructive = True
-        reasons.append(f"{cat_ext[0] if cat_ext else ''}: critical")
+        reasons.append(f"{declared_key}: critical")
+    money_movement = rules.BILLING in domains and any(
+        spec.money or spec.verb in rules.MONEY_IF_BILLING for _, spec in hits
+    )
 
-    # ---- category -----------------------------------------------------------------------
+    # category: reads stay read_only with domain tags; writes take the most specific domain
     tags: set[str] = set(domains)
     if side_effect:
         if destructive:
@@ -615,99 +742,50 @@ def classify_tool(tool: ToolDef, *, pii_scanner: PiiScanner | None = None) -> Cl
         if domain in domains:
             reasons += evidence.top_reasons(domain)
 
-    # ---- PII ---------------------------------------------------------------------------
-    hits = scanner.scan_tool(tool)
-    pii = [h.to_dict() for h in hits]
-    response_kinds = summarize_kinds(hits, "response")
-    request_kinds = summarize_kinds(hits, "request")
-    if response_kinds:
-        reasons.append("response contains " + ", ".join(response_kinds))
-    if request_kinds:
-        reasons.append("request contains " + ", ".join(request_kinds))
+    # personal data
+    pii_hits = scanner.scan_tool(tool)
+    for where in ("response", "request"):
+        kinds = summarize_kinds(pii_hits, where)
+        if kinds:
+            reasons.append(f"{where} contains " + ", ".join(kinds))
 
-    # ---- open world ----------------------------------------------------------------------
-    url_inputs = [name for name, schema, _ in inputs if rules.is_url_param(name, schema)]
-    open_world_words = set(op_verbs[:1] + summary_verbs[:1])
-    open_world = bool(url_inputs) or (
-        side_effect
-        and (bool(open_world_words & rules.OPEN_WORLD_VERBS) or bool(set(path.resource) & rules.OPEN_WORLD_NOUNS))
+    open_world, open_world_reason = _open_world(f, side_effect)
+    if open_world_reason:
+        reasons.append(open_world_reason)
+
+    long_text = f"{f.summary} {f.description[:600]}".lower()
+    permanent = bool(set(long_text.split()) & rules.PERMANENT_WORDS) or any(
+        phrase in long_text for phrase in rules.PERMANENT_PHRASES
     )
-    if open_world:
-        if url_inputs:
-            reasons.append("takes URL inputs the upstream will contact: " + ", ".join(url_inputs[:3]))
-        else:
-            reasons.append("reaches people or systems outside the API (messages, calls, invitations)")
+    bulk = bool(set(f.summary_words[:3]) & rules.BULK_WORDS) or ("list" in f.path.resource and f.method != "GET")
+    score, score_reasons = _risk_score(
+        _Verdict(category, tags, side_effect, destructive, money_movement, open_world, permanent, bulk, pii_hits)
+    )
+    reasons += score_reasons
 
-    # ---- score ---------------------------------------------------------------------------
-    score = rules.CATEGORY_BASE_SCORE[category]
-    for tag in sorted(tags):
-        score += rules.TAG_BONUS.get(tag, 0)
-    sensitive_pii = any(h.kind in rules.SENSITIVE_PII_KINDS for h in hits)
-    if not side_effect and response_kinds:
-        score += rules.SIGNAL_BONUS["pii_read"]
-        if any(h.kind in rules.SENSITIVE_PII_KINDS and h.where == "response" for h in hits):
-            score += rules.SIGNAL_BONUS["pii_read_sensitive"]
-    elif side_effect and hits:
-        score += rules.SIGNAL_BONUS["pii_write"]
-        if sensitive_pii:
-            score += rules.SIGNAL_BONUS["pii_write_sensitive"]
-    if open_world:
-        score += rules.SIGNAL_BONUS["open_world"]
-    if permanent and side_effect:
-        score += rules.SIGNAL_BONUS["permanent"]
-        reasons.append("described as permanent / irreversible")
-    if side_effect and (set(summary_words[:3]) & rules.BULK_WORDS or "list" in path.resource and method != "GET"):
-        score += rules.SIGNAL_BONUS["bulk"]
-        reasons.append("bulk operation")
-
-    if not destructive and not money_movement and score > rules.NON_DESTRUCTIVE_CEILING:
-        score = rules.NON_DESTRUCTIVE_CEILING
-    all_categories = {category} | tags
-    floor = 0
-    floor_reason = ""
-    if all_categories & rules.SENSITIVE_CATEGORIES:
-        floor, floor_reason = (
-            rules.SCORE_FLOOR["sensitive_tag"],
-            "touches " + "/".join(sorted(all_categories & rules.SENSITIVE_CATEGORIES)),
-        )
-    if not side_effect and response_kinds and rules.SCORE_FLOOR["pii_read"] > floor:
-        floor, floor_reason = rules.SCORE_FLOOR["pii_read"], "returns personal data"
-    if destructive and rules.SCORE_FLOOR["critical_write"] > floor:
-        floor, floor_reason = rules.SCORE_FLOOR["critical_write"], "destructive"
-    if destructive and rules.ADMINISTRATIVE in all_categories and rules.SCORE_FLOOR["admin_destructive"] > floor:
-        floor, floor_reason = rules.SCORE_FLOOR["admin_destructive"], "destroys identities, access or credentials"
-    if money_movement and rules.BILLING in all_categories and rules.SCORE_FLOOR["money_movement"] > floor:
-        floor, floor_reason = rules.SCORE_FLOOR["money_movement"], "moves money"
-    if score < floor:
-        reasons.append(f"raised to {rules.risk_level_for(floor)}: {floor_reason}")
-        score = floor
-    score = max(0, min(100, score))
-    level = rules.risk_level_for(score)
-
-    # ---- MCP annotations -----------------------------------------------------------------
-    idem_ext = _extension(tool, rules.IDEMPOTENT_EXTENSIONS)
-    idempotent = (not side_effect) or method in ("PUT", "DELETE")
-    if idem_ext is not None and _truthy(idem_ext[1]) is not None and side_effect:
-        idempotent = bool(_truthy(idem_ext[1]))
-    title = summary or _first_sentence(description, 80) or str(tool.name or "")
-    annotations: dict[str, Any] = {
-        "title": title.rstrip("."),
-        "readOnlyHint": not side_effect,
-        "destructiveHint": bool(destructive),
-        "idempotentHint": bool(idempotent),
-        "openWorldHint": bool(open_world),
-    }
+    # MCP annotations (readOnly/destructive/idempotent/openWorld hints)
+    idempotent = (not side_effect) or f.method in ("PUT", "DELETE")
+    idem = _hint(tool, rules.IDEMPOTENT_EXTENSIONS)
+    if side_effect and idem.value is not None:
+        idempotent = idem.value
+    title = f.summary or _first_sentence(f.description, 80) or str(tool.name or "")
     return Classification(
         category=category,
         tags=tags,
-        risk_level=level,
-        risk_score=int(score),
+        risk_level=rules.risk_level_for(score),
+        risk_score=score,
         side_effect=side_effect,
-        pii=pii,
+        pii=[h.to_dict() for h in pii_hits],
         reasons=_dedupe(reasons),
-        annotations=annotations,
-        destructive=bool(destructive),
-        money_movement=money_movement and side_effect,
+        annotations={
+            "title": title.rstrip("."),
+            "readOnlyHint": not side_effect,
+            "destructiveHint": destructive,
+            "idempotentHint": idempotent,
+            "openWorldHint": open_world,
+        },
+        destructive=destructive,
+        money_movement=money_movement,
         open_world=open_world,
     )
 
@@ -720,10 +798,52 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
+def _path_key(path: str) -> tuple[str, ...]:
+    """Segments of a path with parameters as ``{}`` and file extensions / fragments dropped."""
+    path = path.partition("#")[0].split("?", 1)[0]
+    out: list[str] = []
+    for seg in path.split("/"):
+        if not seg:
+            continue
+        out.append("{}" if "{" in seg else _EXTENSION_RE.sub("", seg).lower())
+    return tuple(out)
+
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def classify_tools(tools: Iterable[ToolDef], *, document: Any = None) -> dict[str, Classification]:
     """Classify many tools sharing one PII memo (fast on big specs).  Keyed by tool name.
 
+    Second pass - billing is inherited downwards: a write below the path of a billing write is
+    billing too (Twilio's undescribed ``POST /IncomingPhoneNumbers/Local.json`` sits below
+    ``POST /IncomingPhoneNumbers.json``, "Purchase a phone-number").  Only billing is
+    inherited, only by writes, only from tools whose own evidence made them billing, and
+    never transitively: money is the costly mistake, and a parent's admin nature says little
+    about its sub-resources.
+
     ``document``: optional OpenAPI document to resolve ``#/components/...`` refs left in schemas.
     """
+    tools = list(tools)
     scanner = PiiScanner(document=document)
-    return {tool.name: classify_tool(tool, pii_scanner=scanner) for tool in tools}
+    result = {tool.name: classify_tool(tool, pii_scanner=scanner) for tool in tools}
+    sources = [
+        (_path_key(str(t.path or "")), f"{str(t.method).upper()} {t.path}")
+        for t in tools
+        if result[t.name].side_effect and result[t.name].has(rules.BILLING)
+    ]
+    if not sources:
+        return result
+    for tool in tools:
+        current = result[tool.name]
+        if current.has(rules.BILLING) or str(tool.method or "").upper() not in _WRITE_METHODS:
+            continue
+        key = _path_key(str(tool.path or ""))
+        parent = next(
+            (label for prefix, label in sources if prefix and len(prefix) < len(key) and key[: len(prefix)] == prefix),
+            None,
+        )
+        if parent:
+            why = f"below billing operation '{parent}'"
+            result[tool.name] = classify_tool(tool, pii_scanner=scanner, inherited={rules.BILLING: why})
+    return result

@@ -223,25 +223,42 @@ def _tool_name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in distinctive) + r")(?![\w-])")
 
 
+#: Cheap substring gates (on the lower-cased text) before each regex: most honest text has none
+#: of them, which keeps the scan of Box's ~4000 distinct descriptions well under 100 ms.
+_GATES: dict[str, tuple[str, ...]] = {
+    "tag": ("<",),
+    "override": ("ignore", "disregard", "forget", "override", "bypass"),
+    "conceal": ("not ", "n't", "never", "without", "keep", "hide", "user "),
+    "address": ("you ", "before ", "as a"),
+    "path": ("ssh", "id_", "mcp.json", "claude_desktop", ".env", "/etc/", ".aws", ".npmrc", ".netrc",
+             ".git-credentials", ".docker", ".kube"),
+}  # fmt: skip
+
+
+def _gate(lower: str, name: str) -> bool:
+    return any(token in lower for token in _GATES[name])
+
+
 def _strong_checks(text: str) -> list[str]:
     """Checks that are unambiguous wherever the text sits (location added by the caller)."""
     reasons: list[str] = []
-    tag = _TAG_RE.search(text)
+    lower = text.lower()
+    tag = _TAG_RE.search(text) if _gate(lower, "tag") else None
     if tag:
         reasons.append(f"instruction block {tag.group(0)[:40]!r}")
-    override = _OVERRIDE_RE.search(text)
+    override = _OVERRIDE_RE.search(text) if _gate(lower, "override") else None
     if override:
         reasons.append(f"tries to override instructions ({override.group(0)[:60]!r})")
-    conceal = _CONCEAL_RE.search(text)
+    conceal = _CONCEAL_RE.search(text) if _gate(lower, "conceal") else None
     if conceal:
         reasons.append(f"asks to hide things from the user ({conceal.group(0)[:60]!r})")
-    address = _MODEL_ADDRESS_RE.search(text)
+    address = _MODEL_ADDRESS_RE.search(text) if _gate(lower, "address") else None
     if address:
         reasons.append(f"gives the model orders ({address.group(0)[:60]!r})")
-    path = _SENSITIVE_PATH_RE.search(text)
+    path = _SENSITIVE_PATH_RE.search(text) if _gate(lower, "path") else None
     if path:
         reasons.append(f"mentions a sensitive local file ({path.group(0).strip()[:40]!r})")
-    hidden = _hidden_characters(text)
+    hidden = [] if text.isascii() else _hidden_characters(text)
     if hidden:
         reasons.append(f"hidden characters ({', '.join(hidden[:3])})")
     return reasons

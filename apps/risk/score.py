@@ -534,15 +534,16 @@ def _spec_findings(tools: list[ToolDef], cls: Mapping[str, Classification], info
                 if scheme in query_schemes:
                     in_query.setdefault(tool.name, []).append(f"security scheme '{scheme}'")
         for param in tool.parameters if isinstance(tool.parameters, list) else []:
-            if getattr(param, "location", "") == "query" and _is_secret_param(str(getattr(param, "name", ""))):
-                in_query.setdefault(tool.name, []).append(f"query parameter '{param.name}'")
+            location = getattr(param, "location", "")
+            if location in ("query", "path") and _is_secret_param(str(getattr(param, "name", ""))):
+                in_query.setdefault(tool.name, []).append(f"{location} parameter '{param.name}'")
     if in_query:
         detail = sorted({d for ds in in_query.values() for d in ds})
         out.append(
             _finding(
                 CREDENTIALS_IN_QUERY,
                 "high",
-                f"Credentials travel in the URL query ({', '.join(detail[:4])}) for {len(in_query)} tool(s): "
+                f"Credentials travel in the URL ({', '.join(detail[:4])}) for {len(in_query)} tool(s): "
                 f"{_names(in_query)}.  URLs end up in logs, proxies and browser history.",
                 "Move API keys and tokens to a header (Authorization or a custom header) and passwords to the body.",
                 in_query,
@@ -603,7 +604,13 @@ def _spec_findings(tools: list[ToolDef], cls: Mapping[str, Classification], info
             )
         )
     # -- rate limits ------------------------------------------------------------------------
-    no_429 = [t.name for t in tools if not any(str(code) in ("429", "4XX", "4xx") for code in (t.responses or {}))]
+    no_429 = [
+        t.name
+        for t in tools
+        if not any(
+            str(code) in ("429", "4XX", "4xx") for code in (t.responses if isinstance(t.responses, Mapping) else {})
+        )
+    ]
     if no_429:
         out.append(
             _finding(

@@ -508,3 +508,16 @@ def test_risk_level_thresholds():
     assert rules.risk_level_for(50) == "high"
     assert rules.risk_level_for(75) == "critical"
     assert rules.risk_level_for(100) == "critical"
+
+
+def test_billing_is_inherited_by_writes_below_a_billing_write():
+    parent = make_tool("POST", "/IncomingPhoneNumbers.json", name="buy", summary="Purchase a phone-number")
+    child = make_tool("POST", "/IncomingPhoneNumbers/Local.json", name="buy_local")
+    read = make_tool("GET", "/IncomingPhoneNumbers/{Sid}.json", name="fetch")
+    sibling = make_tool("POST", "/Queues.json", name="queue")
+    result = classify_tools([parent, child, read, sibling])
+    assert result["buy"].category == "billing" and result["buy"].money_movement
+    assert result["buy_local"].category == "billing"
+    assert "below billing operation 'POST /IncomingPhoneNumbers.json'" in result["buy_local"].reasons
+    assert result["fetch"].category == "read_only" and "billing" not in result["fetch"].tags
+    assert result["queue"].category == "side_effect"

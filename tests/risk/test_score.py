@@ -170,9 +170,11 @@ def test_credentials_in_query():
         tool("GET", "/a", name="a", security=[{"key": []}]),
         tool("GET", "/login", name="b", params=[query("password"), query("next_page_token")]),
         tool("GET", "/c", name="c", params=[query("page_token")]),
+        tool("GET", "/keys/{api_key}", name="d", params=[Parameter("api_key", "path", True)]),
     ]
     finding = by_code(findings_for(tools, info=info)[0], sc.CREDENTIALS_IN_QUERY)[0]
-    assert finding.tools == ("a", "b")
+    assert finding.tools == ("a", "b", "d")
+    assert "path parameter 'api_key'" in finding.message
     assert "security scheme 'key'" in finding.message and "query parameter 'password'" in finding.message
 
 
