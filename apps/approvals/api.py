@@ -66,7 +66,7 @@ class ApprovalRequestList(APIView):
         filters, errors = selectors.QueueFilters.from_query(request.query_params)
         if errors:
             raise ValidationError({"detail": " ".join(errors)})
-        rows = selectors.queue_for(access, filters)[:200]
+        rows = selectors.queue_for(access, filters).rows[:200]
         return Response({"count": len(rows), "results": ApprovalRequestSerializer(rows, many=True).data})
 
 

@@ -202,6 +202,10 @@ class QueueRow:
     rejection: ApprovalDecision | None = None
 
     @property
+    def arguments(self) -> Any:
+        return services.redacted_arguments(self.request)
+
+    @property
     def progress_label(self) -> str:
         return f"{len(self.plan.filled)} of {len(self.plan.steps)}"
 
@@ -237,7 +241,13 @@ def queue_row(request: ApprovalRequest, *, user, approver: stepmod.Approver | No
                     note=note, step_index=step_index, approvals=approvals, rejection=rejection)
 
 
-def queue_for(access: Access, filters: QueueFilters) -> list[QueueRow]:
+@dataclass
+class Queue:
+    rows: list[QueueRow]
+    waiting_for_others: int = 0  # scope=mine: open requests left out because other teams/roles must act
+
+
+def queue_for(access: Access, filters: QueueFilters) -> Queue:
     """The reviewer queue. ``scope=mine`` keeps what this reviewer can approve now (team and
     role steps are checked per request, in Python, over at most QUEUE_SCAN_LIMIT rows)."""
     user = access.user
@@ -245,9 +255,13 @@ def queue_for(access: Access, filters: QueueFilters) -> list[QueueRow]:
     now = timezone.now()
     requests = approval_requests(access.organization, filters)[:QUEUE_SCAN_LIMIT]
     rows = [queue_row(r, user=user, approver=approver, now=now) for r in requests]
-    if filters.scope == "mine":
-        rows = [row for row in rows if row.can_approve]
-    return rows
+    if filters.scope != "mine":
+        return Queue(rows=rows)
+    mine = [row for row in rows if row.can_approve]
+    # Same population as the nav badge (open, not requested or decided by this reviewer), so
+    # badge = rows shown + waiting_for_others.
+    others = [row for row in rows if not row.can_approve and row.can_reject]
+    return Queue(rows=mine, waiting_for_others=len(others))
 
 
 def filter_options(organization) -> dict[str, Any]:

@@ -567,7 +567,7 @@ def webhook_secret(hook: WebhookSettings) -> str:
                                  provider=_key_provider())
 
 
-def _allow_private() -> bool:
+def webhook_allows_private() -> bool:
     """settings.WEBHOOK_ALLOW_PRIVATE, else the environment variable of that name (so a
     worker process started by a test can be told too)."""
     value = getattr(settings, "WEBHOOK_ALLOW_PRIVATE", None)
@@ -584,7 +584,7 @@ def webhook_settings_update(*, organization, url: str, enabled: bool, email_revi
     url = (url or "").strip()
     if url:
         try:
-            webhook.check_destination(url, allow_private=_allow_private())
+            webhook.check_destination(url, allow_private=webhook_allows_private())
         except webhook.DestinationError as exc:
             raise DomainError(str(exc), field="url") from exc
     hook, _ = WebhookSettings.objects.select_for_update().get_or_create(organization=organization)
@@ -666,7 +666,7 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> Webhook
     if hook is None or not hook.has_secret or not hook.url:
         return record(WebhookDelivery.Status.FAILED, error="The webhook is no longer configured.")
     try:
-        address = webhook.check_destination(delivery.url, allow_private=_allow_private())
+        address = webhook.check_destination(delivery.url, allow_private=webhook_allows_private())
     except webhook.DestinationError as exc:
         return record(WebhookDelivery.Status.FAILED, error=str(exc))
     target, host_header, sni = webhook.pinned_url(delivery.url, address)

@@ -60,7 +60,8 @@ class Step:
         if self.kind == StepKind.TEAM:
             return f"team {self.label or self.value}"
         if self.kind == StepKind.ROLE:
-            return f"a {self.value} or higher"
+            article = "an" if self.value[:1].lower() in "aeiou" else "a"
+            return f"{article} {self.value} or higher"
         return "any reviewer"
 
     def as_dict(self) -> dict:

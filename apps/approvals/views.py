@@ -36,10 +36,11 @@ def queue(request, org_slug):
     # Lazy expiry: the page never offers a request whose deadline passed, even without beat.
     services.approval_expire_due(organization=access.organization)
     filters, errors = selectors.QueueFilters.from_query(request.GET)
-    rows = selectors.queue_for(access, filters)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    queue_rows = selectors.queue_for(access, filters)
+    page = Paginator(queue_rows.rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "approvals/queue.html", {
         "access": access, "org": access.organization, "page": page, "filters": filters, "errors": errors,
+        "waiting_for_others": queue_rows.waiting_for_others,
         "options": selectors.filter_options(access.organization), "query": urlencode(filters.as_query()),
         "active_nav": "approvals",
     })
@@ -134,4 +135,5 @@ def settings_page(request, org_slug):
     return render(request, "approvals/settings.html", {
         "access": access, "org": access.organization, "form": form, "hook": hook, "new_secret": new_secret,
         "deliveries": selectors.recent_deliveries(access.organization), "active_nav": "approvals",
+        "allow_private": services.webhook_allows_private(),
     })

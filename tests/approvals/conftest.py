@@ -29,7 +29,8 @@ class Recorder:
             return len(self.requests)
 
 
-def _serve(recorder: Recorder, respond):
+def serve_recorder(recorder: Recorder, respond):
+    """Start a loopback HTTP server whose handler records requests and answers with respond()."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -71,7 +72,7 @@ def upstream():
             order = {}
         return 200, {"id": order.get("id", 1), "petId": order.get("petId"), "status": "placed", "path": path}
 
-    server = _serve(recorder, respond)
+    server = serve_recorder(recorder, respond)
     yield recorder
     server.shutdown()
     server.server_close()
@@ -85,7 +86,7 @@ def receiver():
     def respond(method, path, body):
         return recorder.status, {"received": True}
 
-    server = _serve(recorder, respond)
+    server = serve_recorder(recorder, respond)
     yield recorder
     server.shutdown()
     server.server_close()

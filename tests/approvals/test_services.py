@@ -146,6 +146,39 @@ def test_expiry_sweep_marks_overdue_requests(world, people):
     assert events_for(overdue)[-1] == "approval.expired"
 
 
+def test_expire_command_runs_the_sweep(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    request = queue_request(world)
+    ApprovalRequest.objects.filter(pk=request.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    out = StringIO()
+    call_command("approvals_expire", stdout=out)
+    assert "1 approval request(s) expired" in out.getvalue()
+    request.refresh_from_db()
+    assert request.status == "expired"
+
+
+def test_execution_whose_worker_vanished_is_failed_not_retried(world, people, upstream):
+    request = queue_request(world)
+    decide(request, people.reviewer)
+    started = timezone.now() - services.STUCK_EXECUTION_AFTER - timedelta(seconds=1)
+    ApprovalRequest.objects.filter(pk=request.pk).update(status="executing", execution_started_at=started)
+    services.approval_expire_due()
+    request.refresh_from_db()
+    assert request.status == "failed" and "outcome is unknown" in request.failure_reason
+    assert services.approval_execute(request_id=request.pk) is None
+    assert upstream.count() == 0
+
+
+def test_periodic_expiry_is_scheduled():
+    from mcpforge.celery import app
+
+    entry = app.conf.beat_schedule["approvals-expire-due"]
+    assert entry["task"] == "apps.approvals.tasks.expire_due_requests"
+
+
 def _tamper(request, *, also_hash: bool = False):
     tampered = {**ORDER_ARGS, "quantity": 3000}
     from apps.governance.conditions import canonical_arguments
@@ -200,7 +233,7 @@ def test_sequential_steps_need_step_one_first(world, people, eager_celery, djang
     assert status["status"] == "pending" and len(status["approvals"]) == 1
     assert "step 2 of 2" in status["message"] and "admin" in status["message"]
     # a plain reviewer is not an admin
-    with pytest.raises(PermissionDeniedError, match="Step 2 of 2 waits for a admin or higher"):
+    with pytest.raises(PermissionDeniedError, match="Step 2 of 2 waits for an admin or higher"):
         decide(request, people.reviewer)
     with django_capture_on_commit_callbacks(execute=True):
         decide(request, people.owner)  # owner >= admin

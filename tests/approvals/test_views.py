@@ -81,6 +81,8 @@ def test_queue_shows_what_the_reviewer_can_approve(world, people, client_for, dj
     # the badge counts open requests the reviewer neither made nor decided (one COUNT query)
     assert 'data-testid="nav-approvals-count">2<' in body
 
+    assert "1 more open request waits for other teams or roles" in body
+
     everything = client.get("/o/acme/approvals/?scope=all").content.decode()
     assert everything.count('data-testid="approval-row"') == 3
     assert "waiting for team Finance" in everything
@@ -120,7 +122,7 @@ def test_detail_masks_secrets_and_shows_justification_policy_and_progress(world,
     assert "jdoe@example.com" in body
     assert "Onboarding jdoe" in body and "Admin changes: two approvals" in body
     assert "Step 1 of 2 · team Finance" in body and "Approved by <strong>fin-reviewer@acme.test</strong>" in body
-    assert "Waiting for a admin or higher" in body
+    assert "Waiting for an admin or higher" in body
     assert 'data-testid="approve"' in body
 
 
