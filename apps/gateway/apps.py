@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class GatewayConfig(AppConfig):
     name = "apps.gateway"
     label = "gateway"
+    verbose_name = "MCP gateway"
+
+    def ready(self):
+        from apps.projects.views import PROJECT_PAGE_EXTENSIONS
+
+        from .views import project_panel
+
+        if project_panel not in PROJECT_PAGE_EXTENSIONS:
+            PROJECT_PAGE_EXTENSIONS.append(project_panel)
