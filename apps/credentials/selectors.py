@@ -39,8 +39,10 @@ def storage_description() -> str:
     kek = provider.active_kek_id
     if kek.startswith("vault:"):
         where = f"HashiCorp Vault transit key {kek[len('vault:'):]}"
-    else:
+    elif settings.MCPFORGE_KEK:
         where = f"a local key-encryption key (id {kek}) from MCPFORGE_KEK"
+    else:
+        where = f"the development key-encryption key (id {kek}) in var/dev-kek; set MCPFORGE_KEK in production"
     return f"Encrypted in the MCPForge database with AES-256-GCM, one data key per secret, wrapped by {where}"
 
 

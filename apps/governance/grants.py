@@ -115,11 +115,15 @@ def _str_set(values: Iterable[object] | None) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Subject:
-    """The caller: user id, organization role (``None`` if not a member) and team ids."""
+    """The caller: user id, organization role (``None`` if not a member) and team ids.
+
+    ``label`` (e.g. the email) only improves explanations; matching uses ``user_id``.
+    """
 
     user_id: str
     role: str | None
     team_ids: frozenset[str] = frozenset()
+    label: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "user_id", str(self.user_id))
@@ -135,10 +139,14 @@ class Subject:
         except ValueError:
             return None
 
+    @property
+    def name(self) -> str:
+        return self.label or f"user {self.user_id}"
+
     def describe(self) -> str:
         role = self.role or "no role"
         teams = len(self.team_ids)
-        return f"user {self.user_id} ({role}, {teams} team{'s' if teams != 1 else ''})"
+        return f"{self.name} ({role}, {teams} team{'s' if teams != 1 else ''})"
 
 
 @dataclass(frozen=True)
@@ -331,9 +339,9 @@ def _specificity(grant: Grant, match_kind: str, position: int) -> tuple[int, int
 def _why_not_principal(grant: Grant, subject: Subject) -> str:
     kind = grant.principal_kind
     if kind is PrincipalKind.USER:
-        return f"does not apply: for {grant.describe_principal()}, not user {subject.user_id}"
+        return f"does not apply: for {grant.describe_principal()}, not {subject.name}"
     if kind is PrincipalKind.TEAM:
-        return f"does not apply: user {subject.user_id} is not in {grant.describe_principal()}"
+        return f"does not apply: {subject.name} is not in {grant.describe_principal()}"
     return f"does not apply: for {grant.describe_principal()}, user has {subject.role or 'no role'}"
 
 

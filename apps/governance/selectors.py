@@ -111,7 +111,8 @@ def subject_for(user, organization_id: int) -> grants.Subject:
         return grants.Subject(user_id="anonymous", role=None)
     role = Membership.objects.filter(organization_id=organization_id, user=user).values_list("role", flat=True).first()
     team_ids = Team.objects.filter(organization_id=organization_id, members=user).values_list("pk", flat=True)
-    return grants.Subject(user_id=str(user.pk), role=role, team_ids=frozenset(str(t) for t in team_ids))
+    return grants.Subject(user_id=str(user.pk), role=role, team_ids=frozenset(str(t) for t in team_ids),
+                          label=user.email or user.get_username())
 
 
 def grants_for(environment) -> list[grants.Grant]:
