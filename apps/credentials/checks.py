@@ -23,6 +23,9 @@ def kek_check(app_configs=None, **kwargs):
                       hint="Set MCPFORGE_KEK (base64 of 32 bytes) or MCPFORGE_KEK_FILE; see README.")]
     try:
         keyring.verify_or_create_canary(provider)
+        from .services import stored_kek_ids
+
+        unknown = crypto.unknown_kek_ids(provider, stored_kek_ids())
     except crypto.KeyConfigError as exc:
         return [Error(f"Credential encryption key does not match this database: {exc}", id="credentials.E002",
                       hint="Start with the KEK the credentials were written with (MCPFORGE_KEK), keeping "
@@ -31,4 +34,8 @@ def kek_check(app_configs=None, **kwargs):
         # Fresh database (tables not migrated yet) or database down: nothing to verify yet.
         return [Warning(f"KEK canary not verified: database not ready ({type(exc).__name__}).",
                         id="credentials.W001")]
+    if unknown:
+        return [Error(f"Stored secrets are wrapped by KEK(s) {', '.join(unknown)}, which are not configured.",
+                      id="credentials.E003",
+                      hint="Add the missing key to MCPFORGE_KEK_PREVIOUS, then run `manage.py rotate_kek`.")]
     return []

@@ -8,10 +8,11 @@ logged or written to an audit payload; errors name the scheme and environment, n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -164,7 +165,9 @@ def credential_destroy_due(*, now=None) -> int:
         version.status = CredentialVersion.Status.DESTROYED
         version.destroyed_at = now
         version.ciphertext = version.nonce = version.wrapped_dek = b""
-        version.save(update_fields=["status", "destroyed_at", "ciphertext", "nonce", "wrapped_dek", "updated_at"])
+        version.kek_id = ""
+        version.save(update_fields=["status", "destroyed_at", "ciphertext", "nonce", "wrapped_dek", "kek_id",
+                                    "updated_at"])
         credential = version.credential
         audit_record(organization=credential.organization, event_type="credential.destroyed", actor=None,
                      target=credential,
@@ -206,7 +209,41 @@ class KekRotation:
     rewrapped: int = 0
     already_current: int = 0
     canary_rewrapped: bool = False
-    by_organization: dict[int, int] | None = None
+    by_table: dict[str, int] = field(default_factory=dict)
+    by_organization: dict[int, int] = field(default_factory=dict)
+
+
+def sealed_tables() -> list[tuple[type, str]]:
+    """Every (model, column prefix) holding a ``crypto.Sealed`` value, found by column names
+    (``<p>ciphertext``, ``<p>nonce``, ``<p>wrapped_dek``, ``<p>kek_id``), so secrets other apps
+    seal with the same KEK (e.g. approval webhook signing secrets) are rotated too. The
+    canary is excluded: it is handled last."""
+    found = []
+    for model in apps.get_models():
+        names = {f.name for f in model._meta.concrete_fields}
+        for name in sorted(names):
+            if name.endswith("kek_id"):
+                prefix = name[: -len("kek_id")]
+                siblings = {f"{prefix}ciphertext", f"{prefix}nonce", f"{prefix}wrapped_dek"}
+                if siblings <= names and model is not KeyCanary:
+                    found.append((model, prefix))
+    return found
+
+
+def stored_kek_ids() -> set[str]:
+    """Every KEK id some stored row (or the canary) still needs."""
+    ids = set(KeyCanary.objects.values_list("kek_id", flat=True))
+    for model, prefix in sealed_tables():
+        ids |= set(model.objects.exclude(**{f"{prefix}kek_id": ""}).values_list(f"{prefix}kek_id", flat=True)
+                   .distinct())
+    return ids
+
+
+def _sealed_of(row, prefix: str) -> crypto.Sealed:
+    return crypto.Sealed(ciphertext=bytes(getattr(row, f"{prefix}ciphertext") or b""),
+                         nonce=bytes(getattr(row, f"{prefix}nonce") or b""),
+                         wrapped_dek=bytes(getattr(row, f"{prefix}wrapped_dek") or b""),
+                         kek_id=getattr(row, f"{prefix}kek_id"))
 
 
 def kek_rotate(*, provider: crypto.KeyProvider | None = None, dry_run: bool = False) -> KekRotation:
@@ -214,39 +251,45 @@ def kek_rotate(*, provider: crypto.KeyProvider | None = None, dry_run: bool = Fa
 
     Run after deploying the new key as MCPFORGE_KEK with the old one in MCPFORGE_KEK_PREVIOUS.
     Rows are locked and re-wrapped one by one in short transactions (the ciphertext is not
-    touched, each DEK is proven to open its ciphertext first), so the gateway keeps working
-    and a crash can simply be re-run. The canary goes last; then MCPFORGE_KEK_PREVIOUS can
-    be removed. Audited once per organization (credential.kek_rotated).
+    touched; a credential's DEK is first proven to open its ciphertext), so the gateway keeps
+    working and a crash can simply be re-run. Covers every sealed column set of the project
+    (``sealed_tables``); the canary goes last, then MCPFORGE_KEK_PREVIOUS can be removed.
+    Audited once per organization (credential.kek_rotated).
     """
     provider = provider or keyring.build_provider()
-    result = KekRotation(active_kek_id=provider.active_kek_id, by_organization={})
-    pending = (CredentialVersion.objects.exclude(status=CredentialVersion.Status.DESTROYED)
-               .exclude(kek_id=provider.active_kek_id).values_list("pk", flat=True))
-    result.already_current = (CredentialVersion.objects.exclude(status=CredentialVersion.Status.DESTROYED)
-                              .filter(kek_id=provider.active_kek_id).count())
-    for pk in list(pending):
-        with transaction.atomic():
-            version = (CredentialVersion.objects.select_for_update().select_related("credential")
-                       .filter(pk=pk).first())
-            if version is None or version.status == CredentialVersion.Status.DESTROYED:
-                continue
-            if not crypto.needs_rewrap(version.sealed, provider):
-                continue
-            sealed = crypto.rewrap(version.sealed, old_provider=provider, new_provider=provider,
-                                   aad=_aad(version.credential, version.number))
-            if not dry_run:
-                version.set_sealed(sealed)
-                version.save(update_fields=["ciphertext", "nonce", "wrapped_dek", "kek_id", "updated_at"])
-            result.rewrapped += 1
-            result.by_organization[version.organization_id] = result.by_organization.get(version.organization_id,
-                                                                                         0) + 1
+    active = provider.active_kek_id
+    result = KekRotation(active_kek_id=active)
+    for model, prefix in sealed_tables():
+        kek_field = f"{prefix}kek_id"
+        result.already_current += model.objects.filter(**{kek_field: active}).count()
+        pending = list(model.objects.exclude(**{f"{kek_field}__in": ["", active]}).values_list("pk", flat=True))
+        for pk in pending:
+            with transaction.atomic():
+                row = model.objects.select_for_update().filter(pk=pk).first()
+                if row is None or getattr(row, kek_field) in ("", active):
+                    continue
+                aad = _aad(row.credential, row.number) if model is CredentialVersion else None
+                sealed = crypto.rewrap(_sealed_of(row, prefix), old_provider=provider, new_provider=provider, aad=aad)
+                if not dry_run:
+                    setattr(row, f"{prefix}wrapped_dek", sealed.wrapped_dek)
+                    setattr(row, kek_field, sealed.kek_id)
+                    update = [f"{prefix}wrapped_dek", kek_field]
+                    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
+                        update.append("updated_at")
+                    row.save(update_fields=update)
+                result.rewrapped += 1
+                label = model._meta.label
+                result.by_table[label] = result.by_table.get(label, 0) + 1
+                org_id = getattr(row, "organization_id", None)
+                if org_id is not None:
+                    result.by_organization[org_id] = result.by_organization.get(org_id, 0) + 1
     with transaction.atomic():
         canary = KeyCanary.objects.select_for_update().filter(name="kek").first()
         if canary is not None and crypto.needs_rewrap(canary.sealed, provider):
             sealed = crypto.rewrap(canary.sealed, old_provider=provider, new_provider=provider, aad=crypto.CANARY_AAD)
             if not dry_run:
                 canary.set_sealed(sealed)
-                canary.save(update_fields=["ciphertext", "nonce", "wrapped_dek", "kek_id", "updated_at"])
+                canary.save(update_fields=["wrapped_dek", "kek_id", "updated_at"])
             result.canary_rewrapped = True
         if not dry_run and result.by_organization:
             from apps.accounts.models import Organization
@@ -254,8 +297,7 @@ def kek_rotate(*, provider: crypto.KeyProvider | None = None, dry_run: bool = Fa
             for org in Organization.objects.filter(pk__in=result.by_organization):
                 audit_record(organization=org, event_type="credential.kek_rotated", actor=None,
                              actor_label="manage.py rotate_kek", target=org,
-                             payload={"kek_id": provider.active_kek_id,
-                                      "rewrapped": result.by_organization[org.pk]})
+                             payload={"kek_id": active, "rewrapped": result.by_organization[org.pk]})
     if not dry_run:
         keyring.reset()
     return result

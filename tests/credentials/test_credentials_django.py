@@ -219,6 +219,7 @@ def test_rotation_keeps_the_old_version_for_in_flight_calls_then_destroys_it(peo
     assert services.credential_destroy_due(now=v1.retire_after + timedelta(seconds=1)) == 1
     v1.refresh_from_db()
     assert v1.status == "destroyed" and bytes(v1.ciphertext) == b"" and bytes(v1.wrapped_dek) == b""
+    assert v1.kek_id == "" and v1.masked   # nothing left to decrypt; the mask stays for the history
     assert services.upstream_auth(prod, get_pet).headers == {"api_key": new_key}
 
     types = list(AuditEvent.objects.filter(organization=people.org, event_type__startswith="credential.")

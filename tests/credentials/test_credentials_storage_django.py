@@ -82,6 +82,14 @@ def test_kek_rotation_keeps_every_credential_decryptable(people, settings):
     settings.MCPFORGE_KEK, settings.MCPFORGE_KEK_PREVIOUS = old, ""
     KeyCanary.objects.all().delete()
     project, env = _set_everything(people)
+    # another app's secret sealed with the same KEK (approval webhook signing secret) rotates too
+    from apps.approvals.models import WebhookSettings
+    from apps.approvals.services import webhook_secret, webhook_settings_update
+
+    signing = "whsec_rotation_test_signing_secret_01"
+    webhook_settings_update(organization=people.org, url="", enabled=False, email_reviewers=False,
+                            new_secret=signing, actor=people.owner)
+    assert WebhookSettings.objects.get().secret_kek_id == old_id
     versions = list(CredentialVersion.objects.exclude(status="destroyed"))
     assert {v.kek_id for v in versions} == {old_id} and len(versions) == 5
     ciphertexts = {v.pk: bytes(v.ciphertext) for v in versions}
@@ -113,10 +121,13 @@ def test_kek_rotation_keeps_every_credential_decryptable(people, settings):
         assert secret and all(isinstance(v, str) for v in secret.values())
     square = tool_by_name(project, "get-square")
     assert services.upstream_auth(env, square).headers == {"Authorization": f"Bearer {SECRETS['bearer']}"}
+    hook = WebhookSettings.objects.get()
+    assert hook.secret_kek_id == new_id and webhook_secret(hook) == signing
+    assert services.stored_kek_ids() == {new_id}
     from apps.audit.models import AuditEvent
 
     event = AuditEvent.objects.get(event_type="credential.kek_rotated")
-    assert event.payload == {"kek_id": new_id, "rewrapped": 5}
+    assert event.payload == {"kek_id": new_id, "rewrapped": 6}
 
 
 @pytest.mark.django_db
@@ -129,6 +140,12 @@ def test_rotate_kek_refuses_when_the_old_key_is_not_configured(people, settings)
     settings.MCPFORGE_KEK = crypto.generate_kek()
     with pytest.raises(CommandError, match="not configured; put the old key in MCPFORGE_KEK_PREVIOUS"):
         call_command("rotate_kek")
+    # even with a canary of the new key (say, it was deleted), rows the key cannot open stop the start
+    from apps.credentials.checks import kek_check
+
+    KeyCanary.objects.all().delete()
+    (error,) = kek_check()
+    assert error.id == "credentials.E003" and "not configured" in error.msg
 
 
 def _manage_check(kek: str | None) -> subprocess.CompletedProcess:

@@ -3,8 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.credentials import crypto, keyring
-from apps.credentials.models import CredentialVersion, KeyCanary
-from apps.credentials.services import kek_rotate
+from apps.credentials.services import kek_rotate, stored_kek_ids
 
 
 class Command(BaseCommand):
@@ -22,10 +21,7 @@ class Command(BaseCommand):
             provider = keyring.build_provider()
         except crypto.KeyConfigError as exc:
             raise CommandError(str(exc)) from None
-        stored = set(CredentialVersion.objects.exclude(status=CredentialVersion.Status.DESTROYED)
-                     .values_list("kek_id", flat=True).distinct())
-        stored |= set(KeyCanary.objects.values_list("kek_id", flat=True))
-        unknown = crypto.unknown_kek_ids(provider, stored)
+        unknown = crypto.unknown_kek_ids(provider, stored_kek_ids())
         if unknown:
             raise CommandError(
                 f"Rows are wrapped by KEK(s) {', '.join(unknown)} that are not configured; "
@@ -36,7 +32,9 @@ class Command(BaseCommand):
             raise CommandError(f"Rotation stopped: {exc}") from None
         verb = "would re-wrap" if options["dry_run"] else "re-wrapped"
         self.stdout.write(f"Active KEK: {result.active_kek_id}")
-        self.stdout.write(f"Credential versions {verb}: {result.rewrapped}")
+        self.stdout.write(f"Data keys {verb}: {result.rewrapped}")
+        for table, count in sorted(result.by_table.items()):
+            self.stdout.write(f"  {table}: {count}")
         self.stdout.write(f"Already on the active KEK: {result.already_current}")
         self.stdout.write(f"Canary {verb if result.canary_rewrapped else 'already current'}")
         if not options["dry_run"]:
