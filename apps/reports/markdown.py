@@ -16,7 +16,8 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])[*_](?!\s)(.+?)(?<!\s)[*_](?![\w*])")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
-_NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.*)$")
+_NUMBERED = re.compile(r"^\s*(?:\d+)[.)]\s+(.*)$")
+_NUMBER = re.compile(r"^\s*(\d+)[.)]")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
@@ -96,6 +97,7 @@ def to_html(source: str, *, heading_offset: int = 2) -> str:
             if pattern.match(line):
                 flush()
                 items = []
+                first = line
                 while i < len(lines) and pattern.match(lines[i]):
                     text = pattern.match(lines[i]).group(1)
                     i += 1
@@ -105,7 +107,10 @@ def to_html(source: str, *, heading_offset: int = 2) -> str:
                         text += " " + lines[i].strip()
                         i += 1
                     items.append(f"<li>{inline(text)}</li>")
-                out.append(f"<{tag}>{''.join(items)}</{tag}>")
+                # A numbered list interrupted by a table or bullets continues its numbering.
+                start = int(_NUMBER.match(first).group(1)) if tag == "ol" else 1
+                attr = f' start="{start}"' if start != 1 else ""
+                out.append(f"<{tag}{attr}>{''.join(items)}</{tag}>")
                 break
         else:
             paragraph.append(line)

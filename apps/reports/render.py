@@ -9,6 +9,7 @@ must never make the server fetch a URL that came from an uploaded spec.
 from __future__ import annotations
 
 import io
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,9 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from . import charts, markdown
+
+# WeasyPrint logs every layout step at INFO: hundreds of lines per report in the worker log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 GLOSSARY = (
     ("MCP", "Model Context Protocol: how AI agents discover and call tools."),
@@ -110,12 +114,17 @@ def tool_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     env_names = {e["slug"]: e["name"] for e in data.get("environments") or []}
     rows = []
     for tool in data.get("tools") or []:
+        pii = tool.get("pii") or []
+        enabled = tool.get("enabled") or {}
         rows.append({**tool, "approval_text": _approval_summary(tool.get("approval") or {}, env_names),
-                     "enabled_list": [(tool.get("enabled") or {}).get(slug, False) for slug in env_names]})
+                     "enabled_in": [name for slug, name in env_names.items() if enabled.get(slug)],
+                     "pii_shown": pii[:PII_SHOWN], "pii_more": max(0, len(pii) - PII_SHOWN)})
     return rows
 
 
 FINDING_TOOLS_SHOWN = 12
+PII_SHOWN = 4
+CHANGES_SHOWN = 60
 
 
 def finding_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -127,12 +136,21 @@ def finding_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _changes_context(data: dict[str, Any]) -> dict[str, Any]:
+    changes = data.get("changes") or {}
+    added, removed = changes.get("tools_added") or [], changes.get("tools_removed") or []
+    return {"changes_added": added[:CHANGES_SHOWN], "changes_added_more": max(0, len(added) - CHANGES_SHOWN),
+            "changes_removed": removed[:CHANGES_SHOWN],
+            "changes_removed_more": max(0, len(removed) - CHANGES_SHOWN)}
+
+
 def report_html(data: dict[str, Any]) -> str:
     """The complete, self-contained HTML document of a report (also what the PDF is made from)."""
     envs = data.get("environments") or []
     context = {
         "tool_rows": tool_rows(data),
         "finding_rows": finding_rows(data),
+        **_changes_context(data),
         "checklist_groups": [("Governance checklist", (data.get("checklists") or {}).get("governance") or []),
                              ("Documentation checklist",
                               (data.get("checklists") or {}).get("documentation") or [])],
@@ -142,7 +160,8 @@ def report_html(data: dict[str, Any]) -> str:
         "previous_at": _when(((data.get("changes") or {}).get("previous") or {}).get("created_at")),
         "env_slugs": [e["slug"] for e in envs],
         "env_names": [e["name"] for e in envs],
-        "formula_html": mark_safe(markdown.to_html((data.get("score") or {}).get("formula_markdown") or "")),  # noqa: S308
+        "formula_html": mark_safe(markdown.to_html(  # noqa: S308 - markdown.py escapes all input
+            (data.get("score") or {}).get("formula_markdown") or "", heading_offset=0)),
         "glossary": GLOSSARY,
         "category_labels": {k: _category_label(k) for k in
                             ("read_only", "side_effect", "critical", "administrative", "billing")},

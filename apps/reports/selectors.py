@@ -113,11 +113,14 @@ def report_snapshot(*, project: Project, environment: Environment | None, genera
 
     governance = _governance_section(project, envs, tools_qs)
     tools = [_tool_row(tool, envs, governance) for tool in tools_qs]
-    findings = _findings(version)
-    score = _score(version)
+    # The live score and findings under the project's governance *now* (apps.risk), not the
+    # ones stored at import: a report must reflect the policies and credentials it documents.
+    live_score, live_findings = _live_score(project, version)
+    findings = _findings(live_findings)
+    score = _score(live_score)
     summary = _summary(tools, findings)
     audit = _audit_section(organization, project, envs, now)
-    credentials = _credentials_section(project, envs, version)
+    credentials = _credentials_section(project, envs, version, tools_qs)
     data = {
         "schema": SNAPSHOT_SCHEMA,
         "report_id": report_id,
@@ -185,11 +188,19 @@ def _schemes(schemes: dict) -> list[dict]:
     return rows
 
 
-def _score(version: SpecVersion | None) -> dict:
-    """The Security Score of the current spec version (apps.risk.score.compute_score output)."""
+def _live_score(project: Project, version: SpecVersion | None) -> tuple[dict, list[dict]]:
+    if version is None:
+        return {}, []
+    from apps.risk.selectors import project_score
+
+    score, findings = project_score(project)
+    return dict(score or {}), list(findings or [])
+
+
+def _score(stored: dict) -> dict:
+    """The Security Score (apps.risk.score.compute_score output, as a dict) for the report."""
     from .charts import score_band
 
-    stored = dict(version.score or {}) if version is not None else {}
     value = stored.get("score")
     value = round(value) if isinstance(value, int | float) else None
     deductions = [{"code": d.get("code", ""), "severity": d.get("severity", ""), "points": d.get("points", 0),
@@ -207,11 +218,9 @@ def _formula_markdown() -> str:
     return FORMULA_MARKDOWN
 
 
-def _findings(version: SpecVersion | None) -> list[dict]:
-    if version is None:
-        return []
+def _findings(raw_findings: list[dict]) -> list[dict]:
     rows = []
-    for raw in version.findings or []:
+    for raw in raw_findings:
         tools = list(raw.get("tools") or [])
         rows.append({
             "code": raw.get("code", ""), "severity": raw.get("severity", "info"),
@@ -286,6 +295,7 @@ def _audit_section(organization, project: Project, envs: list[Environment], now:
     rows.sort(key=lambda r: (-r["count"], r["event_type"]))
     first = AuditEvent.objects.filter(organization=organization).order_by("seq").values_list("created_at", flat=True)
     return {
+        "chain": _chain_status(organization, total),
         "window_days": AUDIT_WINDOW_DAYS,
         "environments": [{"name": e.name, "slug": e.slug, "enabled": e.audit_enabled} for e in envs],
         "enabled_everywhere": all(e.audit_enabled for e in envs) if envs else False,
@@ -298,6 +308,21 @@ def _audit_section(organization, project: Project, envs: list[Environment], now:
         "reports_in_window": counts.get("report.generated", 0),
         "documented_event_types": len(EVENT_TYPES),
     }
+
+
+AUDIT_VERIFY_MAX_EVENTS = 200_000
+
+
+def _chain_status(organization, total: int) -> str:
+    """The audit chain recomputed now (apps.audit's verifier), as one sentence for the report."""
+    from apps.audit.services import audit_verify_organization
+
+    if total > AUDIT_VERIFY_MAX_EVENTS:
+        return f"chain not re-verified for this report (over {AUDIT_VERIFY_MAX_EVENTS} events; run audit_verify)"
+    checked, broken = audit_verify_organization(organization)
+    if broken is None:
+        return f"chain re-verified while generating this report: intact ({checked} events)"
+    return f"CHAIN BROKEN at event #{broken.seq}: {broken.reason}"
 
 
 # --------------------------------------------------------------------------- governance
@@ -468,26 +493,34 @@ def _permission_matrix(project, envs, tools, refs, states_by_env, grant_rows, go
 # --------------------------------------------------------------------------- credentials
 
 
-def _credentials_section(project: Project, envs: list[Environment], version: SpecVersion | None) -> dict:
+def _credentials_section(project: Project, envs: list[Environment], version: SpecVersion | None,
+                         tools: list) -> dict:
     """How the gateway authenticates upstream per environment (apps.credentials.credential_flow):
-    scheme, kind, storage and rotation age; never a secret."""
+    scheme, kind, storage and rotation age; never a secret. An environment lacks credentials
+    when some tool has no security alternative whose schemes are all stored there (OpenAPI
+    ``security`` lists alternatives: ApiKeyAuth *or* BasicAuth)."""
     from django.conf import settings
 
     from apps.credentials.selectors import credential_flow
 
     rows, missing, storage = [], [], ""
     for env in envs:
+        stored = set()
         for flow in credential_flow(env):
             storage = storage or flow["storage"]
             if flow["configured"]:
+                stored.add(flow["scheme"])
                 rows.append({
                     "environment": env.name, "scheme": flow["scheme"], "kind": flow["kind_label"],
                     "placement": flow["placement"], "storage": "Envelope-encrypted in the database",
                     "rotated_at": flow["set_at"] or "", "age_days": flow["age_days"], "overdue": flow["stale"],
                     "version": flow["version"], "tools": flow["tools"], "token_url": flow["token_url"],
                 })
-            elif flow["tools"]:
-                missing.append(f"{env.name}: {flow['scheme']}")
+        uncovered = [t for t in tools if not _authenticates(t.security or [], stored)]
+        if uncovered:
+            options = sorted({" + ".join(sorted(alt)) for t in uncovered for alt in (t.security or []) if alt})
+            missing.append(f"{env.name} ({' or '.join(options[:3])}; {len(uncovered)} "
+                           f"tool{'s' if len(uncovered) != 1 else ''})")
     schemes = (version.security_schemes if version else None) or {}
     if not schemes and not rows:
         statement = ("The specification declares no security scheme: the gateway calls the upstream API "
@@ -497,8 +530,8 @@ def _credentials_section(project: Project, envs: list[Environment], version: Spe
     else:
         statement = ""
     return {
-        "configured": bool(rows) or not schemes,
-        "statement": statement,
+        "configured": (bool(rows) or not schemes) and version is not None,
+        "statement": statement if version is not None else "No analysed specification.",
         "storage": (storage + ".") if storage else "",
         "rows": rows,
         "missing": missing,
@@ -507,11 +540,21 @@ def _credentials_section(project: Project, envs: list[Environment], version: Spe
     }
 
 
+def _authenticates(security: list, stored: set[str]) -> bool:
+    """Whether some alternative of an operation's security requirement is fully stored
+    (an empty requirement list or an empty alternative means no authentication is needed)."""
+    if not security:
+        return True
+    return any(set(alternative) <= stored for alternative in security)
+
+
 # --------------------------------------------------------------------------- data-flow diagram
 
 
 def _flow(data: dict) -> dict:
     """The short lines of the data-flow diagram (charts.FlowFacts), from the snapshot."""
+    from urllib.parse import urlsplit
+
     gov = data["governance"]
     spec = data.get("spec") or {}
     envs = data.get("environments") or []
@@ -520,19 +563,24 @@ def _flow(data: dict) -> dict:
     approvals = gov["approvals"]
     perms = gov["permissions"]
     total = data["summary"]["tool_count"]
-    enabled = " · ".join(f"{e['name'][:4]} {e['count']}" for e in perms["enabled"])
-    bases = sorted({e["base_url"] for e in envs if e.get("base_url")}) or list(spec.get("servers") or [])[:1]
+    per_env = [f"{e['name']}: {e['count']} enabled" for e in perms["enabled"]]
+    if len(per_env) > 3:
+        per_env = [f"enabled in {len(per_env)} environments"]
+    urls = sorted({e["base_url"] for e in envs if e.get("base_url")}) or list(spec.get("servers") or [])
+    hosts = sorted({urlsplit(u).netloc or u for u in urls})
     schemes = [s["name"] for s in spec.get("security_schemes") or []]
     audit_on = sum(1 for e in audit["environments"] if e["enabled"])
+    policy_count = len(approvals["policies"])
     return {
         "agent_lines": ["Any MCP client", "personal mcpf_ API token", "sees only granted tools"],
-        "gateway_lines": [f"{total} tools; enabled: {enabled}" if enabled else f"{total} tools",
-                          f"{perms['grant_count']} grants, deny wins", "default deny"],
+        "gateway_lines": [f"{total} tools in inventory", *per_env,
+                          f"{perms['grant_count']} grant{'s' if perms['grant_count'] != 1 else ''}, default deny"],
         "upstream_title": spec.get("title") or "Upstream API",
-        "upstream_lines": [*bases[:2], ("auth: " + ", ".join(schemes[:2])) if schemes else "no auth scheme"],
-        "credential_lines": ([f"{len(creds['rows'])} stored, {len(creds['missing'])} missing",
-                              "AES-256-GCM envelope", "never sent to agents"]),
-        "approval_lines": [f"{len(approvals['policies'])} polic{'y' if len(approvals['policies']) == 1 else 'ies'}",
+        "upstream_lines": [*(hosts[:2] or ["no server URL"]),
+                           ("auth: " + ", ".join(schemes[:2])) if schemes else "no auth scheme"],
+        "credential_lines": [f"{len(creds['rows'])} stored, {len(creds['missing'])} env. missing",
+                             "AES-256-GCM envelope", "never sent to agents"],
+        "approval_lines": [f"{policy_count} polic{'y' if policy_count == 1 else 'ies'}",
                            f"{len(approvals['uncovered_high_risk'])} risky tools uncovered"],
         "audit_lines": [f"on in {audit_on}/{len(audit['environments'])} environments",
                         f"{audit['events_in_window']} events / {audit['window_days']} d"],

@@ -98,8 +98,9 @@ def report_build(*, report_id: int) -> Report | None:
         pdf, pages = render.report_pdf(html)
     except Exception as exc:  # noqa: BLE001 - any crash must leave a clear, retryable failure
         log.exception("report %s failed", report_id)
-        report_mark_failed(report_id=report_id, message=f"The report could not be built ({exc.__class__.__name__}: "
-                                                        f"{str(exc)[:300]}). Retry, and tell us if it persists.")
+        reason = exc.message if isinstance(exc, DomainError) else exc.__class__.__name__
+        report_mark_failed(report_id=report_id,
+                           message=f"The report could not be built ({reason}). Retry, and tell us if it persists.")
         return Report.objects.get(pk=report_id)
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     _report_finish(report=report, data=snapshot.data, spec_version=snapshot.spec_version, html=html, pdf=pdf,

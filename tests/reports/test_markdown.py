@@ -7,6 +7,7 @@ def test_headings_lists_tables_and_inline():
     html = to_html("### Title\n\nSome **bold** and `code`.\n\n1. one\n2. two\n\n- a\n- b\n\n"
                    "| A | B |\n|---|---|\n| 1 | `x` |\n")
     assert "<h5>Title</h5>" in html
+    assert to_html("1. a\n\n| x |\n|---|\n| 1 |\n\n2. b").endswith("<ol start=\"2\"><li>b</li></ol>")
     assert "<strong>bold</strong>" in html and "<code>code</code>" in html
     assert "<ol><li>one</li><li>two</li></ol>" in html
     assert "<ul><li>a</li><li>b</li></ul>" in html
