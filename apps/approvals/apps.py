@@ -14,8 +14,8 @@ class ApprovalsConfig(AppConfig):
         from mcpforge.celery import app
 
         schedule = dict(app.conf.beat_schedule or {})
-        schedule.setdefault("approvals-expire-due", {
-            "task": "apps.approvals.tasks.expire_due_requests",
+        schedule.setdefault("approvals-sweep", {
+            "task": "apps.approvals.tasks.sweep_approvals",
             "schedule": EXPIRY_SWEEP_SECONDS,
         })
         app.conf.beat_schedule = schedule

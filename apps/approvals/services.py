@@ -48,6 +48,8 @@ MAX_ARGUMENTS_BYTES = 512 * 1024
 # An execution still "executing" after this long lost its worker mid-call; its outcome is
 # unknown and it is never retried automatically (exactly once beats at least once here).
 STUCK_EXECUTION_AFTER = timedelta(minutes=15)
+# An approved request whose execution has not started after this long lost its task.
+REQUEUE_APPROVED_AFTER = timedelta(minutes=2)
 WEBHOOK_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 WEBHOOK_EVENTS = ("approval.requested", "approval.decided", "approval.executed", "approval.expired", "webhook.test")
 
@@ -209,10 +211,12 @@ def _queue_notifications(request: ApprovalRequest, event: str) -> None:
             payload=notifications.webhook_payload(request, event),
         )
     request_id = request.pk
-    transaction.on_commit(lambda: tasks.send_approval_emails.delay(request_id, event))
+    # robust: a broker outage must not turn a committed change into an error for the caller;
+    # the delivery row stays pending and the sweep re-queues it.
+    transaction.on_commit(lambda: tasks.send_approval_emails.delay(request_id, event), robust=True)
     if delivery is not None:
         delivery_id = delivery.pk
-        transaction.on_commit(lambda: tasks.deliver_webhook.delay(delivery_id))
+        transaction.on_commit(lambda: tasks.deliver_webhook.delay(delivery_id), robust=True)
 
 
 # --------------------------------------------------------------------------- create
@@ -324,25 +328,52 @@ def _fail_stuck_locked(request: ApprovalRequest, *, now) -> bool:
 
 def approval_expire_due(*, organization=None, now=None, limit: int = 500) -> int:
     """Mark pending requests past their deadline expired (one transaction and one
-    approval.expired event each), and fail executions whose worker vanished. Called by the
-    periodic task, by the queue page (lazily, for its organization) and by the
-    ``approvals_expire`` command. Returns how many requests expired."""
+    approval.expired event each). Called by the periodic sweep, by the queue page (lazily,
+    for its organization) and by the ``approvals_expire`` command. Returns how many expired."""
     now = now or timezone.now()
     due = ApprovalRequest.objects.filter(status=Status.PENDING, expires_at__lte=now)
-    stuck = ApprovalRequest.objects.filter(status=Status.EXECUTING,
-                                           execution_started_at__lte=now - STUCK_EXECUTION_AFTER)
     if organization is not None:
-        due, stuck = due.filter(organization=organization), stuck.filter(organization=organization)
+        due = due.filter(organization=organization)
     expired = 0
     for pk in list(due.order_by("expires_at").values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
             request = ApprovalRequest.objects.select_related("organization", "environment", "project").get(pk=pk)
             expired += _expire_locked(request, now=now)
+    return expired
+
+
+def approval_recover_stalled(*, now=None, limit: int = 500) -> dict[str, int]:
+    """Housekeeping for the background path, run by the periodic sweep:
+
+    * approved requests whose execution never started (the broker was down when the task
+      was queued, or the task was lost) are queued again; the conditional UPDATE in
+      ``approval_execute`` makes a duplicate harmless;
+    * executions still "executing" after STUCK_EXECUTION_AFTER lost their worker mid-call:
+      they are failed with "outcome unknown" and never retried (the upstream may have acted);
+    * webhook deliveries left pending without an attempt are queued again.
+    """
+    from . import tasks
+
+    now = now or timezone.now()
+    requeued = 0
+    for pk in ApprovalRequest.objects.filter(status=Status.APPROVED, decided_at__lte=now - REQUEUE_APPROVED_AFTER
+                                             ).values_list("pk", flat=True)[:limit]:
+        tasks.execute_approved_request.delay(pk)
+        requeued += 1
+    failed = 0
+    stuck = ApprovalRequest.objects.filter(status=Status.EXECUTING,
+                                           execution_started_at__lte=now - STUCK_EXECUTION_AFTER)
     for pk in list(stuck.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
             request = ApprovalRequest.objects.select_related("organization", "environment", "project").get(pk=pk)
-            _fail_stuck_locked(request, now=now)
-    return expired
+            failed += _fail_stuck_locked(request, now=now)
+    redelivered = 0
+    for pk in WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, attempts=0,
+                                             created_at__lte=now - REQUEUE_APPROVED_AFTER
+                                             ).values_list("pk", flat=True)[:limit]:
+        tasks.deliver_webhook.delay(pk)
+        redelivered += 1
+    return {"requeued": requeued, "failed": failed, "webhooks_requeued": redelivered}
 
 
 # --------------------------------------------------------------------------- decide
@@ -466,7 +497,9 @@ def _record_decision(locked: ApprovalRequest, *, reviewer, approver: stepmod.App
         from . import tasks
 
         request_id = locked.pk
-        transaction.on_commit(lambda: tasks.execute_approved_request.delay(request_id))
+        # robust: if the broker is down the request stays "approved" and the sweep re-queues it
+        # (approval_recover_stalled); the conditional UPDATE keeps duplicates harmless.
+        transaction.on_commit(lambda: tasks.execute_approved_request.delay(request_id), robust=True)
 
 
 # --------------------------------------------------------------------------- execute
@@ -637,7 +670,7 @@ def webhook_send_test(*, organization, actor) -> WebhookDelivery:
                  "sent_by": actor_label_for(actor), "occurred_at": timezone.now().isoformat()},
     )
     delivery_id = delivery.pk
-    transaction.on_commit(lambda: tasks.deliver_webhook.delay(delivery_id))
+    transaction.on_commit(lambda: tasks.deliver_webhook.delay(delivery_id), robust=True)
     return delivery
 
 

@@ -22,7 +22,7 @@ def execute_approved_request(request_id: int) -> str:
     return request.status if request is not None else "skipped"
 
 
-@shared_task(autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=3)
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)  # SMTP errors are OSErrors
 def send_approval_emails(request_id: int, event: str) -> int:
     """Email the reviewers who can act (queued, partly approved) or the requester (decided, ran, expired)."""
     return notifications.send_emails(request_id, event)
@@ -40,6 +40,7 @@ def deliver_webhook(self, delivery_id: int) -> str:
 
 
 @shared_task
-def expire_due_requests() -> int:
-    """Periodic (every minute, see AppConfig.ready): expire overdue requests."""
-    return services.approval_expire_due()
+def sweep_approvals() -> dict:
+    """Periodic (every minute, see AppConfig.ready): expire overdue requests, re-queue lost
+    executions and webhooks, fail executions whose worker vanished."""
+    return {"expired": services.approval_expire_due(), **services.approval_recover_stalled()}

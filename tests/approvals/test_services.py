@@ -165,18 +165,29 @@ def test_execution_whose_worker_vanished_is_failed_not_retried(world, people, up
     decide(request, people.reviewer)
     started = timezone.now() - services.STUCK_EXECUTION_AFTER - timedelta(seconds=1)
     ApprovalRequest.objects.filter(pk=request.pk).update(status="executing", execution_started_at=started)
-    services.approval_expire_due()
+    assert services.approval_recover_stalled()["failed"] == 1
     request.refresh_from_db()
     assert request.status == "failed" and "outcome is unknown" in request.failure_reason
     assert services.approval_execute(request_id=request.pk) is None
     assert upstream.count() == 0
 
 
-def test_periodic_expiry_is_scheduled():
+def test_lost_execution_task_is_queued_again(world, people, upstream, eager_celery):
+    request = queue_request(world)
+    decide(request, people.reviewer)  # approved; its on_commit task never ran (test transaction)
+    ApprovalRequest.objects.filter(pk=request.pk).update(decided_at=timezone.now() - timedelta(minutes=5))
+    assert services.approval_recover_stalled()["requeued"] == 1
+    request.refresh_from_db()
+    assert request.status == "executed" and upstream.count() == 1
+    assert services.approval_recover_stalled()["requeued"] == 0
+
+
+def test_periodic_sweep_is_scheduled():
     from mcpforge.celery import app
 
-    entry = app.conf.beat_schedule["approvals-expire-due"]
-    assert entry["task"] == "apps.approvals.tasks.expire_due_requests"
+    entry = app.conf.beat_schedule["approvals-sweep"]
+    assert entry["task"] == "apps.approvals.tasks.sweep_approvals"
+    assert entry["task"] in app.tasks
 
 
 def _tamper(request, *, also_hash: bool = False):
