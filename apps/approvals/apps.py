@@ -8,6 +8,13 @@ class ApprovalsConfig(AppConfig):
     label = "approvals"
 
     def ready(self) -> None:
+        from apps.projects.views import PROJECT_PAGE_EXTENSIONS
+
+        from .views import project_panel
+
+        if project_panel not in PROJECT_PAGE_EXTENSIONS:
+            PROJECT_PAGE_EXTENSIONS.append(project_panel)
+
         # Celery beat expires overdue requests every minute; the queue page, the decision
         # service and the status tool also treat a past deadline as expired, so a stopped
         # beat delays only the approval.expired event, never lets an expired call run.

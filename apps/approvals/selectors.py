@@ -309,6 +309,24 @@ def request_detail(access: Access, request: ApprovalRequest) -> dict[str, Any]:
     }
 
 
+def project_summary(project) -> dict[str, int]:
+    """Counts for the project page panel: open requests and the last 30 days' outcomes (one query)."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Q
+
+    now = timezone.now()
+    since = now - timedelta(days=30)
+    recent = Q(created_at__gte=since)
+    return ApprovalRequest.objects.filter(project=project).aggregate(
+        pending=Count("id", filter=Q(status=Status.PENDING, expires_at__gt=now)),
+        executed=Count("id", filter=recent & Q(status=Status.EXECUTED)),
+        rejected=Count("id", filter=recent & Q(status=Status.REJECTED)),
+        expired=Count("id", filter=recent & (Q(status=Status.EXPIRED) | Q(status=Status.PENDING, expires_at__lte=now))),
+        failed=Count("id", filter=recent & Q(status=Status.FAILED)),
+    )
+
+
 def webhook_settings_for(organization) -> WebhookSettings | None:
     return WebhookSettings.objects.filter(organization=organization).first()
 

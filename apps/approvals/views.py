@@ -137,3 +137,10 @@ def settings_page(request, org_slug):
         "deliveries": selectors.recent_deliveries(access.organization), "active_nav": "approvals",
         "allow_private": services.webhook_allows_private(),
     })
+
+
+def project_panel(request, access, project) -> dict:
+    """The approvals panel on the project page (reviewers and above)."""
+    if not access.can("approval.decide"):
+        return {}
+    return {"panels": ["approvals/_panel.html"], "approvals_summary": selectors.project_summary(project)}

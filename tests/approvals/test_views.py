@@ -88,6 +88,22 @@ def test_queue_shows_what_the_reviewer_can_approve(world, people, client_for, dj
     assert "waiting for team Finance" in everything
 
 
+def test_queue_page_queries_do_not_grow_with_rows(world, people, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(people.admin)
+    queue_request(world)
+    with CaptureQueriesContext(connection) as few:
+        client.get("/o/acme/approvals/?scope=all")
+    for _ in range(12):
+        queue_request(world, req=requirement(approvals=2, order="any"))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get("/o/acme/approvals/?scope=all")
+    assert response.content.decode().count('data-testid="approval-row"') == 13
+    assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
+
+
 def test_queue_filters(world, people, client_for):
     queue_request(world)
     other = queue_request(world, arguments=USER_ARGS)
@@ -244,3 +260,11 @@ def test_api_requester_cannot_approve_own_request_even_as_reviewer(world, people
                                              {"decision": "approve"}, format="json")
     assert response.status_code == 403
     assert "another reviewer" in response.json()["detail"]
+
+
+def test_project_page_panel_for_reviewers_only(world, people, client_for):
+    queue_request(world)
+    url = f"/o/acme/p/{world.project.slug}/"
+    page = client_for(people.reviewer).get(url).content.decode()
+    assert 'data-testid="approvals-panel"' in page and 'data-testid="approvals-pending">1<' in page
+    assert 'data-testid="approvals-panel"' not in client_for(people.member).get(url).content.decode()

@@ -88,6 +88,9 @@ def test_reviewer_approves_in_the_browser_and_sees_it_executed(page, live_server
     # after reload the badge no longer counts the executed request...
     page.goto(f"{live_server.url}/o/acme/approvals/")
     assert page.inner_text("[data-testid=nav-approvals-count]") == "2"
+    page.goto(f"{live_server.url}/o/acme/p/{world.project.slug}/")
+    assert page.inner_text("[data-testid=approvals-pending]") == "2"
+    shot(page, "approvals-08-project-panel")
     # ...and htmx polls it every 15 s, so a new request shows up without a reload
     queue_request(world, arguments=ORDER_ARGS, justification="Second order for the same customer")
     page.wait_for_function(
