@@ -236,3 +236,12 @@ def test_current_tools_unchanged_count(people, petstore):
     count = current_tools(petstore).count()
     _override_delete_pet(petstore, people.admin)
     assert current_tools(petstore).count() == count
+
+
+def test_overridden_filter_for_inventory_tables(people, petstore):
+    from apps.risk.templatetags.risk_tags import overridden
+
+    assert overridden(tool_by_name(petstore, "deletePet")) is False
+    _override_delete_pet(petstore, people.admin)
+    assert overridden(tool_by_name(petstore, "deletePet")) is True
+    assert overridden(tool_by_name(petstore, "addPet")) is False

@@ -40,6 +40,16 @@ def risk_override_card(context, tool):
 
 
 @register.filter
+def overridden(tool) -> bool:
+    """Whether an admin overrode this tool's classification, for an "overridden" badge in a
+    table: ``{% if t|overridden %}<span class="badge text-bg-warning"
+    title="{{ t.reasons.0 }}">overridden</span>{% endif %}`` (the title holds who and why)."""
+    from ..services import is_overridden
+
+    return is_overridden(tool)
+
+
+@register.filter
 def score_colour(score) -> str:
     """Gauge colour: green from 80, amber from 50, red below."""
     try:
