@@ -178,6 +178,10 @@ def approval_requirement(tool: Tool, environment, arguments: dict) -> Requiremen
 # --------------------------------------------------------------------------- pages
 
 
+MATRIX_TOOL_FIELDS = ("name", "operation_key", "method", "path", "category", "category_tags", "tags", "risk_level",
+                      "position", "project_id", "spec_version_id", "organization_id")
+
+
 @dataclass
 class MatrixRow:
     tool: Tool
@@ -188,7 +192,8 @@ def matrix(project, environments: Sequence, *, q: str = "", category: str = "", 
            operation_key: str = "") -> list[MatrixRow]:
     """Tools x environments for the permissions page: enabled state, whether an admin set it,
     and whether an enabled sensitive tool lacks an approval policy (a finding)."""
-    tools = current_tools(project)
+    # only what the matrix shows: schemas of hundreds of tools are not worth decoding here
+    tools = current_tools(project).only(*MATRIX_TOOL_FIELDS)
     if operation_key:
         tools = tools.filter(operation_key=operation_key)
     tools = list(tools)

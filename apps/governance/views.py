@@ -6,8 +6,11 @@ helper, form, service or selector, render/redirect.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,6 +35,7 @@ from .forms import (
 from .models import ApprovalPolicy, Grant
 
 VIEW, MANAGE = "project.view", "governance.manage"
+MATRIX_PAGE_SIZE = 100
 
 
 def _context(access, project, tab: str, **extra) -> dict:
@@ -60,8 +64,11 @@ def permissions(request, org_slug, project_slug):
     params = {k: request.GET.get(k, "").strip() for k in ("q", "category", "tag")}
     ctx = _context(access, project, "permissions", params=params, categories=CATEGORY_CHOICES,
                    tags=selectors.project_tag_choices(project), version=current_version(project))
-    ctx["rows"] = selectors.matrix(project, ctx["environments"], **params)
-    ctx["unguarded"] = sum(1 for row in ctx["rows"] for cell in row.cells if cell["unguarded"])
+    rows = selectors.matrix(project, ctx["environments"], **params)
+    ctx["unguarded"] = sum(1 for row in rows for cell in row.cells if cell["unguarded"])
+    ctx["page"] = Paginator(rows, MATRIX_PAGE_SIZE).get_page(request.GET.get("page"))
+    ctx["rows"], ctx["total"] = ctx["page"].object_list, len(rows)
+    ctx["query"] = urlencode({k: v for k, v in params.items() if v})
     return render(request, "governance/permissions.html", ctx)
 
 

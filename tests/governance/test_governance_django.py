@@ -293,3 +293,36 @@ def test_matrix_marks_unguarded_sensitive_tools_and_explicit_settings(people, pe
                            categories=["administrative"], environment=envs["production"])
     assert selectors.unguarded_findings(project) == []
     assert ToolSetting.objects.filter(project=project).count() == 1
+
+
+def test_large_spec_matrix_page_and_tools_list_stay_cheap(people, client_for, django_assert_max_num_queries):
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project(people.org, people.owner, name="Box")
+    version = import_spec(project, "box.json", people.owner)
+    assert version.status == "ready" and version.tool_count > 150
+    staging = project.environments.get(slug="staging")
+    services.tool_bulk_set(project=project, environment=staging, enabled=True, category="read_only",
+                           actor=people.admin)
+    services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="role", role="member",
+                          all_tools=True)
+    client = client_for(people.admin)
+    url = f"/o/acme/p/{project.slug}/governance/permissions/"
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        page = client.get(url)
+        elapsed = time.perf_counter() - started
+    assert page.status_code == 200
+    assert len(page.context["rows"]) == 100 and page.context["total"] == version.tool_count
+    count = len(queries)   # read now: later requests reset the connection's query log
+    assert count <= 15, [q["sql"][:80] for q in queries]
+    assert elapsed < 3.0
+    print(f"\nbox.json: {version.tool_count} tools, permissions page {count} queries, {elapsed * 1000:.0f} ms")
+    second = client.get(url, {"page": 2})
+    assert second.context["page"].number == 2
+    with django_assert_max_num_queries(5):
+        visible = selectors.callable_tools(people.member, staging)
+    assert len(visible) == sum(1 for t in current_tools(project) if t.category == "read_only")
