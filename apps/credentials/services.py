@@ -14,6 +14,8 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -183,8 +185,12 @@ def credential_destroy_due(*, now=None) -> int:
 def environment_upstream_set(*, environment, base_url: str, allow_private_network: bool, actor):
     """Upstream base URL and private-network permission of an environment (audited before/after)."""
     base_url = (base_url or "").strip()
-    if base_url and not base_url.startswith(("https://", "http://")):
-        raise DomainError("The base URL must start with https:// (or http://).", field="base_url")
+    if base_url:
+        try:
+            URLValidator(schemes=["http", "https"])(base_url)
+        except ValidationError:
+            raise DomainError("The base URL must start with https:// (or http://) and name a host.",
+                              field="base_url") from None
     if len(base_url) > 500:
         raise DomainError("The base URL is too long (500 characters at most).", field="base_url")
     before = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network}

@@ -31,7 +31,13 @@ def _project(request, project_id, capability):
 
 
 def _environment_or_none(project, slug):
-    return environment_for(project, slug) if slug else None
+    """The environment named in a request body; an unknown one is a 400 naming the field."""
+    if not slug:
+        return None
+    try:
+        return environment_for(project, slug)
+    except Http404:
+        raise DomainError(f"No environment '{slug}' in this project.", field="environment") from None
 
 
 class TargetSerializer(serializers.Serializer):

@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Team
@@ -94,7 +93,7 @@ def toggle(request, org_slug, project_slug):
     for finding in result.findings:
         messages.warning(request, f"Finding: {finding}")
     messages.success(request, f"{'Enabled' if enabled else 'Disabled'} in {environment.name}.")
-    return redirect(request.POST.get("next") or reverse("governance:permissions", args=[org_slug, project_slug]))
+    return redirect("governance:permissions", org_slug, project_slug)
 
 
 @login_required

@@ -148,6 +148,10 @@ def test_bad_input_gets_clear_messages(people, world, client_for, api_for):
     response = api.get(f"{base}/simulate/?user=nobody@x.test&tool=getPetById&environment=staging")
     assert response.status_code == 400 and "no such member" in response.json()["detail"]
     assert api.get(f"{base}/environments/nowhere/tools/").status_code == 404
+    response = api.post(f"{base}/grants/", {"effect": "allow", "principal_kind": "role", "role": "member",
+                                            "environment": "qa", "all_tools": True}, format="json")
+    assert response.status_code == 400 and response.json() == {"detail": "No environment 'qa' in this project.",
+                                                                "field": "environment"}
 
     client = client_for(people.admin)
     page = client.post(f"/o/acme/p/{project.slug}/governance/policies/new/", {
