@@ -110,6 +110,7 @@ def credential_set(*, environment, scheme_name: str, values: dict[str, Any], act
     clean_config = _clean_config(kind, info, config)
     provider = _provider()
     now = timezone.now()
+    credential_destroy_due(now=now)  # sweep versions whose grace ended, even if no worker ran the task
 
     credential = (Credential.objects.select_for_update()
                   .filter(environment=environment, scheme_name=scheme_name).first())
