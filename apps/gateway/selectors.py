@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from threading import Lock
 from typing import Any
+
+from django.db.models import OuterRef, Subquery
 
 from apps.accounts import tokens
 from apps.accounts.models import ApiToken, Membership
@@ -20,6 +24,7 @@ from apps.accounts.services import token_authenticate
 from apps.core.errors import DomainError
 from apps.core.request_context import RequestContext
 from apps.governance import selectors as governance
+from apps.inventory.models import Tool
 from apps.inventory.selectors import tool_by_name
 from apps.projects.models import Environment
 
@@ -111,7 +116,8 @@ def _inactive_reason(raw: str) -> tuple[str, ApiToken | None]:
 
 
 def caller_resolve(*, raw_token: str, org_slug: str, project_slug: str, env_slug: str) -> Caller:
-    """Authenticate the bearer token and resolve the endpoint's environment. Three queries.
+    """Authenticate the bearer token and resolve the endpoint's environment with the caller's
+    role there. Two queries (plus token_authenticate's last-used touch, once a minute).
 
     The token is bound to one organization: it only opens endpoints of that organization
     (others answer 404, as for any non-member). Raises ``GatewayRefusal``."""
@@ -127,16 +133,17 @@ def caller_resolve(*, raw_token: str, org_slug: str, project_slug: str, env_slug
         }
         raise GatewayRefusal(401, messages.get(reason, "This API token is not valid."), error="invalid_token",
                              audit_token=known, reason=f"token_{reason}")
+    role_here = Membership.objects.filter(organization_id=OuterRef("organization_id"), user_id=token.user_id)
     environment = (
         Environment.objects.select_related("project", "organization")
         .filter(organization_id=token.organization_id, organization__slug=org_slug,
                 project__slug=project_slug, slug=env_slug)
+        .annotate(caller_role=Subquery(role_here.values("role")[:1]))
         .first()
     )
     if environment is None:
         raise GatewayRefusal(404, "No MCP endpoint at this address for your token's organization.")
-    role = (Membership.objects.filter(organization_id=token.organization_id, user_id=token.user_id)
-            .values_list("role", flat=True).first())
+    role = environment.caller_role
     if role is None:
         raise GatewayRefusal(403, "The owner of this token is no longer a member of the organization.",
                              error="insufficient_scope", audit_token=token, reason="not_a_member")
@@ -163,6 +170,39 @@ def approval_aware_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return widened
 
 
+# Definitions by (tool pk, updated_at): a tool row's listing never changes without its
+# updated_at changing, and building 300 definitions (or loading their schemas) per tools/list
+# is the expensive part of a large inventory.
+_DEFINITION_FIELDS = ("name", "description", "input_schema", "output_schema", "annotations", "updated_at")
+_DEFINITION_CACHE_SIZE = 20_000
+_definitions: OrderedDict[tuple[int, Any], dict[str, Any]] = OrderedDict()
+_definitions_lock = Lock()
+
+
+def _definitions_of(tools: list) -> list[dict[str, Any]]:
+    """``Tool.mcp_definition()`` of each tool, from the cache when possible. If the tools were
+    loaded without their schemas (deferred fields), the missing ones come in one query."""
+    found: dict[int, dict[str, Any]] = {}
+    with _definitions_lock:
+        for tool in tools:
+            cached = _definitions.get((tool.pk, tool.updated_at))
+            if cached is not None:
+                found[tool.pk] = cached
+    missing = [tool for tool in tools if tool.pk not in found]
+    if missing:
+        if set(_DEFINITION_FIELDS) & missing[0].get_deferred_fields():
+            rows = Tool.objects.filter(pk__in=[t.pk for t in missing]).only(*_DEFINITION_FIELDS).in_bulk()
+            missing = [rows[t.pk] for t in missing]
+        built = {tool.pk: (tool.updated_at, tool.mcp_definition()) for tool in missing}
+        with _definitions_lock:
+            for pk, (updated_at, definition) in built.items():
+                _definitions[(pk, updated_at)] = definition
+                found[pk] = definition
+            while len(_definitions) > _DEFINITION_CACHE_SIZE:
+                _definitions.popitem(last=False)
+    return [found[tool.pk] for tool in tools]
+
+
 def tool_definitions(caller: Caller) -> list[dict[str, Any]]:
     """What tools/list shows this caller here: the built-in status tool, then every tool
     governance says they may call (enabled and granted), in document order. Six queries
@@ -173,8 +213,8 @@ def tool_definitions(caller: Caller) -> list[dict[str, Any]]:
         return definitions
     policies = governance.policies_for(caller.environment.project_id)
     env_id = caller.environment.pk
-    for tool in tools:
-        definition = tool.mcp_definition()
+    for tool, cached in zip(tools, _definitions_of(tools), strict=True):
+        definition = dict(cached)  # shallow: cached schemas are shared, never mutated
         if definition.get("outputSchema") and policies and governance.has_approval(
                 policies, governance.tool_ref(tool), env_id):
             definition["outputSchema"] = approval_aware_output_schema(definition["outputSchema"])

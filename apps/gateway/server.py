@@ -155,6 +155,7 @@ class Gateway:
         self.db: Database | None = None
         self.http = None
         self.limiter: RateLimiter | None = None
+        self.background = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -167,13 +168,15 @@ class Gateway:
         self.http = upstream.new_async_client()
         self.limiter = RateLimiter(settings.REDIS_URL)
         try:
-            async with self.session_manager.run():
+            # ``background`` outlives single requests (completion audits); on shutdown it is
+            # awaited before the database pool closes, so no audit row is dropped.
+            async with anyio.create_task_group() as self.background, self.session_manager.run():
                 yield
         finally:
             await self.http.aclose()
             await self.limiter.close()
             await anyio.to_thread.run_sync(self.db.close)
-            self.session_manager = self.db = self.http = self.limiter = None
+            self.session_manager = self.db = self.http = self.limiter = self.background = None
 
     # ------------------------------------------------------------------ HTTP layer
 
@@ -315,15 +318,17 @@ class Gateway:
 
         outcome = await upstream.send_async(plan.request, tool=plan.tool, environment=caller.environment,
                                             client=self.http)
-        with anyio.CancelScope(shield=True):
-            try:
-                await self.db.run(services.call_complete, caller=caller, plan=plan, outcome=outcome,
-                                  context=caller.context)
-            except Exception:
-                # The attempt is already audited (tool.called, committed before the call); losing
-                # the completion row must not hide a result the upstream already produced.
-                logger.exception("could not audit the completion of call %s", plan.call_id)
+        # The attempt is already audited (tool.called, committed before the call). The outcome row
+        # is written after the answer leaves, off the agent's latency path; shutdown waits for it.
+        self.background.start_soon(self._audit_completion, caller, plan, outcome)
         return results.outcome_result(outcome)
+
+    async def _audit_completion(self, caller: Caller, plan: services.CallPlan, outcome) -> None:
+        try:
+            await self.db.run(services.call_complete, caller=caller, plan=plan, outcome=outcome,
+                              context=caller.context)
+        except Exception:
+            logger.exception("could not audit the completion of call %s", plan.call_id)
 
     async def _wait_for_decision(self, caller: Caller, plan: services.CallPlan, wait: int) -> dict[str, Any]:
         """Long-poll a held call for up to ``wait`` seconds: the executed result, a refusal, or

@@ -290,9 +290,19 @@ def call(endpoint: str, token: str, name: str, arguments: dict | None = None, **
 
 
 def audit_events(org, *types: str) -> list:
+    """The organization's audit events (of ``types``), oldest first. Completion rows are written
+    just after the agent's answer leaves, so this first waits (up to 5 s) until every started
+    call has its tool.call_completed row."""
     from apps.audit.models import AuditEvent
 
-    qs = AuditEvent.objects.filter(organization=org).order_by("seq")
+    events = AuditEvent.objects.filter(organization=org)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        started = events.filter(event_type="tool.called", payload__outcome="started").count()
+        if events.filter(event_type="tool.call_completed").count() >= started:
+            break
+        time.sleep(0.05)
+    qs = events.order_by("seq")
     if types:
         qs = qs.filter(event_type__in=types)
     return list(qs)

@@ -47,11 +47,11 @@ def test_tools_list_queries_are_constant(people, django_assert_max_num_queries, 
     assert names[0] == "mcpforge_approval_status" and len(set(names)) == len(names)
 
 
-def test_caller_resolution_is_three_queries(people, django_assert_max_num_queries):
+def test_caller_resolution_is_two_queries(people, django_assert_max_num_queries):
     project = make_project(people.org, people.owner)
     raw = make_token(people.member, people.org)
     selectors.caller_resolve(raw_token=raw, org_slug="acme", project_slug=project.slug, env_slug="staging")
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(2):
         caller = selectors.caller_resolve(raw_token=raw, org_slug="acme", project_slug=project.slug,
                                           env_slug="staging")
     assert caller.role == "member" and caller.environment.slug == "staging"

@@ -1,0 +1,276 @@
+#!/usr/bin/env python
+"""MCP gateway overhead: N sequential tools/call through the gateway vs N direct calls.
+
+Run alone: ``.venv/bin/python bench/gateway.py [--n 500] [--list-n 30]``. Needs Postgres and
+Redis (``make services``); DATABASE_URL / REDIS_URL as for the app. It creates a throwaway
+database (``mcpforge_bench_<pid>``, migrated, dropped at the end), so the app's data is not
+touched.
+
+Three processes, as in production: a tiny upstream API (uvicorn), the real ASGI app
+(``uvicorn mcpforge.asgi:application``: token auth, governance decision, JSON Schema
+validation, approval-policy evaluation, Redis rate limits and the two audit rows per call, all
+on) and this client, which sends raw JSON-RPC over a keep-alive httpx connection so the
+numbers measure the gateway, not an SDK client. Added latency is the gateway percentile
+minus the direct percentile. tools/list is timed on the Box API (~300 operations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpforge.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+os.environ.setdefault("MCPFORGE_TESTING", "true")  # development KEK file, plain static storage
+os.environ["MCP_RATE_LIMIT_PER_TOKEN"] = os.environ.get("BENCH_RATE_LIMIT", "1000000")  # on, never hit
+os.environ["MCP_RATE_LIMIT_PER_TOOL"] = os.environ.get("BENCH_RATE_LIMIT", "1000000")
+
+UPSTREAM_SPEC = b"""
+openapi: 3.0.3
+info: {title: Bench upstream, version: "1.0"}
+paths:
+  /items/{id}:
+    get:
+      operationId: getItem
+      summary: One item
+      parameters: [{name: id, in: path, required: true, schema: {type: integer, minimum: 0}}]
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {type: object, properties: {id: {type: integer}, name: {type: string}}}
+"""
+
+UPSTREAM_APP = """
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def item(request):
+    return JSONResponse({"id": int(request.path_params["id"]), "name": "bench item"})
+
+app = Starlette(routes=[Route("/items/{id}", item)])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url}: server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not start")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def seed(upstream_url: str):
+    """Organization, member with a token, the bench API (development environment pointed at the
+    local upstream, everything granted, a critical-tools approval policy so policy evaluation
+    runs) and Box for tools/list."""
+    from apps.accounts.models import Membership
+    from apps.accounts.services import organization_create, token_create, user_create
+    from apps.credentials.services import environment_upstream_set
+    from apps.governance.services import grant_create, policy_create
+    from apps.projects.services import project_create
+    from apps.specs.models import SpecVersion
+    from apps.specs.services import spec_analyse, spec_import
+
+    owner = user_create(email="owner@bench.test")  # no password: nobody logs in to the bench database
+    org = organization_create(name="Bench", actor=owner)
+    member = user_create(email="agent@bench.test")
+    Membership.objects.create(organization=org, user=member, role="member")
+
+    def project(name: str, data: bytes, filename: str):
+        proj = project_create(organization=org, name=name, actor=owner)
+        version = spec_import(project=proj, data=data, source=SpecVersion.Source.CLI, filename=filename, actor=owner,
+                              run_async=False)
+        spec_analyse(version_id=version.pk)
+        grant_create(project=proj, actor=owner, effect="allow", principal_kind="role", role="member", all_tools=True)
+        policy_create(project=proj, actor=owner, name="Critical", kind="single", categories=["critical"])
+        return proj
+
+    bench = project("Bench API", UPSTREAM_SPEC, "bench.yaml")
+    environment_upstream_set(environment=bench.environments.get(slug="development"), base_url=upstream_url,
+                             allow_private_network=True, actor=owner)
+    box = project("Box", (Path(os.environ.get("MCPFORGE_SPECS_DIR", REPO.parent / "shared" / "specs"))
+                          / "box.json").read_bytes(), "box.json")
+    _, raw = token_create(organization=org, user=member, name="bench agent")
+    box_tools = box.tools.filter(spec_version__is_current=True).count()
+    return org.slug, bench.slug, box.slug, raw, box_tools
+
+
+def rpc(method: str, params: dict, modern: bool) -> tuple[dict, dict]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if modern:
+        version = "2026-07-28"
+        params = {**params, "_meta": {"io.modelcontextprotocol/protocolVersion": version,
+                                      "io.modelcontextprotocol/clientCapabilities": {},
+                                      "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"}}}
+        headers["Mcp-Method"] = method
+        if method == "tools/call":
+            headers["Mcp-Name"] = params["name"]
+    else:
+        version = "2025-11-25"
+    headers["MCP-Protocol-Version"] = version
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
+
+
+async def measure(args, upstream_url: str, gateway_url: str, org: str, bench: str, box: str, token: str):
+    import httpx
+
+    auth = {"Authorization": f"Bearer {token}"}
+    endpoint = f"{gateway_url}/mcp/{org}/{bench}/development/"
+    box_endpoint = f"{gateway_url}/mcp/{org}/{box}/development/"
+    results: dict[str, list[float]] = {}
+    walls: dict[str, float] = {}
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        async def run(label: str, n: int, send) -> None:
+            for i in range(min(50, n)):  # warm-up: connections, caches, JIT-free but lazy imports
+                await send(i)
+            samples = []
+            started = time.perf_counter()
+            for i in range(n):
+                t0 = time.perf_counter()
+                await send(i)
+                samples.append((time.perf_counter() - t0) * 1000)
+            walls[label] = time.perf_counter() - started
+            results[label] = samples
+
+        async def direct(i: int) -> None:
+            response = await client.get(f"{upstream_url}/items/{i}")
+            assert response.status_code == 200
+
+        def via_gateway(modern: bool):
+            async def send(i: int) -> None:
+                body, headers = rpc("tools/call", {"name": "getItem", "arguments": {"id": i}}, modern)
+                response = await client.post(endpoint, json=body, headers={**headers, **auth})
+                payload = response.json()
+                assert response.status_code == 200 and not payload["result"].get("isError"), payload
+            return send
+
+        def listing(modern: bool):
+            async def send(i: int) -> None:
+                body, headers = rpc("tools/list", {}, modern)
+                response = await client.post(box_endpoint, json=body, headers={**headers, **auth})
+                assert response.status_code == 200, response.text
+                listing.count = len(response.json()["result"]["tools"])
+            return send
+
+        await run("direct upstream (httpx)", args.n, direct)
+        await run("gateway tools/call (2025-11-25)", args.n, via_gateway(False))
+        await run("gateway tools/call (2026-07-28)", args.n, via_gateway(True))
+        await run("gateway tools/list, Box (2025-11-25)", args.list_n, listing(False))
+        await run("gateway tools/list, Box (2026-07-28)", args.list_n, listing(True))
+    return results, walls, getattr(listing, "count", 0)
+
+
+def report(results, walls, listed: int, box_tools: int) -> bool:
+    print()
+    print(f"{'scenario':40} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'calls/s':>8}")
+    print("-" * 82)
+    for label, samples in results.items():
+        print(f"{label:40} {len(samples):6d} {percentile(samples, 50):8.2f} {percentile(samples, 99):8.2f} "
+              f"{statistics.fmean(samples):8.2f} {len(samples) / walls[label]:8.0f}")
+    direct = results["direct upstream (httpx)"]
+    print("-" * 82)
+    ok = True
+    for era in ("2025-11-25", "2026-07-28"):
+        gateway = results[f"gateway tools/call ({era})"]
+        p50 = percentile(gateway, 50) - percentile(direct, 50)
+        p99 = percentile(gateway, 99) - percentile(direct, 99)
+        met = p50 <= 3.0 and p99 <= 10.0
+        ok = ok and met
+        print(f"added by the gateway ({era}): p50 {p50:+.2f} ms, p99 {p99:+.2f} ms "
+              f"(target p50 <= 3, p99 <= 10: {'met' if met else 'NOT met'})")
+    print(f"tools/list on Box: {listed} tools listed for the agent out of {box_tools} in the inventory")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="sequential calls per tools/call scenario")
+    parser.add_argument("--list-n", type=int, default=30, help="sequential tools/list calls on Box")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    db_name = f"mcpforge_bench_{os.getpid()}"
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = db_name
+    print(f"Creating the throwaway database {db_name} (migrations take a moment)...", flush=True)
+    old_config = setup_databases(verbosity=0, interactive=False)
+    processes: list[subprocess.Popen] = []
+    try:
+        upstream_port, gateway_port = free_port(), free_port()
+        upstream_url, gateway_url = f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{gateway_port}"
+        app_dir = REPO / "var" / "bench"
+        app_dir.mkdir(parents=True, exist_ok=True)
+        (app_dir / "bench_upstream.py").write_text(UPSTREAM_APP)
+        uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+        processes.append(subprocess.Popen([*uvicorn, "--port", str(upstream_port), "--app-dir", str(app_dir),
+                                           "bench_upstream:app"], cwd=REPO))
+        wait_for(upstream_url + "/items/1", processes[-1])
+
+        print("Importing the bench API and Box (analysis runs synchronously)...", flush=True)
+        org, bench, box, token, box_tools = seed(upstream_url)
+        connections.close_all()
+
+        db = settings.DATABASES["default"]
+        env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+               "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+        if db.get("PASSWORD"):
+            env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        processes.append(subprocess.Popen([*uvicorn, "--port", str(gateway_port), "mcpforge.asgi:application"],
+                                          cwd=REPO, env=env))
+        wait_for(gateway_url + "/healthz", processes[-1])
+
+        print(f"Measuring ({args.n} calls per scenario, {args.list_n} listings)...", flush=True)
+        results, walls, listed = asyncio.run(measure(args, upstream_url, gateway_url, org, bench, box, token))
+        report(results, walls, listed, box_tools)
+        return 0
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        connections.close_all()
+        teardown_databases(old_config, verbosity=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
