@@ -9,6 +9,7 @@ grant, credential and override change without a re-import.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from apps.specs.domain import Finding, ToolDef
 
 from .classify import Classification
 from .models import RiskOverride
+
+log = logging.getLogger(__name__)
 
 UNCLASSIFIED = "critical"  # fail closed, as governance does: an unclassified tool counts as the riskiest
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -223,11 +226,18 @@ def project_score(project) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]
     if version is None:
         return None, []
     key = f"risk:score:{SCORE_CACHE_VERSION}:{project.pk}:{_configuration_stamp(project, version)}"
-    cached = cache.get(key)
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage slows the page down, it must not break it
+        log.warning("score cache unavailable", exc_info=True)
+        return compute_project_score(project, version)
     if cached is not None:
         return cached
     result = compute_project_score(project, version)
-    cache.set(key, result, SCORE_CACHE_SECONDS)
+    try:
+        cache.set(key, result, SCORE_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        log.warning("score cache unavailable", exc_info=True)
     return result
 
 

@@ -171,3 +171,10 @@ def test_box_score_is_fast_enough_for_a_page_load(people):
     assert cached_ms < 500, cached_ms
     print(f"\nBox {version.tool_count} tools: rebuild {rebuild_ms:.1f} ms, uncached score {uncached_ms:.0f} ms "
           f"({len(queries)} queries cached), cached {cached_ms:.1f} ms")
+
+
+def test_a_cache_outage_does_not_break_the_score(people, ledger, settings):
+    expected = selectors.compute_project_score(ledger, current_version(ledger))
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
+    assert selectors.project_score(ledger) == expected
