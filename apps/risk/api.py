@@ -20,8 +20,8 @@ NO_SPEC = "The project has no analysed spec yet: import one first."
 
 class FindingSerializer(serializers.Serializer):
     code = serializers.CharField()
-    severity = serializers.ChoiceField(choices=["info", "low", "medium", "high", "critical"])
-    category = serializers.ChoiceField(choices=list(selectors.FINDING_CATEGORIES))
+    severity = serializers.CharField(help_text="info | low | medium | high | critical")
+    category = serializers.CharField(help_text="governance | security | data_validation | quality")
     message = serializers.CharField()
     tools = serializers.ListField(child=serializers.CharField())
     remediation = serializers.CharField()
