@@ -521,6 +521,23 @@ def _outcome_result(outcome: Any) -> dict[str, Any]:
             "text": str(get("text", "") or ""), "error": str(get("error", "") or "")}
 
 
+def _still_permitted(request: ApprovalRequest) -> str:
+    """Why the approved call may no longer run ("" if it may): approval adds a human check on
+    top of the permissions, it never overrides a revocation made while the call waited."""
+    from apps.governance.selectors import decide as governance_decide
+
+    if request.tool is None:
+        return "The tool no longer exists (its spec version was deleted); the call was not made."
+    if request.requester is None or not request.requester.is_active:
+        return "The requester's account no longer exists or is disabled; the call was not made."
+    if request.token_id is not None and request.token is not None and request.token.revoked_at is not None:
+        return "The API token that made the call was revoked while it waited; the call was not made."
+    decision = governance_decide(request.requester, request.tool, request.environment)
+    if not decision.allowed:
+        return f"The requester may no longer call {request.tool_name} here ({decision.reason}); the call was not made."
+    return ""
+
+
 def approval_execute(*, request_id: int) -> ApprovalRequest | None:
     """Run an approved call exactly once: approved -> executing (conditional UPDATE, one
     winner), re-check the arguments hash, call the upstream with the stored arguments, store
@@ -535,14 +552,11 @@ def approval_execute(*, request_id: int) -> ApprovalRequest | None:
         if claimed != 1:
             return None
         request = ApprovalRequest.objects.select_related(
-            "organization", "environment", "project", "tool", "requester").get(pk=request_id)
+            "organization", "environment", "project", "tool", "requester", "token").get(pk=request_id)
         if not arguments_intact(request):
             _refuse_tampered_locked(request, actor=None, stage="execution")
             return request
-        if request.tool is None:
-            failure = "The tool no longer exists (its spec version was deleted); the call was not made."
-        else:
-            failure = ""
+        failure = _still_permitted(request)
     arguments = json.loads(request.arguments_json)
     result: dict[str, Any] | None = None
     if not failure:

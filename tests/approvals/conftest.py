@@ -106,6 +106,7 @@ class World:
 def build_world(people, upstream_url: str) -> World:
     from apps.accounts.models import Membership
     from apps.accounts.services import team_add_member, team_create
+    from apps.governance.services import grant_create, tool_set_enabled
     from apps.inventory.selectors import current_tools
     from apps.projects.models import Environment
     from tests.conftest import make_user
@@ -118,6 +119,12 @@ def build_world(people, upstream_url: str) -> World:
                                                                           allow_private_network=True)
     environment = Environment.objects.get(project=project, slug="production")
     tool = current_tools(project).get(operation_key=TOOL_OPERATION)
+    # Members may call every tool in production, and the two the tests use are switched on
+    # there: the approval is the extra human check on top of these permissions.
+    tool_set_enabled(project=project, environment=environment, operation_keys=[TOOL_OPERATION, "POST /user"],
+                     enabled=True, actor=people.owner)
+    grant_create(project=project, actor=people.owner, effect="allow", principal_kind="role", role="member",
+                 all_tools=True)
     finance = team_create(organization=people.org, name="Finance", actor=people.owner)
     finance_reviewer = make_user("fin-reviewer@acme.test")
     Membership.objects.create(organization=people.org, user=finance_reviewer, role="reviewer")

@@ -182,6 +182,35 @@ def test_lost_execution_task_is_queued_again(world, people, upstream, eager_cele
     assert services.approval_recover_stalled()["requeued"] == 0
 
 
+def test_permission_revoked_while_waiting_stops_the_call(world, people, upstream):
+    from apps.governance.services import tool_set_enabled
+
+    request = queue_request(world)
+    decide(request, people.reviewer)
+    tool_set_enabled(project=world.project, environment=world.environment, operation_keys=["POST /store/order"],
+                     enabled=False, actor=people.admin)
+    done = services.approval_execute(request_id=request.pk)
+    assert done.status == "failed" and "may no longer call placeOrder" in done.failure_reason
+    assert upstream.count() == 0
+    event = AuditEvent.objects.get(event_type="approval.executed", target_id=str(request.public_id))
+    assert event.payload["ok"] is False and "may no longer call" in event.payload["failure"]
+
+
+def test_revoked_token_stops_the_call(world, people, upstream):
+    from apps.accounts.services import token_create, token_revoke
+    from apps.approvals.services import approval_request_create
+
+    token, _ = token_create(organization=people.org, user=people.member, name="agent")
+    request = approval_request_create(tool=world.tool, environment=world.environment, requester=people.member,
+                                      token=token, arguments=ORDER_ARGS, justification="", requirement=requirement())
+    assert request.token_label.startswith("agent (mcpf_")
+    decide(request, people.reviewer)
+    token_revoke(token=token, actor=people.member)
+    done = services.approval_execute(request_id=request.pk)
+    assert done.status == "failed" and "revoked" in done.failure_reason
+    assert upstream.count() == 0
+
+
 def test_periodic_sweep_is_scheduled():
     from mcpforge.celery import app
 
