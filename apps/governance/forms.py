@@ -126,8 +126,8 @@ def parse_value(text: str):
 def policy_rows_from_post(data) -> tuple[list[dict], list[dict]]:
     """(steps, conditional tiers) from the editor's numbered rows; blank rows are skipped.
 
-    Tier row i: ``tier-i-approvals``, ``tier-i-order`` and up to two rules
-    ``tier-i-rule-j-field/operator/value`` (ANDed).
+    Tier row i: ``tier-i-approvals``, ``tier-i-order`` and rules ``tier-i-rule-j-field/operator/value``
+    (ANDed; the editor offers two per row, more are kept when a policy written through the API has them).
     """
     steps = []
     for i in range(conditions.MAX_APPROVALS):
@@ -137,7 +137,7 @@ def policy_rows_from_post(data) -> tuple[list[dict], list[dict]]:
     tiers = []
     for i in range(conditions.MAX_TIERS):
         rules = []
-        for j in range(2):
+        for j in range(conditions.MAX_RULES_PER_TIER):
             field = data.get(f"tier-{i}-rule-{j}-field", "").strip()
             if not field:
                 continue
@@ -163,7 +163,7 @@ def rows_for_editor(steps: list[dict], tiers: list[dict], blank: int = 2) -> tup
     step_rows = [dict(s) for s in steps] + [{"kind": "", "value": ""} for _ in range(blank)]
     tier_rows = []
     for tier in [*tiers, *({"when": [], "approvals": "", "order": "any"} for _ in range(blank))]:
-        rules = [dict(r) for r in tier.get("when", [])][:2]
+        rules = [dict(r) for r in tier.get("when", [])]  # all of them: saving must not drop API-made rules
         for rule in rules:
             value = rule.get("value", "")
             rule["value_text"] = value if isinstance(value, str) else json.dumps(value)

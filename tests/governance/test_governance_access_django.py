@@ -188,3 +188,30 @@ def test_policy_editor_round_trip_through_the_form(people, world, client_for):
     assert policy.justification_required and policy.expires_after.total_seconds() == 4 * 3600
     page = client.get(f"/o/acme/p/{project.slug}/governance/policies/{policy.public_id}/").content.decode()
     assert 'value="[1, 2, 3]"' in page and 'value="petId"' in page and 'value="support"' in page
+
+
+def test_editor_keeps_rules_beyond_the_two_it_offers(people, world, client_for):
+    project = world["project"]
+    three = [{"field": "petId", "operator": ">", "value": 10}, {"field": "reason", "operator": "exists", "value": True},
+             {"field": "status", "operator": "in", "value": ["sold", "gone"]}]
+    policy = services.policy_create(project=project, actor=people.admin, name="API made", kind="single",
+                                    tags=["pet"], conditional_tiers=[{"when": three, "approvals": 2}])
+    client = client_for(people.admin)
+    url = f"/o/acme/p/{project.slug}/governance/policies/{policy.public_id}/"
+    html = client.get(url).content.decode()
+    assert 'name="tier-0-rule-2-field" value="status"' in html
+    # submit the form exactly as rendered (every input's current value) plus a rename
+    import re
+    from html import unescape
+
+    inputs = re.findall(r'<input[^>]*name="(tier-[^"]+)"[^>]*value="([^"]*)"', html)
+    data = {name: unescape(value) for name, value in inputs}
+    data.update({name: unescape(op) for name, op in re.findall(
+        r'<select[^>]*name="(tier-\d+-rule-\d+-operator)"[^>]*>(?:(?!</select>).)*?<option selected>([^<]+)</option>',
+        html, flags=re.S)})
+    data.update({"name": "API made, renamed", "kind": "single", "order": "any", "expires_hours": "24", "tags": "pet",
+                 "tier-0-order": "any"})
+    assert client.post(url, data).status_code == 302
+    policy.refresh_from_db()
+    assert policy.name == "API made, renamed"
+    assert policy.tiers[0]["when"] == three
