@@ -24,9 +24,9 @@ RISK_COLORS = {"low": "#10b981", "medium": "#f59e0b", "high": "#ef4444", "critic
 CATEGORY_COLORS = {"read_only": "#0ea5e9", "side_effect": "#6366f1", "critical": "#dc2626",
                    "administrative": "#a855f7", "billing": "#f59e0b", "unclassified": "#9ca3af"}
 
-#: Score bands of the gauge, low to high: (upper bound exclusive, colour, label).
-SCORE_BANDS = ((40, "#dc2626", "Poor"), (60, "#f97316", "Weak"), (75, "#eab308", "Fair"),
-               (90, "#22c55e", "Good"), (101, "#15803d", "Strong"))
+#: Score bands of the gauge, low to high: (upper bound exclusive, colour, label). The same
+#: thresholds and colours as the product's own gauge (apps/risk/templatetags/risk_tags.py).
+SCORE_BANDS = ((50, "#dc2626", "At risk"), (80, "#d97706", "Needs work"), (101, "#16a34a", "Good"))
 
 
 def esc(text: object) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from . import charts, markdown
+from . import charts
 
 # WeasyPrint logs every layout step at INFO: hundreds of lines per report in the worker log.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -160,8 +160,6 @@ def report_html(data: dict[str, Any]) -> str:
         "previous_at": _when(((data.get("changes") or {}).get("previous") or {}).get("created_at")),
         "env_slugs": [e["slug"] for e in envs],
         "env_names": [e["name"] for e in envs],
-        "formula_html": mark_safe(markdown.to_html(  # noqa: S308 - markdown.py escapes all input
-            (data.get("score") or {}).get("formula_markdown") or "", heading_offset=0)),
         "glossary": GLOSSARY,
         "category_labels": {k: _category_label(k) for k in
                             ("read_only", "side_effect", "critical", "administrative", "billing")},

@@ -21,6 +21,7 @@ from apps.audit.events import EVENT_TYPES
 from apps.audit.models import AuditEvent
 from apps.inventory.selectors import current_tools, current_version
 from apps.projects.models import Environment, Project
+from apps.risk.score import FORMULA_MARKDOWN
 from apps.specs.models import SpecVersion
 
 from . import checklist
@@ -207,15 +208,7 @@ def _score(stored: dict) -> dict:
                    "tool_count": len(d.get("tools") or [])} for d in stored.get("deductions") or []]
     return {"value": value, "band": score_band(value)[1],
             "security": stored.get("security_score"), "data_validation": stored.get("data_validation_score"),
-            "deductions": deductions, "formula_markdown": stored.get("formula") or _formula_markdown()}
-
-
-def _formula_markdown() -> str:
-    try:
-        from apps.risk.score import FORMULA_MARKDOWN
-    except ImportError:
-        return ""
-    return FORMULA_MARKDOWN
+            "deductions": deductions, "formula_markdown": FORMULA_MARKDOWN}
 
 
 def _findings(raw_findings: list[dict]) -> list[dict]:

@@ -18,7 +18,7 @@ def texts(root: ET.Element) -> list[str]:
 def test_gauge_shows_score_and_band():
     root = parse(charts.gauge(72))
     assert "72" in texts(root)
-    assert "FAIR" in texts(root)
+    assert "NEEDS WORK" in texts(root)
     assert root.get("aria-label") == "Security Score: 72 of 100"
     # the filled arc uses the band colour of 72
     assert any(p.get("stroke") == charts.score_band(72)[0] and p.get("opacity") is None
@@ -36,11 +36,12 @@ def test_gauge_clamps_out_of_range_values():
 
 
 def test_score_bands_cover_0_to_100():
-    assert charts.score_band(0)[1] == "Poor"
-    assert charts.score_band(39)[1] == "Poor"
-    assert charts.score_band(40)[1] == "Weak"
-    assert charts.score_band(89)[1] == "Good"
-    assert charts.score_band(100)[1] == "Strong"
+    assert charts.score_band(0)[1] == "At risk"
+    assert charts.score_band(49)[1] == "At risk"
+    assert charts.score_band(50)[1] == "Needs work"
+    assert charts.score_band(79)[1] == "Needs work"
+    assert charts.score_band(80)[1] == "Good"
+    assert charts.score_band(100)[1] == "Good"
 
 
 def test_bar_chart_lengths_are_proportional():
