@@ -168,13 +168,49 @@ def report_html(data: dict[str, Any]) -> str:
     return render_to_string("reports/document/report.html", context)
 
 
-def report_pdf(html: str) -> tuple[bytes, int]:
-    """(PDF bytes, page count) of a report's HTML."""
+class _StepHandler(logging.Handler):
+    """Turns WeasyPrint's progress log ("Step 5 - Creating layout - Page 12") into calls of
+    ``on_step(step, page)``, so the worker can move the progress bar during the long PDF stage."""
+
+    def __init__(self, on_step):
+        super().__init__(logging.INFO)
+        self.on_step = on_step
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if not text.startswith("Step "):
+            return
+        try:
+            step = int(text[5:].split(" ", 1)[0])
+        except ValueError:
+            return
+        page = 0
+        if " - Page " in text:
+            digits = text.rsplit(" - Page ", 1)[1].split(" ", 1)[0]
+            page = int(digits) if digits.isdigit() else 0
+        self.on_step(step, page)
+
+
+def report_pdf(html: str, on_step=None) -> tuple[bytes, int]:
+    """(PDF bytes, page count) of a report's HTML. ``on_step(step, page)`` follows WeasyPrint's
+    stages (1-4 parsing and styling, 5 layout page by page, 6-7 writing the PDF)."""
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
-    document = HTML(string=html, url_fetcher=fetcher, base_url="about:blank").render()
-    buffer = io.BytesIO()
-    document.write_pdf(buffer)
+    progress_log = logging.getLogger("weasyprint.progress")
+    handler = _StepHandler(on_step) if on_step else None
+    if handler:
+        progress_log.addHandler(handler)
+        progress_log.setLevel(logging.INFO)
+        progress_log.propagate = False  # the steps feed the progress bar, not the worker log
+    try:
+        fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+        document = HTML(string=html, url_fetcher=fetcher, base_url="about:blank").render()
+        buffer = io.BytesIO()
+        document.write_pdf(buffer)
+    finally:
+        if handler:
+            progress_log.removeHandler(handler)
+            progress_log.setLevel(logging.WARNING)
+            progress_log.propagate = True
     return buffer.getvalue(), len(document.pages)

@@ -65,6 +65,27 @@ def _set_stage(report_id: int, stage: str, percent: int) -> None:
         stage=stage, progress=percent, updated_at=timezone.now())
 
 
+def _pdf_progress(report_id: int, tool_count: int):
+    """Progress callback for the PDF stage (45% -> 98%): layout is most of the time, so pages
+    laid out move the bar; the database is written at most every half second."""
+    expected_pages = max(10, 12 + tool_count // 25)
+    state = {"percent": 45, "at": 0.0}
+
+    def on_step(step: int, page: int) -> None:
+        if step < 5:
+            percent = 45 + 2 * step
+        elif step == 5:
+            percent = 53 + min(32, 32 * page // expected_pages)
+        else:
+            percent = 85 + 6 * (step - 5)
+        now = time.monotonic()
+        if percent > state["percent"] and now - state["at"] >= 0.5:
+            state.update(percent=percent, at=now)
+            _set_stage(report_id, Report.Stage.PDF, min(percent, 98))
+
+    return on_step
+
+
 def report_mark_failed(*, report_id: int, message: str) -> None:
     """Record a failed generation; the page shows ``message`` and offers a retry."""
     Report.objects.filter(pk=report_id, status__in=[Report.Status.QUEUED, Report.Status.RUNNING]).update(
@@ -94,8 +115,8 @@ def report_build(*, report_id: int) -> Report | None:
                                    report_id=str(report.public_id), previous=previous)
         _set_stage(report_id, Report.Stage.RENDERING, 35)
         html = render.report_html(snapshot.data)
-        _set_stage(report_id, Report.Stage.PDF, 55)
-        pdf, pages = render.report_pdf(html)
+        _set_stage(report_id, Report.Stage.PDF, 45)
+        pdf, pages = render.report_pdf(html, on_step=_pdf_progress(report_id, len(snapshot.data["tools"])))
     except Exception as exc:  # noqa: BLE001 - any crash must leave a clear, retryable failure
         log.exception("report %s failed", report_id)
         reason = exc.message if isinstance(exc, DomainError) else exc.__class__.__name__

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -14,6 +15,7 @@ from .selectors import report_for, report_html, report_pdf, reports_of
 
 # The stored report HTML is a self-contained document: inline CSS and SVG, no script, no
 # external resource. The header makes sure a browser never runs or fetches anything from it.
+REPORTS_PER_PAGE = 25
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
@@ -26,9 +28,10 @@ def _page_context(access, project, **extra) -> dict:
 @login_required
 def report_list(request, org_slug, project_slug):
     access, project = project_access(request.user, org_slug, project_slug, "project.view")
-    reports = list(reports_of(project)[:100])
+    page = Paginator(reports_of(project), REPORTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "reports/list.html", _page_context(
-        access, project, reports=reports, environments=list(project.environments.all()), crumb="Security reports"))
+        access, project, page=page, reports=list(page), environments=list(project.environments.all()),
+        crumb="Security reports"))
 
 
 @login_required

@@ -189,12 +189,14 @@ def test_api_bad_report_id_is_404(adyen, people, api_for):
 def test_list_page_queries_do_not_grow_with_reports(adyen, people, client_for, django_assert_max_num_queries):
     from apps.reports.services import report_request
 
-    for _ in range(12):
+    for _ in range(30):
         report_request(project=adyen, environment=None, actor=people.member)
     c = client_for(people.viewer)
     with django_assert_max_num_queries(12):
         response = c.get(f"/o/acme/p/{adyen.slug}/reports/")
-    assert response.content.count(b'data-testid="report-row"') == 12
+    assert response.content.count(b'data-testid="report-row"') == 25 and b"Page 1 of 2" in response.content
+    older = c.get(f"/o/acme/p/{adyen.slug}/reports/?page=2")
+    assert older.content.count(b'data-testid="report-row"') == 5
 
 
 def test_project_page_panel_shows_the_latest_report(ready, people, client_for):

@@ -148,3 +148,17 @@ def test_a_ready_report_is_never_rebuilt(adyen, people):
     assert report_build(report_id=report.pk) is None
     report.refresh_from_db()
     assert report.attempts == 1
+
+
+def test_pdf_stage_reports_its_steps():
+    import logging
+
+    from apps.reports import render
+
+    steps = []
+    html = "<html><body>" + "<p style='break-after: page'>page</p>" * 3 + "</body></html>"
+    pdf, pages = render.report_pdf(html, on_step=lambda step, page: steps.append((step, page)))
+    assert pages == 3
+    assert (5, 3) in steps and max(s for s, _ in steps) >= 6
+    log = logging.getLogger("weasyprint.progress")
+    assert not [h for h in log.handlers if isinstance(h, render._StepHandler)] and log.propagate
