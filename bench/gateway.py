@@ -62,6 +62,35 @@ async def item(request):
 app = Starlette(routes=[Route("/items/{id}", item)])
 """
 
+# The floor: the same SDK configuration (stateless, JSON responses) with a handler that does
+# nothing, to show what the protocol layer alone costs on this machine.
+NOOP_MCP_APP = """
+from contextlib import asynccontextmanager
+
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+
+async def call_tool(ctx, params):
+    return {"content": [{"type": "text", "text": "{}"}], "structuredContent": {"id": 1}, "isError": False,
+            "resultType": "complete"}
+
+
+server = Server("noop", on_call_tool=call_tool, get_tool_input_schema=lambda name: None)
+manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True)
+
+
+@asynccontextmanager
+async def lifespan(app):
+    async with manager.run():
+        yield
+
+
+app = Starlette(routes=[Mount("/mcp", app=manager.handle_request)], lifespan=lifespan)
+"""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -142,7 +171,8 @@ def rpc(method: str, params: dict, modern: bool) -> tuple[dict, dict]:
     return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
 
 
-async def measure(args, upstream_url: str, gateway_url: str, org: str, bench: str, box: str, token: str):
+async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org: str, bench: str, box: str,
+                  token: str):
     import httpx
 
     auth = {"Authorization": f"Bearer {token}"}
@@ -176,6 +206,13 @@ async def measure(args, upstream_url: str, gateway_url: str, org: str, bench: st
                 assert response.status_code == 200 and not payload["result"].get("isError"), payload
             return send
 
+        def noop(modern: bool):
+            async def send(i: int) -> None:
+                body, headers = rpc("tools/call", {"name": "getItem", "arguments": {"id": i}}, modern)
+                response = await client.post(f"{noop_url}/mcp/", json=body, headers=headers)
+                assert response.status_code == 200, response.text
+            return send
+
         def listing(modern: bool):
             async def send(i: int) -> None:
                 body, headers = rpc("tools/list", {}, modern)
@@ -185,6 +222,8 @@ async def measure(args, upstream_url: str, gateway_url: str, org: str, bench: st
             return send
 
         await run("direct upstream (httpx)", args.n, direct)
+        await run("SDK alone, no-op tools/call (2025-11-25)", args.n, noop(False))
+        await run("SDK alone, no-op tools/call (2026-07-28)", args.n, noop(True))
         await run("gateway tools/call (2025-11-25)", args.n, via_gateway(False))
         await run("gateway tools/call (2026-07-28)", args.n, via_gateway(True))
         await run("gateway tools/list, Box (2025-11-25)", args.list_n, listing(False))
@@ -194,13 +233,13 @@ async def measure(args, upstream_url: str, gateway_url: str, org: str, bench: st
 
 def report(results, walls, listed: int, box_tools: int) -> bool:
     print()
-    print(f"{'scenario':40} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'calls/s':>8}")
-    print("-" * 82)
+    print(f"{'scenario':42} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'calls/s':>8}")
+    print("-" * 84)
     for label, samples in results.items():
-        print(f"{label:40} {len(samples):6d} {percentile(samples, 50):8.2f} {percentile(samples, 99):8.2f} "
+        print(f"{label:42} {len(samples):6d} {percentile(samples, 50):8.2f} {percentile(samples, 99):8.2f} "
               f"{statistics.fmean(samples):8.2f} {len(samples) / walls[label]:8.0f}")
     direct = results["direct upstream (httpx)"]
-    print("-" * 82)
+    print("-" * 84)
     ok = True
     for era in ("2025-11-25", "2026-07-28"):
         gateway = results[f"gateway tools/call ({era})"]
@@ -208,8 +247,10 @@ def report(results, walls, listed: int, box_tools: int) -> bool:
         p99 = percentile(gateway, 99) - percentile(direct, 99)
         met = p50 <= 3.0 and p99 <= 10.0
         ok = ok and met
+        floor = results[f"SDK alone, no-op tools/call ({era})"]
         print(f"added by the gateway ({era}): p50 {p50:+.2f} ms, p99 {p99:+.2f} ms "
-              f"(target p50 <= 3, p99 <= 10: {'met' if met else 'NOT met'})")
+              f"(target p50 <= 3, p99 <= 10: {'met' if met else 'NOT met'}); "
+              f"of which the SDK alone: p50 {percentile(floor, 50) - percentile(direct, 50):+.2f} ms")
     print(f"tools/list on Box: {listed} tools listed for the agent out of {box_tools} in the inventory")
     return ok
 
@@ -220,9 +261,12 @@ def main() -> int:
     parser.add_argument("--list-n", type=int, default=30, help="sequential tools/list calls on Box")
     args = parser.parse_args()
 
+    import logging
+
     import django
 
     django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from django.conf import settings
     from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
@@ -233,15 +277,20 @@ def main() -> int:
     old_config = setup_databases(verbosity=0, interactive=False)
     processes: list[subprocess.Popen] = []
     try:
-        upstream_port, gateway_port = free_port(), free_port()
+        upstream_port, gateway_port, noop_port = free_port(), free_port(), free_port()
         upstream_url, gateway_url = f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{gateway_port}"
         app_dir = REPO / "var" / "bench"
         app_dir.mkdir(parents=True, exist_ok=True)
         (app_dir / "bench_upstream.py").write_text(UPSTREAM_APP)
+        (app_dir / "bench_noop_mcp.py").write_text(NOOP_MCP_APP)
         uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
         processes.append(subprocess.Popen([*uvicorn, "--port", str(upstream_port), "--app-dir", str(app_dir),
                                            "bench_upstream:app"], cwd=REPO))
         wait_for(upstream_url + "/items/1", processes[-1])
+        noop_url = f"http://127.0.0.1:{noop_port}"
+        processes.append(subprocess.Popen([*uvicorn, "--port", str(noop_port), "--app-dir", str(app_dir),
+                                           "bench_noop_mcp:app"], cwd=REPO))
+        wait_for(noop_url + "/", processes[-1])
 
         print("Importing the bench API and Box (analysis runs synchronously)...", flush=True)
         org, bench, box, token, box_tools = seed(upstream_url)
@@ -257,7 +306,9 @@ def main() -> int:
         wait_for(gateway_url + "/healthz", processes[-1])
 
         print(f"Measuring ({args.n} calls per scenario, {args.list_n} listings)...", flush=True)
-        results, walls, listed = asyncio.run(measure(args, upstream_url, gateway_url, org, bench, box, token))
+        results, walls, listed = asyncio.run(measure(args, upstream_url, gateway_url, noop_url, org, bench, box,
+                                                     token))
+        print(f"(machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         report(results, walls, listed, box_tools)
         return 0
     finally:

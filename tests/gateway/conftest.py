@@ -256,8 +256,19 @@ def run_client(endpoint: str, token: str | None, fn: Callable[[Any], Awaitable[A
             async with Client(transport, mode=mode, cache=None) as client:
                 return await fn(client)
 
+    def run() -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(main())
+        # A loop already runs in this thread (Playwright's sync API): use a thread of our own.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, main()).result()
+
     try:
-        return asyncio.run(main())
+        return run()
     except BaseExceptionGroup as group:  # the client's task group wraps what fn raised
         leaf: BaseException = group
         while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
