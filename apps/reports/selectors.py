@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -278,10 +278,20 @@ def _tool_row(tool, envs: list[Environment], governance: dict) -> dict:
 
 
 def _audit_section(organization, project: Project, envs: list[Environment], now: datetime) -> dict:
-    """Audit configuration (per environment) and volume: events per type over the last 30 days."""
+    """Audit configuration (per environment) and volume over the last 30 days: the project's
+    events by type (most services put the project's slug in the payload, the gateway also the
+    environment's; the others target the project, an environment or a spec version) and the
+    organization's total."""
     since = now - timedelta(days=AUDIT_WINDOW_DAYS)
-    counts = dict(AuditEvent.objects.filter(organization=organization, created_at__gte=since)
-                  .values_list("event_type").annotate(n=Count("id")).values_list("event_type", "n"))
+    recent = AuditEvent.objects.filter(organization=organization, created_at__gte=since)
+    # Events naming the project in their payload, or targeting it, its environments or its spec versions.
+    targets = [str(project.public_id), *(str(e.public_id) for e in project.environments.all()),
+               *(str(v) for v in SpecVersion.objects.filter(project=project).values_list("public_id", flat=True))]
+    in_scope = (Q(payload__project=project.slug) | Q(target_id__in=targets)) & (
+        ~Q(payload__has_key="environment") | Q(payload__environment__in=[e.slug for e in envs]))
+    counts = dict(recent.filter(in_scope).order_by().values_list("event_type").annotate(n=Count("id"))
+                  .values_list("event_type", "n"))
+    org_window = recent.count()
     total = AuditEvent.objects.filter(organization=organization).count()
     rows = [{"event_type": key, "description": label, "count": counts.get(key, 0)}
             for key, label in EVENT_TYPES.items() if counts.get(key, 0)]
@@ -293,11 +303,14 @@ def _audit_section(organization, project: Project, envs: list[Environment], now:
         "environments": [{"name": e.name, "slug": e.slug, "enabled": e.audit_enabled} for e in envs],
         "enabled_everywhere": all(e.audit_enabled for e in envs) if envs else False,
         "events_in_window": sum(counts.values()),
+        "organization_events_in_window": org_window,
         "events_total": total,
         "first_event_at": first.first().isoformat() if total else None,
         "by_type": rows,
         "tool_calls_in_window": counts.get("tool.called", 0),
+        "completed_calls_in_window": counts.get("tool.call_completed", 0),
         "denied_calls_in_window": counts.get("tool.call_denied", 0),
+        "approvals_requested_in_window": counts.get("approval.requested", 0),
         "reports_in_window": counts.get("report.generated", 0),
         "documented_event_types": len(EVENT_TYPES),
     }

@@ -125,7 +125,7 @@ def test_rendering_never_fetches_urls_from_the_spec():
 def test_a_crash_leaves_a_failed_retryable_report(adyen, people, monkeypatch):
     from apps.reports import render, services
 
-    def boom(html):
+    def boom(html, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(render, "report_pdf", boom)
@@ -162,3 +162,15 @@ def test_pdf_stage_reports_its_steps():
     assert (5, 3) in steps and max(s for s, _ in steps) >= 6
     log = logging.getLogger("weasyprint.progress")
     assert not [h for h in log.handlers if isinstance(h, render._StepHandler)] and log.propagate
+
+
+def test_audit_volume_is_counted_for_this_project(adyen, people):
+    from tests.factories import make_project
+
+    other = make_project(people.org, people.owner, name="Other API")
+    build_report(other, people.owner)  # report.generated of another project
+    audit = snapshot(adyen)["governance"]["audit"]
+    types = {row["event_type"]: row["count"] for row in audit["by_type"]}
+    assert types.get("spec.imported") == 1 and "report.generated" not in types
+    assert audit["organization_events_in_window"] > audit["events_in_window"]
+    assert audit["chain"].startswith("chain re-verified while generating this report: intact")
