@@ -162,21 +162,25 @@ class Gateway:
     @asynccontextmanager
     async def lifespan(self, app=None):
         """Start the SDK's session manager, the database pool, the upstream client and the
-        rate limiter; close them all on shutdown."""
-        self.session_manager = StreamableHTTPSessionManager(app=self.server, stateless=True, json_response=True)
-        self.db = Database(conf.get_int("MCP_DB_THREADS"))
-        self.http = upstream.new_async_client()
-        self.limiter = RateLimiter(settings.REDIS_URL)
+        rate limiter; close them all on shutdown. One running lifespan per process."""
+        if self.session_manager is not None:
+            raise RuntimeError("The MCP gateway is already running in this process.")
+        manager = StreamableHTTPSessionManager(app=self.server, stateless=True, json_response=True)
+        db = Database(conf.get_int("MCP_DB_THREADS"))
+        http = upstream.new_async_client()
+        limiter = RateLimiter(settings.REDIS_URL)
         try:
             # ``background`` outlives single requests (completion audits); on shutdown it is
             # awaited before the database pool closes, so no audit row is dropped.
-            async with anyio.create_task_group() as self.background, self.session_manager.run():
+            async with anyio.create_task_group() as background, manager.run():
+                self.session_manager, self.db, self.http, self.limiter = manager, db, http, limiter
+                self.background = background
                 yield
         finally:
-            await self.http.aclose()
-            await self.limiter.close()
-            await anyio.to_thread.run_sync(self.db.close)
             self.session_manager = self.db = self.http = self.limiter = self.background = None
+            await http.aclose()
+            await limiter.close()
+            await anyio.to_thread.run_sync(db.close)
 
     # ------------------------------------------------------------------ HTTP layer
 

@@ -12,7 +12,9 @@ append-only:
    call without an audit row; at worst (process killed mid-call) there is a ``started`` row
    without its completion, which an auditor reads as "attempted, outcome unknown".
 2. ``tool.call_completed`` records the outcome, upstream HTTP status and latency, keyed by
-   the same ``call_id``.
+   the same ``call_id``. The gateway writes it right after the agent's answer has left (off
+   the latency path; server shutdown waits for pending rows). Its failure is logged, never
+   hidden behind the result: the attempt row already exists.
 
 Calls refused before any upstream contact (unknown tool, not granted, disabled, invalid
 arguments, rate limited, policy error) write one ``tool.call_denied`` event with the reason

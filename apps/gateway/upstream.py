@@ -33,6 +33,7 @@ import re
 import socket
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -460,15 +461,17 @@ async def execute_call_async(*, tool, environment, arguments: Mapping[str, Any],
 
 def execute_call(*, tool, environment, arguments: dict) -> CallOutcome:
     """Make the call synchronously (Celery tasks, management commands): credentials are read in
-    the calling thread (and its transaction), the HTTP exchange runs on a private event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError("execute_call() blocks; from async code use execute_call_async().")
+    the calling thread (and its transaction), the HTTP exchange runs on a private event loop,
+    in a helper thread when this thread already runs one (it then blocks that loop: from
+    async code prefer ``execute_call_async``)."""
     try:
         request = prepare_request(tool=tool, environment=environment, arguments=arguments)
     except UpstreamError as exc:
         return exc.outcome()
-    return asyncio.run(send_async(request, tool=tool, environment=environment))
+    exchange = send_async(request, tool=tool, environment=environment)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(exchange)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mcp-upstream") as pool:
+        return pool.submit(asyncio.run, exchange).result()

@@ -43,9 +43,30 @@ def wait_until_answers(url: str, *, timeout: float = 60.0, process: subprocess.P
     raise RuntimeError(f"{url} did not answer within {timeout} s: {last}")
 
 
+# Session servers by name. Another test package may import these fixtures (tests/e2e does):
+# pytest then holds a second fixture definition, and this registry makes it reuse the running
+# server instead of starting a second one (the gateway keeps process-wide state).
+_RUNNING: dict[str, str] = {}
+
+
+def run_async(coroutine) -> Any:
+    """asyncio.run, or on a helper thread when this thread already runs a loop (Playwright)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture(scope="session")
 def prism() -> str:
     """Stoplight Prism mocking petstore-v3.yaml (static examples) on a free loopback port."""
+    if "prism" in _RUNNING:
+        yield _RUNNING["prism"]
+        return
     binary = REPO_ROOT / "node_modules" / ".bin" / "prism"
     if not binary.exists():
         subprocess.run([str(REPO_ROOT / "scripts" / "install-node-deps.sh")], check=True, cwd=REPO_ROOT)
@@ -59,8 +80,10 @@ def prism() -> str:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(url + "/store/order/1", process=process)
+        _RUNNING["prism"] = url
         yield url
     finally:
+        _RUNNING.pop("prism", None)
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -102,10 +125,17 @@ class ThreadedUvicorn:
 @pytest.fixture(scope="session")
 def gateway_server(django_db_setup, django_db_blocker) -> str:
     """mcpforge.asgi:application (Django + the MCP gateway) under uvicorn, on the test database."""
+    if "gateway" in _RUNNING:
+        yield _RUNNING["gateway"]
+        return
     from mcpforge.asgi import application
 
     with django_db_blocker.unblock(), ThreadedUvicorn(application) as server:
-        yield server.url
+        _RUNNING["gateway"] = server.url
+        try:
+            yield server.url
+        finally:
+            _RUNNING.pop("gateway", None)
 
 
 UPSTREAM_HITS: list[str] = []  # paths the misbehaving upstream served, in order
@@ -256,19 +286,8 @@ def run_client(endpoint: str, token: str | None, fn: Callable[[Any], Awaitable[A
             async with Client(transport, mode=mode, cache=None) as client:
                 return await fn(client)
 
-    def run() -> Any:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(main())
-        # A loop already runs in this thread (Playwright's sync API): use a thread of our own.
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, main()).result()
-
     try:
-        return run()
+        return run_async(main())
     except BaseExceptionGroup as group:  # the client's task group wraps what fn raised
         leaf: BaseException = group
         while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:

@@ -55,3 +55,15 @@ def test_caller_resolution_is_two_queries(people, django_assert_max_num_queries)
         caller = selectors.caller_resolve(raw_token=raw, org_slug="acme", project_slug=project.slug,
                                           env_slug="staging")
     assert caller.role == "member" and caller.environment.slug == "staging"
+
+
+def test_former_member_token_is_refused_with_403(people):
+    from apps.accounts.models import Membership
+
+    project = make_project(people.org, people.owner)
+    raw = make_token(people.member, people.org)
+    Membership.objects.filter(user=people.member).delete()  # removed without the service's token revocation
+    with pytest.raises(selectors.GatewayRefusal) as exc:
+        selectors.caller_resolve(raw_token=raw, org_slug="acme", project_slug=project.slug, env_slug="staging")
+    assert exc.value.status == 403 and exc.value.reason == "not_a_member"
+    assert exc.value.audit_token.user == people.member

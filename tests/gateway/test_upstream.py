@@ -11,6 +11,7 @@ import pytest
 from apps.credentials.schemes import UpstreamAuth
 from apps.gateway import upstream
 from apps.gateway.upstream import UpstreamError, address_refusal, build_request, response_outcome
+from tests.gateway.conftest import run_async
 
 
 @dataclass
@@ -159,11 +160,13 @@ def test_execute_call_sync_against_a_real_server(misbehaving_upstream, db):
     assert not refused.ok and refused.error == "destination_refused"
 
 
-def test_execute_call_refuses_to_block_an_event_loop(db):
-    import asyncio
+def test_execute_call_also_works_where_an_event_loop_runs(misbehaving_upstream, db):
+    """Celery's eager mode may run the approved call in a thread that runs a loop (tests, ASGI)."""
+    tool = FakeTool(path="/echo/{thing}", arg_map={"thing": {"in": "path", "name": "thing"}})
+    env = FakeEnv(base_url=misbehaving_upstream, allow_private_network=True)
 
     async def inside_loop():
-        upstream.execute_call(tool=PET, environment=FakeEnv(), arguments={"petId": 1})
+        return upstream.execute_call(tool=tool, environment=env, arguments={"thing": "loop"})
 
-    with pytest.raises(RuntimeError, match="execute_call_async"):
-        asyncio.run(inside_loop())
+    outcome = run_async(inside_loop())
+    assert outcome.ok and outcome.structured["path"] == "/echo/loop"

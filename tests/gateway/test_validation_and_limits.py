@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -10,6 +9,7 @@ from django.conf import settings
 
 from apps.gateway.ratelimit import Limit, RateLimiter
 from apps.gateway.validation import SchemaBroken, argument_errors
+from tests.gateway.conftest import run_async
 
 SCHEMA = {
     "type": "object",
@@ -68,7 +68,7 @@ def test_fixed_window_limits_in_redis():
             await limiter.close()
         return verdicts, next_minute, unlimited
 
-    verdicts, next_minute, unlimited = asyncio.run(scenario())
+    verdicts, next_minute, unlimited = run_async(scenario())
     assert [v.allowed for v in verdicts] == [True, True, True, False]
     assert verdicts[-1].scope == "token" and verdicts[-1].limit == 3 and verdicts[-1].retry_after == 40
     assert next_minute.allowed and unlimited.allowed
@@ -82,5 +82,5 @@ def test_unreachable_redis_fails_closed():
         finally:
             await limiter.close()
 
-    verdict = asyncio.run(scenario())
+    verdict = run_async(scenario())
     assert not verdict.allowed and verdict.unavailable
