@@ -1,5 +1,7 @@
 """DRF glue: every error is a JSON body with a `detail` message (and `field` when known)."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -14,6 +16,13 @@ def exception_handler(exc, context):
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        request = context.get("request")
+        size = int(getattr(request, "META", {}).get("CONTENT_LENGTH") or 0)
+        limit_mb = settings.SPEC_MAX_BYTES / 1048576
+        return Response(
+            {"detail": f"The request is {size / 1048576:.1f} MB, larger than the {limit_mb:.0f} MB limit."}, status=413
+        )
     if isinstance(exc, Http404):
         return Response({"detail": "Not found."}, status=404)
     response = drf_exception_handler(exc, context)

@@ -21,6 +21,7 @@ from .fetch import FetchError, fetch_spec
 from .models import SpecVersion
 
 log = logging.getLogger(__name__)
+MB = 1024 * 1024
 
 
 class ImportRejected(DomainError):
@@ -72,7 +73,7 @@ def spec_import(
         _record_rejection(project=project, actor=actor, source=source, reason="empty document", filename=filename)
         raise ImportRejected("The document is empty.", field="document")
     if len(data) > settings.SPEC_MAX_BYTES:
-        reason = f"the document is {len(data) / 1e6:.1f} MB; the limit is {settings.SPEC_MAX_BYTES / 1e6:.0f} MB"
+        reason = f"the document is {len(data) / MB:.1f} MB; the limit is {settings.SPEC_MAX_BYTES / MB:.0f} MB"
         _record_rejection(project=project, actor=actor, source=source, reason=reason, filename=filename)
         raise ImportRejected(f"Rejected: {reason}.", field="document")
     with transaction.atomic():

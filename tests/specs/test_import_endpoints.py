@@ -63,11 +63,16 @@ def test_oversized_document_is_rejected_with_a_clear_message(people, project, cl
 
 @pytest.mark.django_db
 def test_thirty_megabyte_upload_rejected_by_the_api(people, project, api_for):
-    response = api_for(people.member).post(
-        f"/api/v1/projects/{project.public_id}/specs/", {"document": "a" * (30 * 1024 * 1024)}, format="json"
-    )
-    assert response.status_code == 400
-    assert "30.0 MB" in response.json()["detail"] and "25 MB" in response.json()["detail"]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = api_for(people.member)
+    big = b"a" * (30 * 1024 * 1024)
+    url = f"/api/v1/projects/{project.public_id}/specs/"
+    response = client.post(url, {"file": SimpleUploadedFile("big.json", big)}, format="multipart")
+    assert response.status_code == 400  # a file upload reaches the service, which names size and limit
+    assert "30.0 MB" in response.json()["detail"] and "limit is 25 MB" in response.json()["detail"]
+    response = client.post(url, {"document": big.decode()}, format="json")  # a body Django refuses to read
+    assert response.status_code == 413 and "30.0 MB" in response.json()["detail"]
     assert not SpecVersion.objects.filter(project=project).exists()
 
 
@@ -162,11 +167,26 @@ def test_hostile_documents_fail_with_a_clear_reason(people, project):
         levels.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
     bomb = "\n".join(levels).encode()
     deep = b"[" * 10_000 + b"]" * 10_000
-    external = json.dumps({
-        "openapi": "3.0.3", "info": {"title": "x", "version": "1"},
-        "paths": {"/a": {"get": {"responses": {"200": {"description": "ok", "content": {"application/json": {
-            "schema": {"$ref": "http://169.254.169.254/latest/meta-data"}}}}}}}},
-    }).encode()
+    external = json.dumps(
+        {
+            "openapi": "3.0.3",
+            "info": {"title": "x", "version": "1"},
+            "paths": {
+                "/a": {
+                    "get": {
+                        "responses": {
+                            "200": {
+                                "description": "ok",
+                                "content": {
+                                    "application/json": {"schema": {"$ref": "http://169.254.169.254/latest/meta-data"}}
+                                },
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    ).encode()
     cases = {"bomb.yaml": (bomb, "alias"), "deep.json": (deep, "nest"), "external.json": (external, "169.254.169.254")}
     for name, (data, expected) in cases.items():
         version = import_spec(project, name, people.member, data=data)
