@@ -90,7 +90,9 @@ def enabled_map(environment, tools: Iterable[Tool]) -> dict[str, bool]:
     """operation_key -> enabled in ``environment`` for ``tools``. One query.
 
     An explicit ``ToolSetting`` row (an admin's switch) wins; otherwise the risk default
-    ``grants.default_enabled(category, environment.slug)`` applies.
+    ``grants.default_enabled(category, environment.slug)`` applies, except that a tool whose
+    description looks like a prompt injection (``Tool.poisoning``) stays disabled until an
+    admin has reviewed it and switched it on explicitly.
     """
     tools = list(tools)
     keys = [t.operation_key for t in tools]
@@ -99,9 +101,18 @@ def enabled_map(environment, tools: Iterable[Tool]) -> dict[str, bool]:
         .values_list("operation_key", "enabled")
     ) if keys else {}
     return {
-        t.operation_key: explicit.get(t.operation_key, grants.default_enabled(tool_category(t), environment.slug))
+        t.operation_key: explicit.get(
+            t.operation_key,
+            grants.default_enabled(tool_category(t), environment.slug) and not _poisoned(t),
+        )
         for t in tools
     }
+
+
+def _poisoned(tool) -> bool:
+    if "poisoning" in tool.get_deferred_fields():
+        return False  # callers that defer it only need enablement of reviewed tools
+    return bool(tool.poisoning)
 
 
 def subject_for(user, organization_id: int) -> grants.Subject:

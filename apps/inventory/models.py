@@ -9,6 +9,15 @@ from apps.projects.models import Project
 from apps.specs.models import SpecVersion
 
 
+class LargeJSONField(models.JSONField):
+    """A JSONField for large documents (tool schemas). Defining ``get_placeholder`` keeps
+    ``bulk_create`` on Postgres off its UNNEST strategy, which quotes array literals in Python
+    (0.6 s for Box's 3 MB of schemas); plain VALUES rows are escaped by libpq in C."""
+
+    def get_placeholder(self, value, compiler, connection):
+        return "%s"
+
+
 class Tool(TimeStampedModel):
     """One MCP tool of one spec version: exactly what an agent sees, plus where it came from
     and how it was classified. ``operation_key`` ("POST /pets") is the identity that links the
@@ -39,8 +48,8 @@ class Tool(TimeStampedModel):
     description = models.TextField(blank=True, default="")
     tags = models.JSONField(default=list, blank=True)
     deprecated = models.BooleanField(default=False)
-    input_schema = models.JSONField(default=dict)
-    output_schema = models.JSONField(null=True, blank=True)
+    input_schema = LargeJSONField(default=dict)
+    output_schema = LargeJSONField(null=True, blank=True)
     arg_map = models.JSONField(default=dict, blank=True)
     body_content_type = models.CharField(max_length=100, blank=True, default="")
     security = models.JSONField(default=list, blank=True)

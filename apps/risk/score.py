@@ -624,14 +624,16 @@ def _spec_findings(tools: list[ToolDef], cls: Mapping[str, Classification], info
     return out
 
 
-def _poisoning_findings(tools: list[ToolDef], info: SpecInfo) -> list[Finding]:
+def _poisoning_findings(
+    tools: list[ToolDef], info: SpecInfo, scanned: Mapping[str, list[tuple[str, bool]]] | None = None
+) -> list[Finding]:
     scanner = PoisoningScanner(
         tool_names=[t.name for t in tools], known_hosts=info.known_hosts or set(document_hosts(None, info.servers))
     )
     out: list[Finding] = []
     weak: dict[str, list[str]] = {}
     for tool in tools:
-        found = scanner.scan_tool_detailed(tool)
+        found = scanned.get(tool.name, []) if scanned is not None else scanner.scan_tool_detailed(tool)
         strong = [r for r, is_strong in found if is_strong]
         if strong:
             out.append(
@@ -735,16 +737,19 @@ def security_findings(
     classifications: Mapping[str, Classification],
     spec_info: SpecInfo | ParsedSpec | None,
     governance: GovernanceFacts | None = None,
+    poisoning: Mapping[str, list[tuple[str, bool]]] | None = None,
 ) -> list[Finding]:
     """Every security, governance and data-validation finding for a spec's tools.
 
     ``governance=None`` is an offline scan (see module docstring for what is assumed).
+    ``poisoning``: an already computed ``poisoning.scan_tools_detailed`` result, so a caller
+    that also stores per-tool reasons scans the text once.
     """
     tools = list(tools)
     info = _as_spec_info(spec_info)
     findings = _governance_findings(tools, classifications, governance)
     findings += _spec_findings(tools, classifications, info)
-    findings += _poisoning_findings(tools, info)
+    findings += _poisoning_findings(tools, info, poisoning)
     findings += _validation_findings(tools)
     return sort_findings(findings)
 

@@ -69,12 +69,17 @@ def analyse(
     lap("build")
     progress("analysing", 70)
     quality = quality_findings(tools)
-    classifications, findings, score = classify_and_score(parsed, tools, quality, governance)
+    scanned = scan_poisoning(parsed, tools)
+    classifications, findings, score = classify_and_score(parsed, tools, quality, governance, scanned)
+    # Only strong signals (instructions to the model, hidden characters...) disable a tool by default.
+    poisoning = {name: [r for r, strong in found if strong] for name, found in scanned.items()}
+    poisoning = {name: reasons for name, reasons in poisoning.items() if reasons}
     lap("classify")
     result = AnalysisResult(
         parsed=parsed,
         tools=tools,
         classifications=classifications,
+        poisoning=poisoning,
         findings=findings,
         score=score,
         token_estimate=estimate_tokens(tools),
@@ -83,23 +88,25 @@ def analyse(
     return result
 
 
-def classify_and_score(parsed: ParsedSpec, tools: list[ToolDef], quality: list[Finding], governance: Any):
+def classify_and_score(
+    parsed: ParsedSpec, tools: list[ToolDef], quality: list[Finding], governance: Any, poisoning: Any = None
+):
     """Classification, poisoning scan, security findings and the score for a tool list."""
     from apps.risk.classify import classify_tools
-    from apps.risk.score import compute_score, security_findings
+    from apps.risk.score import compute_score, security_findings, sort_findings
 
     classifications = classify_tools(tools, document=parsed.document)
-    findings = security_findings(tools, classifications, parsed, governance) + list(quality)
+    findings = sort_findings(security_findings(tools, classifications, parsed, governance, poisoning) + list(quality))
     score = compute_score(findings, classifications)
     return classifications, findings, score_as_dict(score)
 
 
-def scan_poisoning(parsed: ParsedSpec, tools: list[ToolDef]) -> dict[str, list[str]]:
-    """Descriptions are untrusted text: reasons per tool that look like instructions to the model."""
-    from apps.risk.poisoning import document_hosts, scan_tools
+def scan_poisoning(parsed: ParsedSpec, tools: list[ToolDef]) -> dict[str, list[tuple[str, bool]]]:
+    """Descriptions are untrusted text: per tool, (reason, is_strong) pairs for text that looks
+    like instructions to the model."""
+    from apps.risk.poisoning import document_hosts, scan_tools_detailed
 
-    flagged = scan_tools(tools, known_hosts=document_hosts(parsed.document, parsed.servers))
-    return {name: reasons for name, reasons in flagged.items() if reasons}
+    return scan_tools_detailed(tools, known_hosts=document_hosts(parsed.document, parsed.servers))
 
 
 def score_as_dict(score: Any) -> dict[str, Any]:

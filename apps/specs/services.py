@@ -14,6 +14,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import DomainError
 from apps.inventory.models import Tool, ToolRename
 from apps.projects.models import Project
+from apps.risk.services import apply_overrides
 
 from . import pipeline
 from .domain import SpecError
@@ -269,6 +270,8 @@ def _persist(version: SpecVersion, result: pipeline.AnalysisResult) -> None:
     ]
     for row in rows:
         row.poisoning = result.poisoning.get(row.name, [])
+    # An admin's category / risk override applies to the operation in every version.
+    apply_overrides(project=version.project, tools=rows)
     Tool.objects.filter(spec_version=version).delete()  # a re-run after a crash starts clean
     Tool.objects.bulk_create(rows, batch_size=500)
     SpecVersion.objects.filter(project_id=version.project_id, is_current=True).exclude(pk=version.pk).update(
