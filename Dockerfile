@@ -12,4 +12,4 @@ RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build DEBUG=false python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["uvicorn", "mcpforge.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["sh", "-c", "python manage.py check --fail-level ERROR && uvicorn mcpforge.asgi:application --host 0.0.0.0 --port 8000"]

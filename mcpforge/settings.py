@@ -244,11 +244,27 @@ CREDENTIAL_MAX_AGE_DAYS = env_int("CREDENTIAL_MAX_AGE_DAYS", 90)
 # How long a rotated-out credential version stays usable for in-flight calls before it is wiped.
 CREDENTIAL_ROTATION_GRACE_SECONDS = env_int("CREDENTIAL_ROTATION_GRACE_SECONDS", 300)
 
+# MCP gateway (apps/gateway)
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", "")
+MCP_APPROVAL_WAIT_SECONDS = env_int("MCP_APPROVAL_WAIT_SECONDS", 0)
+MCP_RATE_LIMIT_PER_TOKEN = env_int("MCP_RATE_LIMIT_PER_TOKEN", 120)
+MCP_RATE_LIMIT_PER_TOOL = env_int("MCP_RATE_LIMIT_PER_TOOL", 60)
+MCP_UPSTREAM_TIMEOUT_SECONDS = env_int("MCP_UPSTREAM_TIMEOUT_SECONDS", 15)
+MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS", 5)
+MCP_UPSTREAM_MAX_BYTES = env_int("MCP_UPSTREAM_MAX_BYTES", 2 * 1024 * 1024)
+MCP_UPSTREAM_MAX_REDIRECTS = env_int("MCP_UPSTREAM_MAX_REDIRECTS", 3)
+MCP_TOOLS_PAGE_SIZE = env_int("MCP_TOOLS_PAGE_SIZE", 200)
+MCP_DB_THREADS = env_int("MCP_DB_THREADS", 8)
+
+# Approval notifications: outgoing webhooks to private/loopback receivers are refused unless set.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request URL at INFO; an upstream API key in a query string must not reach logs.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

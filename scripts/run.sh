@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-8000}"
+# uvicorn runs no system checks: refuse to start with a wrong key-encryption key (or other errors).
+.venv/bin/python manage.py check --fail-level ERROR >/dev/null
 .venv/bin/celery -A mcpforge worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &
 worker=$!
 .venv/bin/uvicorn mcpforge.asgi:application --host 127.0.0.1 --port "$PORT" &
