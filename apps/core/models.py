@@ -14,3 +14,12 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class JobStatus(models.TextChoices):
+    """Lifecycle of background work shown with a progress bar (spec analysis, report generation)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Organization
-from apps.core.models import TimeStampedModel
+from apps.core.models import JobStatus, TimeStampedModel
 from apps.projects.models import Environment, Project
 from apps.specs.models import SpecVersion
 
@@ -19,11 +19,7 @@ class Report(TimeStampedModel):
     exact document a reviewer signed off.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     class Stage(models.TextChoices):
         QUEUED = "queued", "Waiting for a worker"

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.accounts.models import Organization
-from apps.core.models import TimeStampedModel
+from apps.core.models import JobStatus, TimeStampedModel
 from apps.projects.models import Project
 
 
@@ -23,11 +23,7 @@ class SpecVersion(TimeStampedModel):
         API = "api", "REST API"
         CLI = "cli", "Command line"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     class Stage(models.TextChoices):
         QUEUED = "queued", "Waiting for a worker"
