@@ -2,7 +2,10 @@
 # make test — the whole suite: lint, Django checks, pytest on the real Postgres/Redis/worker/browser
 PY := .venv/bin/python
 RUN_ENV := DEBUG=$${DEBUG:-true}
-TEST_ENV := MCPFORGE_TESTING=true SECRET_KEY=test-secret-key DEBUG=false \
+# Tests use their own database (pytest creates test_mcpforge_ci), never the development one, so a
+# checkout's generated dev KEK never meets another checkout's stored credentials.
+TEST_DB := $${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mcpforge_ci}
+TEST_ENV := MCPFORGE_TESTING=true SECRET_KEY=test-secret-key DEBUG=false DATABASE_URL=$(TEST_DB) \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} CELERY_QUEUE=$${TEST_CELERY_QUEUE:-mcpforge-test}
 
 .PHONY: run test venv sysdeps services migrate lint check clean bench
@@ -34,6 +37,7 @@ lint: venv
 	.venv/bin/ruff check .
 
 check: venv services
+	DATABASE_URL=$(TEST_DB) ./scripts/ensure-services.sh
 	$(TEST_ENV) $(PY) manage.py check --fail-level WARNING
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
