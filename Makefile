@@ -37,7 +37,7 @@ lint: venv
 	.venv/bin/ruff check .
 
 check: venv services
-	DATABASE_URL=$(TEST_DB) ./scripts/ensure-services.sh
+	$(TEST_ENV) ./scripts/reset-test-db.sh
 	$(TEST_ENV) $(PY) manage.py check --fail-level WARNING
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
