@@ -51,7 +51,8 @@ class ToolDiff:
 
 
 def tool_to_row(tool: ToolDef) -> dict[str, Any]:
-    """The fields ``diff_tools`` compares, as the Django layer stores them."""
+    """The fields ``diff_tools`` compares, as the Django layer stores them. Works on anything with
+    those attributes (a ``ToolDef`` or a stored ``Tool`` row)."""
     return {
         "name": tool.name,
         "operation_key": tool.operation_key,

@@ -62,23 +62,12 @@ def project_tags(project) -> list[str]:
     return sorted(tags)
 
 
-def tool_as_diff_input(tool: Tool) -> dict:
-    return {
-        "name": tool.name,
-        "operation_key": tool.operation_key,
-        "method": tool.method,
-        "path": tool.path,
-        "description": tool.description,
-        "input_schema": tool.input_schema,
-        "output_schema": tool.output_schema,
-    }
-
-
 def version_diff(project, old_version, new_version):
-    from .diff import diff_tools
+    from .diff import diff_tools, tool_to_row
 
-    old = [tool_as_diff_input(t) for t in Tool.objects.filter(spec_version=old_version).order_by("position")]
-    new = [tool_as_diff_input(t) for t in Tool.objects.filter(spec_version=new_version).order_by("position")]
+    # tool_to_row reads only attributes a Tool row shares with a ToolDef
+    old = [tool_to_row(t) for t in Tool.objects.filter(spec_version=old_version).order_by("position")]
+    new = [tool_to_row(t) for t in Tool.objects.filter(spec_version=new_version).order_by("position")]
     return diff_tools(old, new)
 
 

@@ -163,8 +163,9 @@ def _classifier_verdicts(version, rows: Iterable[Tool]) -> dict[str, object]:
     return verdicts
 
 
-def _reset(tool: Tool, classification) -> None:
-    """Put the classifier's verdict back on a row (same mapping as the import's tool_row)."""
+def apply_classification(tool: Tool, classification) -> None:
+    """Put a classifier verdict on a Tool row: the one mapping from ``Classification`` to columns,
+    used by the import and by undoing an override."""
     tool.category = classification.category
     tool.category_tags = sorted(classification.tags)
     tool.risk_level = classification.risk_level
@@ -182,7 +183,7 @@ def _refresh_current_row(tool: Tool, override: RiskOverride | None) -> Tool:
         return tool
     verdict = _classifier_verdicts(row.spec_version, [row]).get(row.operation_key)
     if verdict is not None:
-        _reset(row, verdict)
+        apply_classification(row, verdict)
     else:
         # the stored document no longer yields this operation (cannot happen for a ready
         # version); keep the classifier reasons the row has

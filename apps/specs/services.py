@@ -14,7 +14,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import DomainError
 from apps.inventory.models import Tool, ToolRename
 from apps.projects.models import Project
-from apps.risk.services import apply_overrides
+from apps.risk.services import apply_classification, apply_overrides
 
 from . import pipeline
 from .domain import SpecError
@@ -246,14 +246,7 @@ def tool_row(version: SpecVersion, position: int, tool, classification, quality_
         position=position,
     )
     if classification is not None:
-        row.category = classification.category
-        row.category_tags = sorted(classification.tags)
-        row.risk_level = classification.risk_level
-        row.risk_score = int(classification.risk_score)
-        row.side_effect = bool(classification.side_effect)
-        row.pii = list(classification.pii)
-        row.reasons = list(classification.reasons)
-        row.annotations = dict(classification.annotations)
+        apply_classification(row, classification)
     return row
 
 
