@@ -78,14 +78,40 @@ def tool_tokens(tool: Tool) -> int:
     return max(1, len(json.dumps(tool.mcp_definition(), separators=(",", ":"))) // 4)
 
 
-def token_cost_by_environment(project, tools: list[Tool]) -> list[tuple]:
+def tool_token_costs(version) -> dict[str, int]:
+    """{operation_key: tokens} for a version's tools. Serialising every schema costs ~200 ms on Box,
+    so it is cached per version and last row change (renames and overrides touch updated_at)."""
+    import logging
+
+    from django.core.cache import cache
+    from django.db.models import Max
+
+    def compute() -> dict[str, int]:
+        return {t.operation_key: tool_tokens(t) for t in Tool.objects.filter(spec_version=version)}
+
+    stamp = Tool.objects.filter(spec_version=version).aggregate(m=Max("updated_at"))["m"]
+    key = f"mcpforge:tool-tokens:{version.pk}:{stamp.timestamp() if stamp else 0}"
+    try:
+        costs = cache.get(key)
+        if costs is None:
+            costs = compute()
+            cache.set(key, costs, 24 * 3600)
+    except Exception:  # noqa: BLE001 - a cache outage must not break the project page
+        logging.getLogger(__name__).warning("token cost cache unavailable", exc_info=True)
+        costs = compute()
+    return costs
+
+
+def token_cost_by_environment(project, version) -> list[tuple]:
     """[(environment, enabled tool count, tokens)] — what an agent pays for tools/list there
     (before per-user grants narrow it further)."""
     try:
         from apps.governance.selectors import enabled_map
     except ImportError:
         enabled_map = None
-    costs = {t.operation_key: tool_tokens(t) for t in tools}
+    costs = tool_token_costs(version)
+    # enablement needs only these columns, not the schemas
+    tools = list(current_tools(project).only("operation_key", "category", "category_tags", "tags", "poisoning"))
     rows = []
     for env in project.environments.all():
         states = enabled_map(env, tools) if enabled_map else {t.operation_key: True for t in tools}

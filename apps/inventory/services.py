@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, DomainError
@@ -38,7 +39,7 @@ def tool_rename(*, tool: Tool, new_name: str, actor) -> Tool:
         operation_key=tool.operation_key,
         defaults={"name": new_name, "organization_id": tool.organization_id, "renamed_by": actor},
     )
-    Tool.objects.filter(pk=tool.pk).update(name=new_name)
+    Tool.objects.filter(pk=tool.pk).update(name=new_name, updated_at=timezone.now())
     tool.name = new_name
     audit_record(
         organization=tool.project.organization,

@@ -156,3 +156,20 @@ def test_poisoned_description_is_flagged_and_disabled_until_reviewed(people):
     assert states["GET /pet/findByStatus"] is True  # an honest read-only tool keeps its default
     version = current_version(project)
     assert any(f["code"] == "description_poisoning" for f in version.findings)
+
+
+@pytest.mark.django_db
+def test_token_costs_are_cached_per_version_and_follow_a_rename(people, django_assert_max_num_queries):
+    from apps.inventory.selectors import tool_token_costs, tool_tokens
+    from apps.inventory.services import tool_rename
+
+    project = make_project(people.org, people.owner)
+    version = import_spec(project, "petstore-v3.yaml", people.owner)
+    first = tool_token_costs(version)
+    tool = current_tools(project).get(operation_key="DELETE /pet/{petId}")
+    assert first[tool.operation_key] == tool_tokens(tool)
+    with django_assert_max_num_queries(1):  # cached: only the freshness stamp is read
+        assert tool_token_costs(version) == first
+    tool_rename(tool=tool, new_name="remove_pet_from_the_store_permanently", actor=people.admin)
+    tool.refresh_from_db()
+    assert tool_token_costs(version)[tool.operation_key] == tool_tokens(tool) > first[tool.operation_key]
