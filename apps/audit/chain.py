@@ -15,9 +15,35 @@ from typing import Any
 
 GENESIS = "0" * 64
 
+# The one serialisation the hash covers. canonical_parts uses the same encoder, so its
+# pieces are byte-for-byte what canonical_json writes for the whole object.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
 
 def canonical_json(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _ENCODER.encode(data).encode()
+
+
+def canonical_parts(content: dict[str, Any], key: str = "seq") -> tuple[str, str]:
+    """Split the canonical JSON of ``content`` around the integer value of ``key``.
+
+    The database assigns ``seq`` (it must read the chain's tail under the lock), yet the hash
+    covers it; so the writer hands over everything else already serialised, and for any int
+    ``n``: ``prefix + str(n) + suffix == canonical_json({**content, key: n}).decode()``
+    (``str(n)`` is also how PostgreSQL prints a bigint). ``content[key]``, if present, is
+    ignored. The text is assembled from the members sorting before and after ``key``, each
+    group encoded as an object whose braces are then dropped, rather than found by searching
+    the serialised whole for ``"seq":``, which a payload string could contain.
+    """
+    if not all(isinstance(k, str) for k in content):
+        # json.dumps converts non-str keys and would sort them differently; the chain never has any.
+        raise TypeError("canonical_parts needs str keys")
+    before = {k: v for k, v in content.items() if k < key}
+    after = {k: v for k, v in content.items() if k > key}
+    # An encoded object is "{" + its members + "}" and, with these separators, "{}" when empty.
+    prefix = _ENCODER.encode(before)[:-1] + ("," if before else "") + _ENCODER.encode(key) + ":"
+    suffix = ("," if after else "") + _ENCODER.encode(after)[1:]
+    return prefix, suffix
 
 
 def event_hash(content: dict[str, Any], prev_hash: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from apps.core import request_context
@@ -16,7 +16,14 @@ from .events import EVENT_TYPES
 from .models import AuditEvent
 from .redact import redact
 
-_LOCK_NAMESPACE = 0x4D43  # "MC": advisory-lock namespace for per-organization chains
+_APPEND_SQL = (
+    "SELECT id, seq, hash, prev_hash FROM mcpforge_audit_append("
+    "%s::bigint, %s::uuid, %s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
+    " %s::varchar, %s::jsonb, %s::varchar, %s::inet, %s::varchar, %s::text, %s::text)"
+)
+# The row is inserted by SQL, not by save(), so the IP gets by hand what the field would do
+# to it (IPv6 normalised; an empty value stored as NULL).
+_IP_FIELD = AuditEvent._meta.get_field("ip")
 
 
 def actor_label_for(actor) -> str:
@@ -38,7 +45,13 @@ def audit_record(
     payload: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the organization's chain. Raises (and so rolls back the caller's
-    transaction) if the event cannot be written: audit is fail-closed."""
+    transaction) if the event cannot be written: audit is fail-closed.
+
+    One database round trip (it is on the gateway's hot path): works in autocommit, where the
+    call is its own transaction, and inside the caller's atomic block, where the chain stays
+    locked and the row uncommitted until the caller commits. No savepoint is taken, so after
+    a database error here the caller's transaction is unusable until it rolls back.
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown audit event type {event_type!r}; add it to apps/audit/events.py")
     if target is not None:
@@ -49,35 +62,41 @@ def audit_record(
     # A JSON round trip makes the payload exactly what jsonb will give back (lists, str keys),
     # so the hash computed now matches the one recomputed from the stored row.
     clean_payload = json.loads(json.dumps(redact(payload or {}), default=str))
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Serialise writers per organization so seq and prev_hash form one chain.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, organization.pk])
-        last = (
-            AuditEvent.objects.filter(organization_id=organization.pk)
-            .order_by("-seq")
-            .values_list("seq", "hash")
-            .first()
-        )
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, chain.GENESIS)
-        event = AuditEvent(
-            organization_id=organization.pk,
-            seq=seq,
-            created_at=timezone.now(),
-            actor=actor if getattr(actor, "pk", None) else None,
-            actor_label=(actor_label or actor_label_for(actor))[:200],
-            event_type=event_type,
-            target_type=target_type[:64],
-            target_id=target_id[:64],
-            target_label=target_label[:300],
-            payload=clean_payload,
-            request_id=ctx.request_id,
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            prev_hash=prev_hash,
-        )
-        event.hash = chain.event_hash(event.chain_content(), prev_hash)
-        event.save(force_insert=True)
+    event = AuditEvent(
+        organization_id=organization.pk,
+        seq=None,  # assigned by the database under the chain lock
+        created_at=timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=(actor_label or actor_label_for(actor))[:200],
+        event_type=event_type,
+        target_type=target_type[:64],
+        target_id=target_id[:64],
+        target_label=target_label[:300],
+        payload=clean_payload,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+    )
+    prefix, suffix = chain.canonical_parts(event.chain_content())
+    # One statement locks the chain, reads its tail, hashes and inserts (migration 0003),
+    # where the ORM took five round trips (BEGIN/SAVEPOINT, lock, tail, INSERT, COMMIT/RELEASE).
+    with connection.cursor() as cursor:
+        cursor.execute(_APPEND_SQL, [
+            event.organization_id, event.public_id, event.created_at, event.actor_id, event.actor_label,
+            event.event_type, event.target_type, event.target_id, event.target_label,
+            json.dumps(clean_payload), event.request_id, _IP_FIELD.get_prep_value(event.ip) or None,
+            event.user_agent, prefix, suffix,
+        ])
+        event.pk, event.seq, event.hash, event.prev_hash = cursor.fetchone()
+    # The instance is now the stored row, so a later save() is refused as an update.
+    event._state.adding = False
+    event._state.db = connection.alias
+    # The database hashed; audit_verify recomputes in Python. Check they agree now (about
+    # 20 µs) rather than at the next verification, and fail closed: raising rolls back the
+    # caller's transaction and this row with it. (In autocommit there is nothing to roll
+    # back; the row stays and audit_verify reports it.)
+    if chain.event_hash(event.chain_content(), event.prev_hash) != event.hash:
+        raise RuntimeError(f"Audit hash mismatch for event #{event.seq}: database and chain.py disagree")
     return event
 
 
