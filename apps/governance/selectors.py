@@ -18,7 +18,7 @@ from apps.accounts.models import Membership, Team
 from apps.inventory.models import Tool
 from apps.inventory.selectors import current_tools
 
-from . import conditions, grants, policies
+from . import conditions, grants, policies, rules
 from .models import ApprovalPolicy, Grant, ToolSetting
 from .policies import Requirement
 
@@ -32,23 +32,18 @@ __all__ = [
 ]
 
 SENSITIVE_CATEGORIES = ("critical", "administrative", "billing")
-UNCLASSIFIED_CATEGORY = "critical"  # fail closed: an unclassified tool is treated as the riskiest
-
+UNCLASSIFIED_CATEGORY = rules.UNCLASSIFIED_CATEGORY
 
 # --------------------------------------------------------------------------- mapping to pure data
 
-
-def tool_category(tool: Tool) -> str:
-    return tool.category or UNCLASSIFIED_CATEGORY
-
-
-def tool_tags(tool: Tool) -> frozenset[str]:
-    """OpenAPI tags plus the classifier's secondary category tags ("billing" on a refund GET)."""
-    return frozenset(str(t) for t in [*(tool.tags or []), *(tool.category_tags or [])])
+tool_category = rules.tool_category
+tool_tags = rules.tool_tags
+tool_ref = rules.tool_ref
+has_approval = rules.has_approval
 
 
-def tool_ref(tool: Tool) -> grants.ToolRef:
-    return grants.ToolRef(name=tool.operation_key, category=tool_category(tool), tags=tool_tags(tool))
+def environment_ref(environment) -> rules.EnvironmentRef:
+    return rules.EnvironmentRef(id=environment.pk, slug=environment.slug, name=environment.name)
 
 
 def target_of(row) -> grants.Target:
@@ -89,30 +84,27 @@ def policy_ref(policy: ApprovalPolicy) -> policies.PolicyRef:
 def enabled_map(environment, tools: Iterable[Tool]) -> dict[str, bool]:
     """operation_key -> enabled in ``environment`` for ``tools``. One query.
 
-    An explicit ``ToolSetting`` row (an admin's switch) wins; otherwise the risk default
-    ``grants.default_enabled(category, environment.slug)`` applies, except that a tool whose
-    description looks like a prompt injection (``Tool.poisoning``) stays disabled until an
-    admin has reviewed it and switched it on explicitly.
+    An explicit ``ToolSetting`` row (an admin's switch) wins; otherwise ``rules.default_enabled``
+    (the risk default for the environment; a tool whose description looks like a prompt
+    injection stays disabled until an admin switched it on). Tools loaded without
+    ``poisoning`` get it in one more query.
     """
     tools = list(tools)
+    deferred = [t.pk for t in tools if "poisoning" in t.get_deferred_fields()]
+    if deferred:
+        flags = dict(Tool.objects.filter(pk__in=deferred).values_list("pk", "poisoning"))
+        for tool in tools:
+            if tool.pk in flags:
+                tool.poisoning = flags[tool.pk]
     keys = [t.operation_key for t in tools]
-    explicit = dict(
-        ToolSetting.objects.filter(environment=environment, operation_key__in=keys)
-        .values_list("operation_key", "enabled")
-    ) if keys else {}
-    return {
-        t.operation_key: explicit.get(
-            t.operation_key,
-            grants.default_enabled(tool_category(t), environment.slug) and not _poisoned(t),
-        )
-        for t in tools
-    }
-
-
-def _poisoned(tool) -> bool:
-    if "poisoning" in tool.get_deferred_fields():
-        return False  # callers that defer it only need enablement of reviewed tools
-    return bool(tool.poisoning)
+    env = environment_ref(environment)
+    switches = {
+        (env.id, key): enabled for key, enabled in
+        ToolSetting.objects.filter(environment=environment, operation_key__in=keys).values_list("operation_key",
+                                                                                              "enabled")
+    } if keys else {}
+    env_rules = rules.ProjectRules(switches=switches)
+    return {t.operation_key: rules.is_enabled(env_rules, t, env) for t in tools}
 
 
 def subject_for(user, organization_id: int) -> grants.Subject:
@@ -137,35 +129,40 @@ def grants_for(environment) -> list[grants.Grant]:
     return [grant_ref(g) for g in rows]
 
 
+def project_rules(project_id: int, *, with_policies: bool = True) -> rules.ProjectRules:
+    """Every grant, approval policy (unless ``with_policies`` is false: permission decisions
+    do not read them) and explicit tool switch of the project as ``rules.ProjectRules``.
+    Three queries. The gateway caches the result per project config version
+    (apps/gateway/snapshot.py); everything else reads it fresh."""
+    grant_rows = (Grant.objects.filter(project_id=project_id).select_related("team", "user", "environment")
+                  .order_by("created_at", "pk"))
+    switches = {(str(env_id), key): enabled for env_id, key, enabled in
+                ToolSetting.objects.filter(project_id=project_id).values_list("environment_id", "operation_key",
+                                                                              "enabled")}
+    return rules.ProjectRules(grants=tuple(grant_ref(g) for g in grant_rows),
+                              policies=tuple(policies_for(project_id)) if with_policies else (), switches=switches)
+
+
 def decide(user, tool: Tool, environment) -> grants.Decision:
     """Whether ``user`` may call ``tool`` in ``environment``, and why (which grant, or disabled).
 
-    Uses the user's membership role, their teams in the environment's organization, the
-    grants of the project for this environment and the tool's enabled state, then
-    ``grants.resolve``. The gateway enforces with this; the policy simulator page and its
-    API show exactly this. Four queries.
+    The policy simulator page, its API and the approvals worker's re-check use this; the
+    gateway calls the same ``rules.decide`` with its cached rules. Four queries.
     """
     subject = subject_for(user, environment.organization_id)
-    enabled = enabled_map(environment, [tool])[tool.operation_key]
-    return grants.resolve(subject, tool_ref(tool), environment.pk, enabled=enabled,
-                          grants=grants_for(environment), environment_name=environment.name)
+    project = project_rules(environment.project_id, with_policies=False)
+    return rules.decide(project, subject, tool, environment_ref(environment))
 
 
 def callable_tools(user, environment) -> list[Tool]:
     """The current tools ``user`` may call in ``environment`` (enabled AND granted), in document
-    order: what tools/list returns. Five queries whatever the number of tools (membership,
-    teams, grants, tools, settings); agrees with ``decide`` tool by tool (grants.visible_tools
-    is property-tested against grants.resolve)."""
+    order. Five queries whatever the number of tools (membership, teams, grants, switches,
+    tools); agrees with ``decide`` tool by tool."""
     subject = subject_for(user, environment.organization_id)
     if subject.role is None:
         return []
-    grant_refs = grants_for(environment)
-    tools = list(current_tools(environment.project))
-    states = enabled_map(environment, tools)
-    refs = {t.operation_key: tool_ref(t) for t in tools}
-    visible = grants.visible_tools(subject, refs.values(), environment.pk, enabled_map=states, grants=grant_refs)
-    keep = {ref.name for ref in visible}
-    return [t for t in tools if t.operation_key in keep]
+    project = project_rules(environment.project_id, with_policies=False)
+    return rules.callable_tools(project, subject, current_tools(environment.project), environment_ref(environment))
 
 
 def policies_for(project_id: int) -> list[policies.PolicyRef]:
@@ -182,15 +179,15 @@ def approval_requirement(tool: Tool, environment, arguments: dict) -> Requiremen
     Policy choice and tiers: see policies.py. A stored policy with invalid tiers raises
     ``conditions.ConditionError`` (fail closed). One query.
     """
-    return policies.requirement(policies_for(environment.project_id), tool_ref(tool), environment.pk,
-                                arguments or {})
+    return rules.approval_requirement(rules.ProjectRules(policies=tuple(policies_for(environment.project_id))),
+                                      tool, environment_ref(environment), arguments)
 
 
 # --------------------------------------------------------------------------- pages
 
 
-MATRIX_TOOL_FIELDS = ("name", "operation_key", "method", "path", "category", "category_tags", "tags", "risk_level",
-                      "position", "project_id", "spec_version_id", "organization_id")
+MATRIX_TOOL_FIELDS = ("name", "operation_key", "method", "path", "category", "category_tags", "tags", "poisoning",
+                      "risk_level", "position", "project_id", "spec_version_id", "organization_id")
 
 
 @dataclass
@@ -227,7 +224,7 @@ def matrix(project, environments: Sequence, *, q: str = "", category: str = "", 
         row = MatrixRow(tool=tool)
         for env in environments:
             setting = explicit.get((env.pk, tool.operation_key))
-            default = grants.default_enabled(ref.category, env.slug)
+            default = rules.default_enabled(tool, env.slug)
             enabled = setting.enabled if setting else default
             row.cells.append({
                 "environment": env, "enabled": enabled, "explicit": setting is not None, "default": default,
@@ -236,14 +233,6 @@ def matrix(project, environments: Sequence, *, q: str = "", category: str = "", 
             })
         rows.append(row)
     return rows
-
-
-def has_approval(refs: Sequence[policies.PolicyRef], ref: grants.ToolRef, environment_id) -> bool:
-    """Whether some policy can require a human for this tool here (any tier with approvals)."""
-    for policy in policies.applicable(refs, ref, environment_id):
-        if any(int(t.get("approvals", 0)) > 0 for t in policy.tiers):
-            return True
-    return False
 
 
 def tools_matching(project, *, category: str = "", tag: str = "") -> list[Tool]:
@@ -436,7 +425,7 @@ def governance_facts(project, environment=None):
     facts = GovernanceFacts()
     for env in environments:
         states = {t.operation_key: explicit.get((env.pk, t.operation_key),
-                                                grants.default_enabled(refs[t.operation_key].category, env.slug))
+                                                rules.default_enabled(t, env.slug))
                   for t in tools}
         enabled = [t for t in tools if states[t.operation_key]]
         env_grants = [g for g in all_grants if g.environment_id in (None, str(env.pk))]
