@@ -323,37 +323,32 @@ def _decrypt(credential: Credential, version: CredentialVersion, provider) -> di
     return json.loads(plaintext)
 
 
-def _auth_for(credential: Credential, version: CredentialVersion, provider, environment) -> UpstreamAuth:
-    secret = _decrypt(credential, version, provider)
-    token = None
-    if credential.kind == schemes.OAUTH2_CLIENT_CREDENTIALS:
-        config = credential.config
-        try:
-            token = oauth.client_credentials_token(
-                cache_key=str(version.public_id), token_url=config["token_url"], client_id=secret["client_id"],
-                client_secret=secret["client_secret"], scopes=list(config.get("scopes", [])),
-                client_auth=config.get("client_auth", "basic"),
-                allow_private_network=environment.allow_private_network)
-        except oauth.TokenError as exc:
-            raise CredentialUnavailable(
-                f"OAuth2 token for scheme '{credential.scheme_name}' in {environment.slug} unavailable: {exc}"
-            ) from None
-    return schemes.apply_credential(credential.kind, credential.config, secret, access_token=token)
+@dataclass(frozen=True)
+class SecretMaterial:
+    """One decrypted credential ready to be placed on a request. The gateway keeps these in
+    memory per project config version (a rotation or deletion changes the version), so a
+    call does not query and decrypt; ``secret`` never appears in a repr."""
+
+    scheme_name: str
+    kind: str
+    config: dict[str, Any]
+    version_id: str
+    secret: dict[str, str] = field(repr=False)
 
 
-def upstream_auth(environment, tool) -> UpstreamAuth:
-    """Decrypted headers/query/cookies for calling ``tool`` upstream in ``environment``.
+def upstream_secrets(environment, tool) -> tuple[SecretMaterial, ...]:
+    """The decrypted credentials a call of ``tool`` in ``environment`` must carry.
 
     ``tool.security`` is a list of alternatives (OpenAPI: any one requirement object will
     do), each naming schemes that must all be sent. The first alternative whose schemes all
-    have an active credential here is used; an empty alternative means anonymous access is
-    allowed. Otherwise ``CredentialMissing("No credential configured for scheme 'x' in
-    production")``, naming the first missing scheme, never a value. Two queries, plus the
-    token endpoint for OAuth2 client credentials when its cached token expired.
+    have an active credential here is used; an empty alternative (or no security at all)
+    means anonymous access, ``()``. Otherwise ``CredentialMissing("No credential configured
+    for scheme 'x' in production")``, naming the first missing scheme, never a value. Two
+    queries (none for anonymous tools).
     """
     alternatives = [req for req in (tool.security or []) if isinstance(req, dict)]
     if not alternatives:
-        return UpstreamAuth()
+        return ()
     needed = {name for req in alternatives for name in req}
     credentials = {c.scheme_name: c for c in Credential.objects.filter(environment=environment,
                                                                        scheme_name__in=needed)}
@@ -361,14 +356,47 @@ def upstream_auth(environment, tool) -> UpstreamAuth:
         credential__in=list(credentials.values()), status=CredentialVersion.Status.ACTIVE)} if credentials else {}
     for req in alternatives:
         if all(name in credentials and credentials[name].pk in active for name in req):
-            auth = UpstreamAuth()
-            if req:
-                provider = _provider()
-                for name in req:
-                    credential = credentials[name]
-                    credential.environment = environment
-                    auth.merge(_auth_for(credential, active[credential.pk], provider, environment))
-            return auth
+            if not req:
+                return ()
+            provider = _provider()
+            materials = []
+            for name in req:
+                credential, version = credentials[name], active[credentials[name].pk]
+                credential.environment = environment
+                materials.append(SecretMaterial(scheme_name=name, kind=credential.kind, config=dict(credential.config),
+                                                version_id=str(version.public_id),
+                                                secret=_decrypt(credential, version, provider)))
+            return tuple(materials)
     first_missing = next(name for name in alternatives[0]
                          if name not in credentials or credentials[name].pk not in active)
     raise CredentialMissing(f"No credential configured for scheme '{first_missing}' in {environment.slug}")
+
+
+def auth_from_secrets(materials: tuple[SecretMaterial, ...], environment) -> UpstreamAuth:
+    """Headers/query/cookies carrying ``materials``. OAuth2 client credentials fetch an access
+    token from the token endpoint, cached per credential version until shortly before it
+    expires (``oauth.client_credentials_token``)."""
+    auth = UpstreamAuth()
+    for material in materials:
+        token = None
+        if material.kind == schemes.OAUTH2_CLIENT_CREDENTIALS:
+            config, secret = material.config, material.secret
+            try:
+                token = oauth.client_credentials_token(
+                    cache_key=material.version_id, token_url=config["token_url"], client_id=secret["client_id"],
+                    client_secret=secret["client_secret"], scopes=list(config.get("scopes", [])),
+                    client_auth=config.get("client_auth", "basic"),
+                    allow_private_network=environment.allow_private_network)
+            except oauth.TokenError as exc:
+                raise CredentialUnavailable(
+                    f"OAuth2 token for scheme '{material.scheme_name}' in {environment.slug} unavailable: {exc}"
+                ) from None
+        auth.merge(schemes.apply_credential(material.kind, material.config, material.secret, access_token=token))
+    return auth
+
+
+def upstream_auth(environment, tool) -> UpstreamAuth:
+    """Decrypted headers/query/cookies for calling ``tool`` upstream in ``environment``:
+    ``upstream_secrets`` then ``auth_from_secrets``. Two queries, plus the token endpoint for
+    OAuth2 client credentials when its cached token expired."""
+    return auth_from_secrets(upstream_secrets(environment, tool), environment)

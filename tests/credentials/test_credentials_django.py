@@ -9,6 +9,7 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
@@ -139,10 +140,12 @@ def test_bearer_basic_and_oauth2_client_credentials_with_token_cache(people, tic
     assert services.upstream_auth(prod, get_square).headers == {"Authorization": f"Bearer {BEARER}"}
     services.credential_set(environment=prod, scheme_name="basicHttpAuthentication",
                             values={"username": "player", "password": PASSWORD}, actor=people.admin)
-    basic = Credential.objects.get(scheme_name="basicHttpAuthentication")
-    version = basic.versions.get()
     expected = "Basic " + base64.b64encode(f"player:{PASSWORD}".encode()).decode()
-    assert services._auth_for(basic, version, services._provider(), prod).headers == {"Authorization": expected}
+    basic_only = SimpleNamespace(security=[{"basicHttpAuthentication": []}])
+    materials = services.upstream_secrets(prod, basic_only)
+    assert [m.scheme_name for m in materials] == ["basicHttpAuthentication"]
+    assert PASSWORD not in repr(materials)  # decrypted material never shows in a repr or traceback
+    assert services.auth_from_secrets(materials, prod).headers == {"Authorization": expected}
 
     with TokenServer(expires_in=3600) as server:
         services.credential_set(environment=prod, scheme_name="app2AppOauth",
