@@ -50,6 +50,8 @@ EVENT_TYPES: dict[str, str] = {
     "tool.call_denied": "An agent's tool call was refused",
     "tool.call_completed": "A tool call the gateway made finished (outcome, upstream status, latency)",
     "gateway.request_refused": "The MCP gateway refused a revoked or expired token, or a former member",
+    "gateway.tools_listed": "An agent listed the tools it may call in an environment",
+    "approval.status_checked": "An agent checked the status of a held call",
     "approval.requested": "A tool call was queued for approval",
     "approval.decided": "A reviewer approved or rejected a request",
     "approval.executed": "An approved call ran against the upstream API",

@@ -16,19 +16,21 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
 
 from apps.accounts import tokens
-from apps.accounts.models import ApiToken, Membership
-from apps.accounts.services import token_authenticate
+from apps.accounts.models import ApiToken, Membership, Organization, Team
+from apps.accounts.services import LAST_USED_RESOLUTION
 from apps.core.errors import DomainError
 from apps.core.request_context import RequestContext
+from apps.governance import grants, rules
 from apps.governance import selectors as governance
 from apps.inventory.models import Tool
-from apps.inventory.selectors import tool_by_name
-from apps.projects.models import Environment
+from apps.projects.models import Environment, Project
 
-from . import results
+from . import results, snapshot
 from .results import APPROVAL_KEY, BUILTIN_STATUS_TOOL
 
 # The structured result of a call held for approval (and of mcpforge_approval_status).
@@ -81,11 +83,16 @@ class GatewayRefusal(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated caller of one MCP request and the endpoint it addressed."""
+    """The authenticated caller of one MCP request and the endpoint it addressed.
+
+    ``subject`` (role and teams, read live) is what governance decides on; ``snapshot_key``
+    names the project's cached governance for the config version read with the token."""
 
     token: ApiToken
     role: str
     environment: Environment
+    subject: grants.Subject
+    snapshot_key: snapshot.SnapshotKey
     context: RequestContext = field(default_factory=RequestContext)
 
     @property
@@ -100,54 +107,124 @@ class Caller:
     def project(self):
         return self.environment.project
 
+    @property
+    def environment_ref(self) -> rules.EnvironmentRef:
+        return governance.environment_ref(self.environment)
 
-def _inactive_reason(raw: str) -> tuple[str, ApiToken | None]:
-    """Why a token that token_authenticate refused was refused, when it is one of ours."""
-    if not tokens.looks_like_token(raw):
-        return "malformed", None
-    token = ApiToken.objects.select_related("user", "organization").filter(digest=tokens.digest(raw)).first()
-    if token is None:
-        return "unknown", None
-    if token.revoked_at is not None:
-        return "revoked", token
-    if not token.user.is_active:
-        return "user_inactive", token
-    return "expired", token
+    def snapshot(self) -> snapshot.ProjectSnapshot:
+        return snapshot.snapshots.get(self.snapshot_key)
+
+
+class _Columns:
+    """The concrete columns of a model as ``alias."column"`` SQL and a row-to-instance loader
+    that applies the fields' database converters (JSON, for instance), as the ORM would."""
+
+    def __init__(self, model, alias: str, only: tuple[str, ...] | None = None):
+        fields = [f for f in model._meta.concrete_fields if only is None or f.attname in only]
+        self.model, self.count = model, len(fields)
+        self.names = [f.attname for f in fields]
+        self.sql = ", ".join(f'{alias}."{f.column}"' for f in fields)
+        self.converters = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+
+    def load(self, row: tuple, start: int, connection):
+        values = list(row[start:start + self.count])
+        for i, f in self.converters:
+            values[i] = f.from_db_value(values[i], None, connection)
+        return self.model.from_db(connection.alias, self.names, values)
+
+
+_RESOLVE: tuple[str, _Columns, _Columns, _Columns, _Columns, _Columns] | None = None
+
+
+def _resolve_query():
+    """One statement: the token by digest with its user, the user's role and team ids in the
+    token's organization, the addressed environment with its project and organization (only
+    within the token's organization), and the project's config version."""
+    global _RESOLVE
+    if _RESOLVE is None:
+        user_model = get_user_model()
+        token = _Columns(ApiToken, "t")
+        user = _Columns(user_model, "u", only=("id", "username", "email", "is_active"))
+        org = _Columns(Organization, "o")
+        project = _Columns(Project, "p")
+        environment = _Columns(Environment, "e")
+        team_members = Team.members.through._meta.db_table
+        # Only model metadata is interpolated (table and column names); values are parameters.
+        sql = f"""
+            SELECT {token.sql}, {user.sql}, {org.sql}, {project.sql}, {environment.sql},
+                   m.role,
+                   ARRAY(SELECT tm.team_id FROM {team_members} tm JOIN {Team._meta.db_table} tt ON tt.id = tm.team_id
+                         WHERE tm.user_id = t.user_id AND tt.organization_id = t.organization_id) AS team_ids,
+                   COALESCE(cv.version, 0)
+            FROM {ApiToken._meta.db_table} t
+            JOIN {user_model._meta.db_table} u ON u.id = t.user_id
+            JOIN {Organization._meta.db_table} o ON o.id = t.organization_id
+            LEFT JOIN {Membership._meta.db_table} m ON m.organization_id = t.organization_id AND m.user_id = t.user_id
+            LEFT JOIN {Project._meta.db_table} p ON p.organization_id = o.id AND o.slug = %s AND p.slug = %s
+            LEFT JOIN {Environment._meta.db_table} e ON e.project_id = p.id AND e.slug = %s
+            LEFT JOIN governance_configversion cv ON cv.project_id = p.id
+            WHERE t.digest = %s
+        """  # noqa: S608
+        _RESOLVE = (sql, token, user, org, project, environment)
+    return _RESOLVE
+
+
+TOKEN_MESSAGES = {
+    "revoked": "This API token was revoked.",
+    "expired": "This API token has expired.",
+    "user_inactive": "The account of this API token is deactivated.",
+}
 
 
 def caller_resolve(*, raw_token: str, org_slug: str, project_slug: str, env_slug: str) -> Caller:
     """Authenticate the bearer token and resolve the endpoint's environment with the caller's
-    role there. Two queries (plus token_authenticate's last-used touch, once a minute).
+    role and teams there. One query (plus the token's last-used touch, once a minute).
 
     The token is bound to one organization: it only opens endpoints of that organization
     (others answer 404, as for any non-member). Raises ``GatewayRefusal``."""
-    token = token_authenticate(raw_token) if raw_token else None
-    if token is None:
-        if not raw_token:
-            raise GatewayRefusal(401, "Send an MCPForge API token: Authorization: Bearer mcpf_…")
-        reason, known = _inactive_reason(raw_token)
-        messages = {
-            "revoked": "This API token was revoked.",
-            "expired": "This API token has expired.",
-            "user_inactive": "The account of this API token is deactivated.",
-        }
-        raise GatewayRefusal(401, messages.get(reason, "This API token is not valid."), error="invalid_token",
-                             audit_token=known, reason=f"token_{reason}")
-    role_here = Membership.objects.filter(organization_id=OuterRef("organization_id"), user_id=token.user_id)
-    environment = (
-        Environment.objects.select_related("project", "organization")
-        .filter(organization_id=token.organization_id, organization__slug=org_slug,
-                project__slug=project_slug, slug=env_slug)
-        .annotate(caller_role=Subquery(role_here.values("role")[:1]))
-        .first()
-    )
-    if environment is None:
+    if not raw_token:
+        raise GatewayRefusal(401, "Send an MCPForge API token: Authorization: Bearer mcpf_…")
+    if not tokens.looks_like_token(raw_token):
+        raise GatewayRefusal(401, "This API token is not valid.", error="invalid_token", reason="token_malformed")
+    sql, token_cols, user_cols, org_cols, project_cols, env_cols = _resolve_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [org_slug, project_slug, env_slug, tokens.digest(raw_token)])
+        row = cursor.fetchone()
+    if row is None or not tokens.matches(raw_token, row[token_cols.names.index("digest")]):
+        raise GatewayRefusal(401, "This API token is not valid.", error="invalid_token", reason="token_unknown")
+    at = 0
+    token = token_cols.load(row, at, connection)
+    at += token_cols.count
+    token.user = user_cols.load(row, at, connection)
+    at += user_cols.count
+    token.organization = org_cols.load(row, at, connection)
+    at += org_cols.count
+    reason = ("revoked" if token.revoked_at is not None else "user_inactive" if not token.user.is_active
+              else "expired" if not token.is_active else "")
+    if reason:
+        raise GatewayRefusal(401, TOKEN_MESSAGES[reason], error="invalid_token", audit_token=token,
+                             reason=f"token_{reason}")
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    role, team_ids, version = row[-3], row[-2], row[-1]
+    if row[at + project_cols.count] is None:  # no environment at this address in the token's organization
         raise GatewayRefusal(404, "No MCP endpoint at this address for your token's organization.")
-    role = environment.caller_role
+    project = project_cols.load(row, at, connection)
+    at += project_cols.count
+    environment = env_cols.load(row, at, connection)
+    project.organization = token.organization
+    environment.project = project
+    environment.organization = token.organization
     if role is None:
         raise GatewayRefusal(403, "The owner of this token is no longer a member of the organization.",
                              error="insufficient_scope", audit_token=token, reason="not_a_member")
-    return Caller(token=token, role=role, environment=environment)
+    user = token.user
+    subject = grants.Subject(user_id=str(user.pk), role=role, team_ids=frozenset(str(t) for t in team_ids),
+                             label=user.email or user.get_username())
+    key = snapshot.SnapshotKey(project_id=project.pk, project_public_id=str(project.public_id), version=version)
+    return Caller(token=token, role=role, environment=environment, subject=subject, snapshot_key=key)
 
 
 # --------------------------------------------------------------------------- tools/list
@@ -205,20 +282,21 @@ def _definitions_of(tools: list) -> list[dict[str, Any]]:
 
 def tool_definitions(caller: Caller) -> list[dict[str, Any]]:
     """What tools/list shows this caller here: the built-in status tool, then every tool
-    governance says they may call (enabled and granted), in document order. Six queries
-    whatever the number of tools (callable_tools' five and the project's policies)."""
-    tools = governance.callable_tools(caller.user, caller.environment)
+    governance says they may call (enabled and granted), in document order. No query while
+    the project's snapshot is warm (rules, tool list and definitions cached)."""
+    snap = caller.snapshot()
+    project_rules = snapshot.project_rules(snap)
+    tools = rules.callable_tools(project_rules, caller.subject, snapshot.listing(snap, caller.project),
+                                 caller.environment_ref)
     definitions: list[dict[str, Any]] = [BUILTIN_STATUS_DEFINITION]
     if not tools:
         return definitions
-    policies = governance.policies_for(caller.environment.project_id)
+    policies = project_rules.policies
     env_id = caller.environment.pk
     for tool, cached in zip(tools, _definitions_of(tools), strict=True):
-        definition = dict(cached)  # shallow: cached schemas are shared, never mutated
-        if definition.get("outputSchema") and policies and governance.has_approval(
-                policies, governance.tool_ref(tool), env_id):
-            definition["outputSchema"] = approval_aware_output_schema(definition["outputSchema"])
-        definitions.append(definition)
+        if cached.get("outputSchema") and policies and rules.has_approval(policies, rules.tool_ref(tool), env_id):
+            cached = {**cached, "outputSchema": approval_aware_output_schema(cached["outputSchema"])}
+        definitions.append(cached)  # shared, never mutated: cached schemas are read-only
     return definitions
 
 
@@ -251,8 +329,9 @@ def page_of(definitions: list[dict[str, Any]], cursor: str | None, page_size: in
 
 
 def tool_for_call(caller: Caller, name: str):
-    """The tool ``name`` of the endpoint's project (current inventory), or None. One query."""
-    return tool_by_name(caller.project, name)
+    """The tool ``name`` of the endpoint's project (current inventory), or None. No query
+    once the tool was called in this config version."""
+    return snapshot.tool(caller.snapshot(), caller.project, name)
 
 
 # --------------------------------------------------------------------------- held calls

@@ -17,9 +17,11 @@ Stateless, JSON responses
 
 Per request
     ``Gateway.__call__`` checks the Origin (browsers only from ``MCP_ALLOWED_ORIGINS`` or the
-    product's own origin; no Origin, as from non-browser agents, is fine) and the Host, then
-    authenticates the bearer token and resolves the environment from the path
-    (``selectors.caller_resolve``), answering 401 with ``WWW-Authenticate`` / 403 / 404 itself.
+    product's own origin; no Origin, as from non-browser agents, is fine) and the Host,
+    answers CORS preflights (OPTIONS) of allowed origins, then authenticates the bearer token
+    and resolves the environment from the path (``selectors.caller_resolve``, one query that
+    also reads the project's config version, see snapshot.py), answering 401 with
+    ``WWW-Authenticate`` / 403 / 404 itself.
     The resolved ``Caller`` rides in the ASGI scope to the SDK handlers (``ctx.request.scope``),
     which never see the raw token; the upstream request is built from scratch, so the token is
     never passed through.
@@ -129,6 +131,19 @@ def _no_header_schema(name: str) -> None:
     return None
 
 
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_REQUEST_HEADERS = ("Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, "
+                        "Mcp-Name, Last-Event-ID, X-Request-ID")
+CORS_EXPOSED_HEADERS = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, X-Request-ID, Retry-After"
+
+
+def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    """Headers that let a browser page of an allowed origin read our answer. Bearer tokens,
+    not cookies, authenticate, so credentials mode is never allowed."""
+    return [(b"access-control-allow-origin", origin.encode("latin-1", "replace")), (b"vary", b"Origin"),
+            (b"access-control-expose-headers", CORS_EXPOSED_HEADERS.encode())]
+
+
 def _json_rpc_error(status: int, message: str, *, code: int = -32001,
                     headers: dict[str, str] | None = None) -> Response:
     body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
@@ -140,6 +155,22 @@ def _allowed_hosts() -> list[str]:
     if settings.DEBUG and not hosts:
         hosts = [".localhost", "127.0.0.1", "[::1]"]
     return hosts
+
+
+def _list_and_audit(caller: Caller, cursor: str | None, page_size: int) -> dict[str, Any]:
+    """One tools/list page, audited (``gateway.tools_listed``) before it is answered."""
+    definitions = selectors.tool_definitions(caller)
+    page = selectors.page_of(definitions, cursor, page_size)
+    services.tools_listed(caller=caller, listed=[t["name"] for t in page["tools"]], total=len(definitions),
+                          offset=selectors.decode_cursor(cursor))
+    return page
+
+
+def _status_and_audit(caller: Caller, request_id: str) -> dict[str, Any]:
+    """``mcpforge_approval_status``, audited (``approval.status_checked``)."""
+    result = selectors.approval_status(caller=caller, request_id=request_id)
+    services.status_checked(caller=caller, request_id=request_id, result=result)
+    return result
 
 
 class Gateway:
@@ -195,10 +226,14 @@ class Gateway:
         incoming_id = headers.get("x-request-id", "")
         request_id = incoming_id if REQUEST_ID_RE.match(incoming_id) else uuid.uuid4().hex
 
+        origin = headers.get("origin")
+        extra_headers = [(b"x-request-id", request_id.encode())]
+        if origin is not None and conf.normalise_origin(origin) in conf.allowed_origins():
+            extra_headers += _cors_headers(origin)
+
         async def send_with_id(message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"x-request-id", request_id.encode())]}
+                message = {**message, "headers": [*message.get("headers", []), *extra_headers]}
             await send(message)
 
         root = scope.get("root_path", "")
@@ -209,7 +244,6 @@ class Gateway:
                                        "/mcp/<organization>/<project>/<environment>/.")(scope, receive, send_with_id)
             return
 
-        origin = headers.get("origin")
         if origin is not None and conf.normalise_origin(origin) not in conf.allowed_origins():
             await _json_rpc_error(403, f"Origin {origin[:100]} may not call this MCP endpoint "
                                        "(MCP_ALLOWED_ORIGINS).")(scope, receive, send_with_id)
@@ -217,6 +251,15 @@ class Gateway:
         domain, _port = split_domain_port(headers.get("host", ""))
         if not domain or not validate_host(domain, _allowed_hosts()):
             await _json_rpc_error(400, "Invalid Host header.")(scope, receive, send_with_id)
+            return
+        if scope["method"] == "OPTIONS":
+            # A browser's CORS preflight carries no Authorization header: answer it before
+            # authentication. Only allowed origins get here (checked above).
+            await Response(status_code=204, headers={
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": CORS_REQUEST_HEADERS,
+                "Access-Control-Max-Age": "600",
+            })(scope, receive, send_with_id)
             return
 
         scheme, _, credentials = headers.get("authorization", "").partition(" ")
@@ -285,8 +328,8 @@ class Gateway:
         except ValueError:
             raise MCPError(INVALID_PARAMS, "Invalid cursor: pass back the nextCursor of the previous page.") from None
         await self._check_rate(caller, tool_name=None)
-        definitions = await self.db.run(selectors.tool_definitions, caller, context=caller.context)
-        return selectors.page_of(definitions, cursor, conf.get_int("MCP_TOOLS_PAGE_SIZE"))
+        return await self.db.run(_list_and_audit, caller, cursor, conf.get_int("MCP_TOOLS_PAGE_SIZE"),
+                                 context=caller.context)
 
     async def call_tool(self, ctx, params) -> dict[str, Any]:
         caller = self._caller(ctx)
@@ -297,8 +340,7 @@ class Gateway:
             request_id = arguments.get("request_id")
             if not isinstance(request_id, str) or not request_id.strip():
                 return results.error_result("Pass the request_id the held call returned.")
-            return await self.db.run(selectors.approval_status, caller=caller, request_id=request_id,
-                                     context=caller.context)
+            return await self.db.run(_status_and_audit, caller, request_id, context=caller.context)
 
         meta = getattr(params, "meta", None)
         if meta is not None and not isinstance(meta, dict):

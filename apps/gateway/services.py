@@ -38,14 +38,15 @@ from mcp_types import INVALID_PARAMS
 
 from apps.audit.services import audit_record
 from apps.core.errors import DomainError
-from apps.governance import selectors as governance
+from apps.governance import rules
 from apps.governance.conditions import ConditionError
 
-from . import results, selectors, upstream
+from . import results, selectors, snapshot, upstream
 from .selectors import Caller
 from .validation import SchemaBroken, argument_errors
 
 MAX_AUDIT_ARGUMENT_BYTES = 16 * 1024
+MAX_LISTED_NAMES = 500  # tool names kept in a gateway.tools_listed event (a page is at most MCP_TOOLS_PAGE_SIZE)
 # An agent asked for a justification passes it as this extra argument (unless the tool has a
 # real parameter of that name); it is taken out before validation and never sent upstream.
 JUSTIFICATION_ARGUMENT = "justification"
@@ -119,10 +120,11 @@ def _deny(caller: Caller, *, name: str, tool, arguments: Any, reason: str, messa
 def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justification: str = "") -> CallPlan:
     """Resolve, authorise, validate and route one tools/call; audit it before any upstream contact.
 
-    Order: tool by name in the project's current inventory -> grants (governance.decide) ->
-    arguments against the inputSchema -> approval policy (governance.approval_requirement;
-    held calls go to the approval queue) -> upstream request with credentials -> the
-    ``tool.called`` row, committed. See the module docstring for the audit design."""
+    Order: tool by name in the project's current inventory -> grants (``rules.decide``, the
+    function the simulator uses) -> arguments against the inputSchema -> approval policy
+    (``rules.approval_requirement``; held calls go to the approval queue) -> upstream request
+    with credentials -> the ``tool.called`` row, committed. See the module docstring for the
+    audit design. With a warm project snapshot (snapshot.py) the only query is that audit row."""
     tool = selectors.tool_for_call(caller, name)
     if tool is None:
         message = f"Unknown tool: {name}. Call tools/list for the tools you may call here."
@@ -135,7 +137,9 @@ def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justific
         extra = arguments.pop(JUSTIFICATION_ARGUMENT)
         justification = justification or (extra if isinstance(extra, str) else json.dumps(extra))
 
-    decision = governance.decide(caller.user, tool, caller.environment)
+    snap = caller.snapshot()
+    project_rules = snapshot.project_rules(snap)
+    decision = rules.decide(project_rules, caller.subject, tool, caller.environment_ref)
     if not decision.allowed:
         message = f"MCPForge refused this call: {decision.reason}."
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason=decision.code or "denied",
@@ -153,7 +157,7 @@ def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justific
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="invalid_arguments", message=message)
 
     try:
-        requirement = governance.approval_requirement(tool, caller.environment, arguments)
+        requirement = rules.approval_requirement(project_rules, tool, caller.environment_ref, arguments)
     except ConditionError as exc:
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="policy_error",
                      message=f"The approval policy for {name} cannot be evaluated ({exc}); the call was refused.")
@@ -162,7 +166,9 @@ def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justific
                      requirement=requirement)
 
     try:
-        request = upstream.prepare_request(tool=tool, environment=caller.environment, arguments=arguments)
+        request = upstream.prepare_request(
+            tool=tool, environment=caller.environment, arguments=arguments,
+            secrets=lambda: snapshot.upstream_secrets(snap, caller.environment, tool))
     except upstream.UpstreamError as exc:
         _record(caller, "tool.called", name=name, tool=tool, arguments=arguments, outcome=exc.code,
                 upstream_status=None, latency_ms=0, message=exc.message[:500])
@@ -199,6 +205,23 @@ def call_complete(*, caller: Caller, plan: CallPlan, outcome: upstream.CallOutco
     _record(caller, "tool.call_completed", name=plan.tool.name, tool=plan.tool, call_id=plan.call_id,
             outcome="ok" if outcome.ok else outcome.error, upstream_status=outcome.status,
             latency_ms=outcome.latency_ms, message="" if outcome.ok else outcome.text[:500])
+
+
+def tools_listed(*, caller: Caller, listed: list[str], total: int, offset: int) -> None:
+    """Audit one tools/list answer (``gateway.tools_listed``): which agent was shown which
+    tools where. Written before the answer leaves; if it cannot be written the listing fails."""
+    payload = {key: value for key, value in _payload(caller, name="").items() if key not in ("tool", "operation_key")}
+    payload.update(listed=len(listed), total=total, offset=offset, names=listed[:MAX_LISTED_NAMES])
+    audit_record(organization=caller.organization, event_type="gateway.tools_listed", actor=caller.user,
+                 target=caller.environment, target_label=f"tools of {caller.environment}", payload=payload)
+
+
+def status_checked(*, caller: Caller, request_id: str, result: dict[str, Any]) -> None:
+    """Audit an agent's ``mcpforge_approval_status`` call (``approval.status_checked``)."""
+    structured = result.get("structuredContent") or {}
+    status = structured.get("status") if isinstance(structured, dict) else None
+    _record(caller, "approval.status_checked", name=results.BUILTIN_STATUS_TOOL, request_id=request_id[:64],
+            status=status or "error", outcome="ok" if not result.get("isError") else "error")
 
 
 def request_refused(*, token, reason: str, path: str) -> None:

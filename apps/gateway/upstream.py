@@ -6,7 +6,7 @@ same three steps:
 
 1. ``build_request`` (pure): the tool's ``arg_map`` splits the arguments into path, query,
    header, cookie and body; the environment's ``base_url`` gives scheme, host and base path;
-   the upstream credentials (``apps.credentials.services.upstream_auth``) are added last so an
+   the upstream credentials (``apps.credentials.services.auth_from_secrets``) are added last so an
    argument can never override them. The caller's MCPForge token is never forwarded: the
    request is built from scratch, not copied from the incoming one.
 2. Destination check: the host is resolved once and every address must be public, except
@@ -32,7 +32,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -227,14 +227,18 @@ def _form_fields(body: Any) -> dict[str, str]:
     return {str(k): _text(v) for k, v in body.items() if v is not None}
 
 
-def prepare_request(*, tool, environment, arguments: Mapping[str, Any]) -> httpx.Request:
-    """``build_request`` with the environment's decrypted credentials (database access; sync)."""
+def prepare_request(*, tool, environment, arguments: Mapping[str, Any],
+                    secrets: Callable[[], tuple] | None = None) -> httpx.Request:
+    """``build_request`` with the environment's decrypted credentials (sync). ``secrets``
+    returns the credential material (the gateway passes its in-memory copy, see snapshot.py);
+    without it the material is read from the database and decrypted."""
     from apps.core.errors import DomainError
-    from apps.credentials.services import upstream_auth
+    from apps.credentials.services import auth_from_secrets, upstream_secrets
 
     base_url_of(environment)  # a clear "not configured" before any credential is decrypted
     try:
-        auth = upstream_auth(environment, tool)
+        materials = secrets() if secrets is not None else upstream_secrets(environment, tool)
+        auth = auth_from_secrets(materials, environment)
     except DomainError as exc:
         raise UpstreamError("credentials", exc.message) from None
     return build_request(tool, environment, arguments, auth=auth)

@@ -77,6 +77,9 @@ def test_three_users_see_three_different_lists(world):
     assert "deletePet" not in admin  # critical: disabled by default even for an all-tools grant
     assert len({tuple(viewer), tuple(member), tuple(admin)}) == 3
     assert not [t for t in types_of(world.people.org) if t.startswith("tool.")]  # listing is not a call
+    listed = {e.actor_label: e.payload for e in audit_events(world.people.org, "gateway.tools_listed")}
+    assert listed["viewer@acme.test"]["names"] == viewer and listed["member@acme.test"]["listed"] == len(member)
+    assert listed["admin@acme.test"]["environment"] == "development"
 
 
 def test_list_carries_schemas_and_annotations_from_the_classification(world):
@@ -351,6 +354,9 @@ def test_critical_tool_is_held_for_approval_then_runs_once_approved(world, eager
     assert status.structured_content["result"]["ok"] is True  # Prism answered the DELETE with 200
     assert status.structured_content["result"]["status"] == 200
     assert "approval.executed" in types_of(world.people.org)
+    checks = audit_events(world.people.org, "approval.status_checked")
+    assert [c.payload["status"] for c in checks] == ["pending", "executed"]
+    assert {c.payload["request_id"] for c in checks} == {held["request_id"]} and checks[0].actor == world.people.admin
 
 
 def test_held_tool_with_output_schema_validates_in_the_client_and_can_wait(world, eager_celery, settings):
@@ -511,7 +517,35 @@ def test_origin_allow_list(world, settings):
     # the SDK client with a foreign Origin gets nowhere either
     with pytest.raises(Exception):  # noqa: B017 - the SDK reports the 403 as a transport error
         list_names(world.endpoint(), token, headers={"Origin": "http://127.0.0.1:9"})
-    assert not [t for t in types_of(world.people.org) if t.startswith(("tool.", "gateway."))]
+    refusals = [t for t in types_of(world.people.org) if t.startswith("tool.") or t == "gateway.request_refused"]
+    assert not refusals  # an origin refusal is not attributable to the token: no event
+    assert types_of(world.people.org).count("gateway.tools_listed") == 2  # the two allowed listings
+
+
+def test_cors_preflight_and_headers_for_browser_clients(world, settings):
+    """A browser MCP client (e.g. an inspector page) on an allowed origin: the preflight is
+    answered without a token, the real answer is readable; other origins get a 403."""
+    settings.MCP_ALLOWED_ORIGINS = ["https://agents.example.org"]
+    preflight = {"Origin": "https://agents.example.org", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version"}
+    response = httpx.options(world.endpoint(), headers=preflight, timeout=10)
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "https://agents.example.org"
+    assert "POST" in response.headers["access-control-allow-methods"]
+    allowed = {h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type", "mcp-protocol-version", "mcp-session-id"} <= allowed
+    assert "access-control-allow-credentials" not in response.headers  # bearer tokens, never cookies
+
+    foreign = httpx.options(world.endpoint(), headers={**preflight, "Origin": "https://evil.example"}, timeout=10)
+    assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
+
+    answer = post_raw(world.endpoint(), token=world.tokens["member"], headers={"Origin": "https://agents.example.org"})
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://agents.example.org"
+    assert "x-request-id" in answer.headers["access-control-expose-headers"].lower()
+    refused = post_raw(world.endpoint(), token=None, headers={"Origin": "https://agents.example.org"})
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "https://agents.example.org"
+    assert "www-authenticate" in refused.headers["access-control-expose-headers"].lower()
+    assert "access-control-allow-origin" not in post_raw(world.endpoint(), token=world.tokens["member"]).headers
 
 
 def test_unknown_paths_under_mcp(world):

@@ -1,0 +1,149 @@
+"""What a gateway process keeps in memory per project, valid for one config version.
+
+Why
+    Every tools/call needs the project's grants, approval policies and tool switches, the
+    called tool's row (schemas, argument map) and the environment's decrypted credentials.
+    Reading them costs about ten ORM queries, which is most of a call's latency. They change
+    rarely, so each process keeps them here and re-reads only when they change.
+
+How a change is noticed
+    Database triggers bump ``governance_configversion.version`` for a project on every insert,
+    update or delete of its tools, spec versions, tool switches, grants, approval policies,
+    credentials and credential versions (governance migration 0002). The query that
+    authenticates each MCP request (``selectors.caller_resolve``) reads that version too, so
+    a snapshot is used only while its version is the current one: a change committed by any
+    process (web, worker, shell, another gateway replica) applies from the very next request.
+    The caller's role, teams, token state and the environment row are read live by that same
+    query, so they are never cached.
+
+    A snapshot is filled lazily: rules on first use, a tool on its first call, the tool
+    list on the first tools/list, credentials on the first call that needs them. Data read
+    after the version was read can only be newer than that version, never older.
+
+Memory
+    One snapshot per project (the current version replaces older ones), at most
+    ``MAX_PROJECTS`` projects, least recently used dropped first. Decrypted secrets live only
+    here and in the request being built, never in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.governance import rules as governance_rules
+
+MAX_PROJECTS = 512
+MAX_TOOLS_PER_PROJECT = 5000
+
+# Light columns of the current tools for tools/list (the schemas come from the definitions cache).
+LISTING_FIELDS = ("name", "operation_key", "category", "category_tags", "tags", "poisoning", "position",
+                  "updated_at")
+
+
+@dataclass(frozen=True)
+class SnapshotKey:
+    project_id: int
+    project_public_id: str  # a restored database could reuse a project id; never its uuid
+    version: int
+
+
+@dataclass
+class ProjectSnapshot:
+    """One project's cached governance, tools and credentials for one config version."""
+
+    key: SnapshotKey
+    rules: governance_rules.ProjectRules | None = None
+    tools: dict[str, Any] = field(default_factory=dict)
+    listing: list[Any] | None = None
+    secrets: dict[tuple[int, str], tuple] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class SnapshotCache:
+    """Process-wide ``ProjectSnapshot`` per project; thread-safe (gateway database threads)."""
+
+    def __init__(self, max_projects: int = MAX_PROJECTS):
+        self.max_projects = max_projects
+        self._by_project: OrderedDict[int, ProjectSnapshot] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: SnapshotKey) -> ProjectSnapshot:
+        with self._lock:
+            snapshot = self._by_project.get(key.project_id)
+            if snapshot is None or snapshot.key != key:
+                snapshot = ProjectSnapshot(key=key)
+                self._by_project[key.project_id] = snapshot
+            self._by_project.move_to_end(key.project_id)
+            while len(self._by_project) > self.max_projects:
+                self._by_project.popitem(last=False)
+            return snapshot
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_project.clear()
+
+
+snapshots = SnapshotCache()
+
+
+# --------------------------------------------------------------------------- lazy parts (ORM)
+
+
+def project_rules(snapshot: ProjectSnapshot) -> governance_rules.ProjectRules:
+    """The project's grants, policies and switches (three queries on first use)."""
+    if snapshot.rules is None:
+        from apps.governance.selectors import project_rules as load_rules
+
+        loaded = load_rules(snapshot.key.project_id)
+        with snapshot.lock:
+            if snapshot.rules is None:
+                snapshot.rules = loaded
+    return snapshot.rules
+
+
+def tool(snapshot: ProjectSnapshot, project, name: str):
+    """The current tool called ``name``, or None (one query on first use; misses are not
+    remembered, so unknown names cannot fill the memory)."""
+    found = snapshot.tools.get(name)
+    if found is not None:
+        return found
+    from apps.inventory.selectors import tool_by_name
+
+    found = tool_by_name(project, name)
+    if found is not None:
+        with snapshot.lock:
+            if len(snapshot.tools) < MAX_TOOLS_PER_PROJECT:
+                snapshot.tools[name] = found
+    return found
+
+
+def listing(snapshot: ProjectSnapshot, project) -> list[Any]:
+    """The current tools in document order, light columns only (one query on first use)."""
+    if snapshot.listing is None:
+        from apps.inventory.selectors import current_tools
+
+        loaded = list(current_tools(project).only(*LISTING_FIELDS))
+        with snapshot.lock:
+            if snapshot.listing is None:
+                snapshot.listing = loaded
+    return snapshot.listing
+
+
+def upstream_secrets(snapshot: ProjectSnapshot, environment, tool_row) -> tuple:
+    """The decrypted credentials ``tool_row`` needs in ``environment`` (two queries and the
+    decryption on first use per environment and security requirement). A missing credential
+    raises ``CredentialMissing`` and is not remembered."""
+    from apps.credentials.services import upstream_secrets as load_secrets
+
+    key = (environment.pk, json.dumps(tool_row.security or [], sort_keys=True, default=str))
+    cached = snapshot.secrets.get(key)
+    if cached is not None:
+        return cached
+    loaded = load_secrets(environment, tool_row)
+    with snapshot.lock:
+        snapshot.secrets[key] = loaded
+    return loaded
