@@ -8,9 +8,10 @@ touched.
 
 Three processes, as in production: a tiny upstream API (uvicorn), the real ASGI app
 (``uvicorn mcpforge.asgi:application``: token auth, governance decision, JSON Schema
-validation, approval-policy evaluation, Redis rate limits and the two audit rows per call, all
-on) and this client, which sends raw JSON-RPC over a keep-alive httpx connection so the
-numbers measure the gateway, not an SDK client. Added latency is the gateway percentile
+validation, approval-policy evaluation, the upstream API key injected from the encrypted
+credential store, Redis rate limits and the two audit rows per call, all on) and this
+client, which sends raw JSON-RPC over a keep-alive httpx connection so the numbers measure
+the gateway, not an SDK client. Added latency is the gateway percentile
 minus the direct percentile. tools/list is timed on the Box API (~300 operations).
 """
 
@@ -34,9 +35,14 @@ os.environ.setdefault("MCPFORGE_TESTING", "true")  # development KEK file, plain
 os.environ["MCP_RATE_LIMIT_PER_TOKEN"] = os.environ.get("BENCH_RATE_LIMIT", "1000000")  # on, never hit
 os.environ["MCP_RATE_LIMIT_PER_TOOL"] = os.environ.get("BENCH_RATE_LIMIT", "1000000")
 
+BENCH_API_KEY = "bench-upstream-key-0042"
 UPSTREAM_SPEC = b"""
 openapi: 3.0.3
 info: {title: Bench upstream, version: "1.0"}
+components:
+  securitySchemes:
+    apiKey: {type: apiKey, in: header, name: X-API-Key}
+security: [{apiKey: []}]
 paths:
   /items/{id}:
     get:
@@ -57,6 +63,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 async def item(request):
+    if request.headers.get("x-api-key") != "bench-upstream-key-0042":  # the gateway must inject the credential
+        return JSONResponse({"error": "missing or wrong API key"}, status_code=401)
     return JSONResponse({"id": int(request.path_params["id"]), "name": "bench item"})
 
 app = Starlette(routes=[Route("/items/{id}", item)])
@@ -125,7 +133,7 @@ def seed(upstream_url: str):
     runs) and Box for tools/list."""
     from apps.accounts.models import Membership
     from apps.accounts.services import organization_create, token_create, user_create
-    from apps.credentials.services import environment_upstream_set
+    from apps.credentials.services import credential_set, environment_upstream_set
     from apps.governance.services import grant_create, policy_create
     from apps.projects.services import project_create
     from apps.specs.models import SpecVersion
@@ -146,8 +154,9 @@ def seed(upstream_url: str):
         return proj
 
     bench = project("Bench API", UPSTREAM_SPEC, "bench.yaml")
-    environment_upstream_set(environment=bench.environments.get(slug="development"), base_url=upstream_url,
-                             allow_private_network=True, actor=owner)
+    development = bench.environments.get(slug="development")
+    environment_upstream_set(environment=development, base_url=upstream_url, allow_private_network=True, actor=owner)
+    credential_set(environment=development, scheme_name="apiKey", values={"value": BENCH_API_KEY}, actor=owner)
     box = project("Box", (Path(os.environ.get("MCPFORGE_SPECS_DIR", REPO.parent / "shared" / "specs"))
                           / "box.json").read_bytes(), "box.json")
     _, raw = token_create(organization=org, user=member, name="bench agent")
@@ -195,7 +204,7 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
             results[label] = samples
 
         async def direct(i: int) -> None:
-            response = await client.get(f"{upstream_url}/items/{i}")
+            response = await client.get(f"{upstream_url}/items/{i}", headers={"X-API-Key": BENCH_API_KEY})
             assert response.status_code == 200
 
         def via_gateway(modern: bool):
