@@ -4,6 +4,7 @@ own transaction, so the change and its audit row commit together or not at all."
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -16,7 +17,7 @@ from .events import EVENT_TYPES
 from .models import AuditEvent
 from .redact import redact
 
-_APPEND_SQL = (
+APPEND_SQL = (
     "SELECT id, seq, hash, prev_hash FROM mcpforge_audit_append("
     "%s::bigint, %s::uuid, %s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
     " %s::varchar, %s::jsonb, %s::varchar, %s::inet, %s::varchar, %s::text, %s::text)"
@@ -32,7 +33,16 @@ def actor_label_for(actor) -> str:
     return getattr(actor, "email", "") or getattr(actor, "username", "") or str(actor)
 
 
-def audit_record(
+@dataclass
+class PendingEvent:
+    """An audit event ready to be appended: ``APPEND_SQL`` with ``params``, on any connection
+    (Django's, or the gateway's asynchronous pool), then ``audit_stored`` with the row."""
+
+    event: AuditEvent
+    params: list[Any]
+
+
+def audit_prepare(
     *,
     organization,
     event_type: str,
@@ -43,15 +53,9 @@ def audit_record(
     target_id: str = "",
     target_label: str = "",
     payload: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the organization's chain. Raises (and so rolls back the caller's
-    transaction) if the event cannot be written: audit is fail-closed.
-
-    One database round trip (it is on the gateway's hot path): works in autocommit, where the
-    call is its own transaction, and inside the caller's atomic block, where the chain stays
-    locked and the row uncommitted until the caller commits. No savepoint is taken, so after
-    a database error here the caller's transaction is unusable until it rolls back.
-    """
+) -> PendingEvent:
+    """Everything ``audit_record`` does before touching the database (validation, target,
+    redaction, request context, the canonical content around its seq). No query."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown audit event type {event_type!r}; add it to apps/audit/events.py")
     if target is not None:
@@ -61,7 +65,8 @@ def audit_record(
     ctx = request_context.current()
     # A JSON round trip makes the payload exactly what jsonb will give back (lists, str keys),
     # so the hash computed now matches the one recomputed from the stored row.
-    clean_payload = json.loads(json.dumps(redact(payload or {}), default=str))
+    payload_json = json.dumps(redact(payload or {}), default=str)
+    clean_payload = json.loads(payload_json)
     event = AuditEvent(
         organization_id=organization.pk,
         seq=None,  # assigned by the database under the chain lock
@@ -78,19 +83,21 @@ def audit_record(
         user_agent=ctx.user_agent,
     )
     prefix, suffix = chain.canonical_parts(event.chain_content())
-    # One statement locks the chain, reads its tail, hashes and inserts (migration 0003),
-    # where the ORM took five round trips (BEGIN/SAVEPOINT, lock, tail, INSERT, COMMIT/RELEASE).
-    with connection.cursor() as cursor:
-        cursor.execute(_APPEND_SQL, [
-            event.organization_id, event.public_id, event.created_at, event.actor_id, event.actor_label,
-            event.event_type, event.target_type, event.target_id, event.target_label,
-            json.dumps(clean_payload), event.request_id, _IP_FIELD.get_prep_value(event.ip) or None,
-            event.user_agent, prefix, suffix,
-        ])
-        event.pk, event.seq, event.hash, event.prev_hash = cursor.fetchone()
+    return PendingEvent(event=event, params=[
+        event.organization_id, event.public_id, event.created_at, event.actor_id, event.actor_label,
+        event.event_type, event.target_type, event.target_id, event.target_label,
+        payload_json, event.request_id, _IP_FIELD.get_prep_value(event.ip) or None,
+        event.user_agent, prefix, suffix,
+    ])
+
+
+def audit_stored(pending: PendingEvent, row: tuple) -> AuditEvent:
+    """The event as stored, from ``APPEND_SQL``'s row (id, seq, hash, prev_hash)."""
+    event = pending.event
+    event.pk, event.seq, event.hash, event.prev_hash = row
     # The instance is now the stored row, so a later save() is refused as an update.
     event._state.adding = False
-    event._state.db = connection.alias
+    event._state.db = "default"
     # The database hashed; audit_verify recomputes in Python. Check they agree now (about
     # 20 µs) rather than at the next verification, and fail closed: raising rolls back the
     # caller's transaction and this row with it. (In autocommit there is nothing to roll
@@ -98,6 +105,42 @@ def audit_record(
     if chain.event_hash(event.chain_content(), event.prev_hash) != event.hash:
         raise RuntimeError(f"Audit hash mismatch for event #{event.seq}: database and chain.py disagree")
     return event
+
+
+def audit_record(
+    *,
+    organization,
+    event_type: str,
+    actor=None,
+    actor_label: str | None = None,
+    target=None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the organization's chain (arguments: ``audit_prepare``). Raises
+    (and so rolls back the caller's transaction) if the event cannot be written: audit is
+    fail-closed.
+
+    One database round trip (it is on the gateway's hot path): works in autocommit, where the
+    call is its own transaction, and inside the caller's atomic block, where the chain stays
+    locked and the row uncommitted until the caller commits. No savepoint is taken, so after
+    a database error here the caller's transaction is unusable until it rolls back.
+    """
+    return audit_write(audit_prepare(organization=organization, event_type=event_type, actor=actor,
+                                     actor_label=actor_label, target=target, target_type=target_type,
+                                     target_id=target_id, target_label=target_label, payload=payload))
+
+
+def audit_write(pending: PendingEvent) -> AuditEvent:
+    """Append a prepared event through Django's connection (see ``audit_record``)."""
+    # One statement locks the chain, reads its tail, hashes and inserts (migration 0003),
+    # where the ORM took five round trips (BEGIN/SAVEPOINT, lock, tail, INSERT, COMMIT/RELEASE).
+    with connection.cursor() as cursor:
+        cursor.execute(APPEND_SQL, pending.params)
+        row = cursor.fetchone()
+    return audit_stored(pending, row)
 
 
 def audit_verify_organization(organization) -> tuple[int, chain.ChainBreak | None]:

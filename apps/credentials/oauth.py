@@ -98,6 +98,13 @@ def _request(token_url: str, data: dict[str, str], client_id: str, client_secret
     return _Cached(access_token=token, expires_at=_now() + max(lifetime, 1), refresh_token=refresh)
 
 
+def has_fresh_token(*, cache_key: str, scopes: list[str]) -> bool:
+    """Whether ``client_credentials_token`` would answer from its cache (no token request)."""
+    with _lock:
+        cached = _cache.get((cache_key, " ".join(scopes)))
+    return bool(cached and cached.expires_at - REFRESH_MARGIN_SECONDS > _now())
+
+
 def client_credentials_token(*, cache_key: str, token_url: str, client_id: str, client_secret: str,
                              scopes: list[str], client_auth: str = "basic",
                              allow_private_network: bool = False) -> str:

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, int] = {
     "MCP_UPSTREAM_MAX_REDIRECTS": 3,
     # threads (and so database connections) the gateway uses for Django ORM work
     "MCP_DB_THREADS": 8,
+    # connections of the asynchronous pool that serves warm tool calls (caller lookup, audit rows)
+    "MCP_DB_ASYNC_CONNECTIONS": 10,
     # tools/list page size (cursor pagination beyond it)
     "MCP_TOOLS_PAGE_SIZE": 200,
 }

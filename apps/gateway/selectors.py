@@ -117,31 +117,41 @@ class Caller:
 
 class _Columns:
     """The concrete columns of a model as ``alias."column"`` SQL and a row-to-instance loader
-    that applies the fields' database converters (JSON, for instance), as the ORM would."""
+    (``Model.from_db``, as the ORM builds instances from a row)."""
 
     def __init__(self, model, alias: str, only: tuple[str, ...] | None = None):
         fields = [f for f in model._meta.concrete_fields if only is None or f.attname in only]
+        if any(f.get_internal_type() == "JSONField" for f in fields):
+            raise TypeError(f"{model.__name__}: JSON columns need the field converters; load them with the ORM")
         self.model, self.count = model, len(fields)
         self.names = [f.attname for f in fields]
         self.sql = ", ".join(f'{alias}."{f.column}"' for f in fields)
-        self.converters = [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
 
-    def load(self, row: tuple, start: int, connection):
-        values = list(row[start:start + self.count])
-        for i, f in self.converters:
-            values[i] = f.from_db_value(values[i], None, connection)
-        return self.model.from_db(connection.alias, self.names, values)
+    def load(self, row: tuple, start: int):
+        return self.model.from_db("default", self.names, list(row[start:start + self.count]))
 
 
-_RESOLVE: tuple[str, _Columns, _Columns, _Columns, _Columns, _Columns] | None = None
+@dataclass(frozen=True)
+class _CallerQuery:
+    sql: str
+    token: _Columns
+    user: _Columns
+    organization: _Columns
+    project: _Columns
+    environment: _Columns
 
 
-def _resolve_query():
+_CALLER_QUERY: _CallerQuery | None = None
+
+
+def caller_query() -> _CallerQuery:
     """One statement: the token by digest with its user, the user's role and team ids in the
     token's organization, the addressed environment with its project and organization (only
-    within the token's organization), and the project's config version."""
-    global _RESOLVE
-    if _RESOLVE is None:
+    within the token's organization), and the project's config version. Parameters: org,
+    project and environment slugs, token digest. The gateway runs it as a server-side
+    prepared statement (its planning costs ten times its execution)."""
+    global _CALLER_QUERY
+    if _CALLER_QUERY is None:
         user_model = get_user_model()
         token = _Columns(ApiToken, "t")
         user = _Columns(user_model, "u", only=("id", "username", "email", "is_active"))
@@ -165,9 +175,11 @@ def _resolve_query():
             LEFT JOIN governance_configversion cv ON cv.project_id = p.id
             WHERE t.digest = %s
         """  # noqa: S608
-        _RESOLVE = (sql, token, user, org, project, environment)
-    return _RESOLVE
+        _CALLER_QUERY = _CallerQuery(sql, token, user, org, project, environment)
+    return _CALLER_QUERY
 
+
+TOUCH_SQL = f"UPDATE {ApiToken._meta.db_table} SET last_used_at = %s WHERE id = %s"  # noqa: S608
 
 TOKEN_MESSAGES = {
     "revoked": "This API token was revoked.",
@@ -176,55 +188,78 @@ TOKEN_MESSAGES = {
 }
 
 
-def caller_resolve(*, raw_token: str, org_slug: str, project_slug: str, env_slug: str) -> Caller:
-    """Authenticate the bearer token and resolve the endpoint's environment with the caller's
-    role and teams there. One query (plus the token's last-used touch, once a minute).
-
-    The token is bound to one organization: it only opens endpoints of that organization
-    (others answer 404, as for any non-member). Raises ``GatewayRefusal``."""
+def caller_params(*, raw_token: str, org_slug: str, project_slug: str, env_slug: str) -> list[str]:
+    """The parameters of ``caller_query`` for this request; refuses a missing or malformed
+    token before any query."""
     if not raw_token:
         raise GatewayRefusal(401, "Send an MCPForge API token: Authorization: Bearer mcpf_…")
     if not tokens.looks_like_token(raw_token):
         raise GatewayRefusal(401, "This API token is not valid.", error="invalid_token", reason="token_malformed")
-    sql, token_cols, user_cols, org_cols, project_cols, env_cols = _resolve_query()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [org_slug, project_slug, env_slug, tokens.digest(raw_token)])
-        row = cursor.fetchone()
-    if row is None or not tokens.matches(raw_token, row[token_cols.names.index("digest")]):
+    return [org_slug, project_slug, env_slug, tokens.digest(raw_token)]
+
+
+def token_from_row(row: tuple | None, raw_token: str) -> ApiToken:
+    """The active token of ``caller_query``'s row (with user and organization), or a 401
+    ``GatewayRefusal`` (auditable when the token is one of ours)."""
+    query = caller_query()
+    if row is None or not tokens.matches(raw_token, row[query.token.names.index("digest")]):
         raise GatewayRefusal(401, "This API token is not valid.", error="invalid_token", reason="token_unknown")
-    at = 0
-    token = token_cols.load(row, at, connection)
-    at += token_cols.count
-    token.user = user_cols.load(row, at, connection)
-    at += user_cols.count
-    token.organization = org_cols.load(row, at, connection)
-    at += org_cols.count
+    token = query.token.load(row, 0)
+    token.user = query.user.load(row, query.token.count)
+    token.organization = query.organization.load(row, query.token.count + query.user.count)
     reason = ("revoked" if token.revoked_at is not None else "user_inactive" if not token.user.is_active
               else "expired" if not token.is_active else "")
     if reason:
         raise GatewayRefusal(401, TOKEN_MESSAGES[reason], error="invalid_token", audit_token=token,
                              reason=f"token_{reason}")
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-    role, team_ids, version = row[-3], row[-2], row[-1]
-    if row[at + project_cols.count] is None:  # no environment at this address in the token's organization
+    return token
+
+
+def touch_due(token: ApiToken, now) -> bool:
+    """Whether ``last_used_at`` should be written (at most once a minute per token)."""
+    return token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
+
+
+def caller_from_row(row: tuple, token: ApiToken) -> Caller:
+    """The ``Caller`` of ``caller_query``'s row for an active ``token``; 404 when the address
+    names no environment of the token's organization, 403 for a former member."""
+    query = caller_query()
+    at = query.token.count + query.user.count + query.organization.count
+    if row[at + query.project.count] is None:  # no environment at this address in the token's organization
         raise GatewayRefusal(404, "No MCP endpoint at this address for your token's organization.")
-    project = project_cols.load(row, at, connection)
-    at += project_cols.count
-    environment = env_cols.load(row, at, connection)
-    project.organization = token.organization
-    environment.project = project
-    environment.organization = token.organization
+    role, team_ids, version = row[-3], row[-2], row[-1]
     if role is None:
         raise GatewayRefusal(403, "The owner of this token is no longer a member of the organization.",
                              error="insufficient_scope", audit_token=token, reason="not_a_member")
+    project = query.project.load(row, at)
+    environment = query.environment.load(row, at + query.project.count)
+    project.organization = token.organization
+    environment.project = project
+    environment.organization = token.organization
     user = token.user
     subject = grants.Subject(user_id=str(user.pk), role=role, team_ids=frozenset(str(t) for t in team_ids),
                              label=user.email or user.get_username())
     key = snapshot.SnapshotKey(project_id=project.pk, project_public_id=str(project.public_id), version=version)
     return Caller(token=token, role=role, environment=environment, subject=subject, snapshot_key=key)
+
+
+def caller_resolve(*, raw_token: str, org_slug: str, project_slug: str, env_slug: str) -> Caller:
+    """Authenticate the bearer token and resolve the endpoint's environment with the caller's
+    role and teams there, through Django's connection: one query (plus the token's last-used
+    touch, once a minute). The gateway runs the same statements on its asynchronous pool
+    (db.py). The token is bound to one organization: it only opens endpoints of that
+    organization (others answer 404, as for any non-member). Raises ``GatewayRefusal``."""
+    params = caller_params(raw_token=raw_token, org_slug=org_slug, project_slug=project_slug, env_slug=env_slug)
+    with connection.cursor() as cursor:
+        cursor.execute(caller_query().sql, params)
+        row = cursor.fetchone()
+    token = token_from_row(row, raw_token)
+    now = timezone.now()
+    if touch_due(token, now):
+        with connection.cursor() as cursor:
+            cursor.execute(TOUCH_SQL, [now, token.pk])
+        token.last_used_at = now
+    return caller_from_row(row, token)
 
 
 # --------------------------------------------------------------------------- tools/list

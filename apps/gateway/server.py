@@ -40,6 +40,7 @@ Django database access
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -52,6 +53,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import anyio
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
@@ -60,6 +62,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from psycopg_pool import PoolTimeout
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -68,7 +71,8 @@ from apps.core import request_context
 from apps.core.request_context import RequestContext
 
 from . import conf, results, selectors, services, upstream
-from .ratelimit import Limit, RateLimiter
+from .db import HotPathDatabase
+from .ratelimit import Limit, RateLimiter, Verdict
 from .selectors import Caller, GatewayRefusal
 
 logger = logging.getLogger("mcpforge.gateway")
@@ -182,8 +186,12 @@ class Gateway:
             on_list_tools=self.list_tools, on_call_tool=self.call_tool,
             get_tool_input_schema=_no_header_schema,
         )
+        # The SDK wraps every request in an OpenTelemetry span; MCPForge exports no traces (its
+        # record is the audit log), so the per-request span would be pure overhead.
+        self.server.middleware = []
         self.session_manager: StreamableHTTPSessionManager | None = None
         self.db: Database | None = None
+        self.hot: HotPathDatabase | None = None
         self.http = None
         self.limiter: RateLimiter | None = None
         self.background = None
@@ -198,19 +206,22 @@ class Gateway:
             raise RuntimeError("The MCP gateway is already running in this process.")
         manager = StreamableHTTPSessionManager(app=self.server, stateless=True, json_response=True)
         db = Database(conf.get_int("MCP_DB_THREADS"))
+        hot = HotPathDatabase(conf.get_int("MCP_DB_ASYNC_CONNECTIONS"))
+        await hot.open()
         http = upstream.new_async_client()
         limiter = RateLimiter(settings.REDIS_URL)
         try:
             # ``background`` outlives single requests (completion audits); on shutdown it is
             # awaited before the database pool closes, so no audit row is dropped.
             async with anyio.create_task_group() as background, manager.run():
-                self.session_manager, self.db, self.http, self.limiter = manager, db, http, limiter
+                self.session_manager, self.db, self.hot, self.http, self.limiter = manager, db, hot, http, limiter
                 self.background = background
                 yield
         finally:
-            self.session_manager = self.db = self.http = self.limiter = self.background = None
+            self.session_manager = self.db = self.hot = self.http = self.limiter = self.background = None
             await http.aclose()
             await limiter.close()
+            await hot.close()
             await anyio.to_thread.run_sync(db.close)
 
     # ------------------------------------------------------------------ HTTP layer
@@ -268,8 +279,13 @@ class Gateway:
         context = RequestContext(request_id=request_id, ip=client[0] if client else None,
                                  user_agent=headers.get("user-agent", "")[:400])
         try:
-            caller = await self.db.run(selectors.caller_resolve, raw_token=raw_token, org_slug=match["org"],
-                                       project_slug=match["project"], env_slug=match["env"], context=context)
+            caller = await self.hot.caller(raw_token=raw_token, org_slug=match["org"], project_slug=match["project"],
+                                           env_slug=match["env"])
+        except (psycopg.Error, PoolTimeout):
+            logger.exception("MCP request refused: the caller could not be looked up")
+            await _json_rpc_error(503, "MCPForge cannot reach its database right now; try again shortly.",
+                                  headers={"Retry-After": "5"})(scope, receive, send_with_id)
+            return
         except GatewayRefusal as refusal:
             if refusal.audit_token is not None:
                 await self.db.run(services.request_refused, token=refusal.audit_token, reason=refusal.reason,
@@ -296,12 +312,20 @@ class Gateway:
             raise MCPError(-32001, "Not authenticated.")
         return caller
 
-    async def _check_rate(self, caller: Caller, *, tool_name: str | None, arguments: Any = None) -> None:
+    @staticmethod
+    def _limits(caller: Caller, tool_name: str | None) -> list[Limit]:
         limits = [Limit("token", str(caller.token.pk), conf.get_int("MCP_RATE_LIMIT_PER_TOKEN"))]
         if tool_name is not None:
             per_tool = conf.get_int("MCP_RATE_LIMIT_PER_TOOL")
             limits.append(Limit("tool", f"{caller.environment.pk}:{tool_name}", per_tool))
-        verdict = await self.limiter.hit(limits)
+        return limits
+
+    async def _check_rate(self, caller: Caller, *, tool_name: str | None, arguments: Any = None,
+                          verdict: Verdict | None = None) -> None:
+        """Count the call in Redis (or take the ``verdict`` of a count already made); refuse it,
+        audited as ``tool.call_denied``, when a limit is exceeded or Redis is unreachable."""
+        if verdict is None:
+            verdict = await self.limiter.hit(self._limits(caller, tool_name))
         if verdict.allowed:
             return
         if verdict.unavailable:
@@ -346,14 +370,18 @@ class Gateway:
         if meta is not None and not isinstance(meta, dict):
             meta = meta.model_dump(by_alias=True)
         justification = str((meta or {}).get(JUSTIFICATION_META_KEY) or "")
-        await self._check_rate(caller, tool_name=name, arguments=arguments)
+        # The Redis round trip of the rate limits overlaps the planning of the call (CPU work on
+        # this loop); its verdict is taken before anything is written or sent upstream.
+        rate = asyncio.ensure_future(self.limiter.hit(self._limits(caller, name)))
         try:
-            plan = await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
-                                     justification=justification, context=caller.context)
-        except DatabaseError:
+            plan = await self._begin(caller, name, arguments, justification, rate)
+        except (DatabaseError, psycopg.Error, PoolTimeout):
             logger.exception("tools/call %s refused: the audit trail could not be written", name)
             raise MCPError(INTERNAL_ERROR, "MCPForge could not record this call in its audit log, so the call "
                                            "was not made. Try again later.") from None
+        finally:
+            if not rate.done():
+                rate.cancel()
         if plan.action == "fail":
             raise MCPError(plan.error_code, plan.error_message)
         if plan.action == "respond":
@@ -369,10 +397,38 @@ class Gateway:
         self.background.start_soon(self._audit_completion, caller, plan, outcome)
         return results.outcome_result(outcome)
 
+    async def _begin(self, caller: Caller, name: str, arguments: dict[str, Any], justification: str,
+                     rate: asyncio.Future) -> services.CallPlan:
+        """``services.call_begin`` once the rate limits (``rate``) allow the call: planned on the
+        event loop when the project snapshot is warm (no ORM query) with its audit row on the
+        asynchronous pool; otherwise, and for held calls, in a database thread. Raises when
+        the audit row cannot be written."""
+        if not services.call_is_warm(caller, name):
+            await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate)
+            return await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
+                                     justification=justification, context=caller.context)
+        await asyncio.sleep(0)  # let the rate-limit task send its request before the CPU work below
+        token = request_context.set_current(caller.context)
+        try:
+            plan = services.call_plan(caller=caller, name=name, arguments=arguments, justification=justification)
+        finally:
+            request_context.reset(token)
+        await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate)
+        if plan.action == "hold":
+            return await self.db.run(services.call_hold, caller=caller, plan=plan, context=caller.context)
+        if plan.audit is not None:
+            await self.hot.audit(plan.audit)  # committed before anything else happens
+            plan.audit = None
+        return plan
+
     async def _audit_completion(self, caller: Caller, plan: services.CallPlan, outcome) -> None:
         try:
-            await self.db.run(services.call_complete, caller=caller, plan=plan, outcome=outcome,
-                              context=caller.context)
+            token = request_context.set_current(caller.context)
+            try:
+                pending = services.completion_event(caller=caller, plan=plan, outcome=outcome)
+            finally:
+                request_context.reset(token)
+            await self.hot.audit(pending)
         except Exception:
             logger.exception("could not audit the completion of call %s", plan.call_id)
 

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from mcp_types import INVALID_PARAMS
 
-from apps.audit.services import audit_record
+from apps.audit.services import PendingEvent, audit_prepare, audit_record, audit_write
 from apps.core.errors import DomainError
 from apps.governance import rules
 from apps.governance.conditions import ConditionError
@@ -54,11 +54,13 @@ JUSTIFICATION_ARGUMENT = "justification"
 
 @dataclass
 class CallPlan:
-    """What the async layer does after ``call_begin``.
+    """What the async layer does after ``call_plan`` / ``call_begin``.
 
     ``action`` is ``send`` (call the upstream with ``request``, then ``call_complete``),
-    ``respond`` (answer ``result`` as is; ``approval_id`` is set for a held call) or
-    ``fail`` (a JSON-RPC error ``error_code``/``error_message``)."""
+    ``respond`` (answer ``result`` as is; ``approval_id`` is set for a held call), ``fail``
+    (a JSON-RPC error ``error_code``/``error_message``) or, from ``call_plan`` only, ``hold``
+    (a policy requires ``requirement``: ``call_hold`` queues it). ``audit`` is the event
+    that must be committed before the plan is carried out (``call_begin`` writes it)."""
 
     action: str
     tool: Any = None
@@ -68,6 +70,11 @@ class CallPlan:
     approval_id: str = ""
     error_code: int = 0
     error_message: str = ""
+    audit: PendingEvent | None = None
+    name: str = ""
+    arguments: dict[str, Any] | None = None
+    justification: str = ""
+    requirement: Any = None
 
 
 def _audit_arguments(arguments: Any) -> Any:
@@ -97,39 +104,60 @@ def _payload(caller: Caller, *, name: str, tool=None, arguments: Any = None, **e
     return payload
 
 
-def _record(caller: Caller, event_type: str, *, name: str, tool=None, arguments: Any = None, **extra: Any) -> None:
+def _event(caller: Caller, event_type: str, *, name: str, tool=None, arguments: Any = None,
+           **extra: Any) -> PendingEvent:
     target_kwargs: dict[str, Any] = (
         {"target": tool, "target_label": f"{tool.name} in {caller.environment}"} if tool is not None
         else {"target": caller.environment, "target_label": f"{name} in {caller.environment}"}
     )
-    audit_record(organization=caller.organization, event_type=event_type, actor=caller.user,
-                 payload=_payload(caller, name=name, tool=tool, arguments=arguments, **extra), **target_kwargs)
+    return audit_prepare(organization=caller.organization, event_type=event_type, actor=caller.user,
+                         payload=_payload(caller, name=name, tool=tool, arguments=arguments, **extra),
+                         **target_kwargs)
+
+
+def _record(caller: Caller, event_type: str, *, name: str, tool=None, arguments: Any = None, **extra: Any) -> None:
+    audit_write(_event(caller, event_type, name=name, tool=tool, arguments=arguments, **extra))
+
+
+def _denial(caller: Caller, *, name: str, reason: str, message: str, arguments: Any, tool=None) -> PendingEvent:
+    return _event(caller, "tool.call_denied", name=name, tool=tool, arguments=arguments, outcome="denied",
+                  reason=reason, message=message[:500])
 
 
 def call_refuse(*, caller: Caller, name: str, reason: str, message: str, arguments: Any, tool=None) -> None:
     """Audit a call refused before any upstream contact (``tool.call_denied``)."""
-    _record(caller, "tool.call_denied", name=name, tool=tool, arguments=arguments, outcome="denied",
-            reason=reason, message=message[:500])
+    audit_write(_denial(caller, name=name, reason=reason, message=message, arguments=arguments, tool=tool))
 
 
 def _deny(caller: Caller, *, name: str, tool, arguments: Any, reason: str, message: str) -> CallPlan:
-    call_refuse(caller=caller, name=name, tool=tool, arguments=arguments, reason=reason, message=message)
-    return CallPlan("respond", tool=tool, result=results.error_result(message))
+    return CallPlan("respond", tool=tool, result=results.error_result(message),
+                    audit=_denial(caller, name=name, tool=tool, arguments=arguments, reason=reason, message=message))
 
 
-def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justification: str = "") -> CallPlan:
-    """Resolve, authorise, validate and route one tools/call; audit it before any upstream contact.
+def call_is_warm(caller: Caller, name: str) -> bool:
+    """Whether ``call_plan`` can run without a query (and so on the event loop): the project's
+    rules and this tool are in the snapshot, and so are its credentials, OAuth2 access tokens
+    included. A call that a policy holds still needs ``call_hold`` (database)."""
+    snap = caller.snapshot()
+    tool = snap.tools.get(name)
+    if snap.rules is None or tool is None:
+        return False
+    return snapshot.secrets_ready(snap, caller.environment, tool)
+
+
+def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justification: str = "") -> CallPlan:
+    """Resolve, authorise, validate and route one tools/call; writes nothing.
 
     Order: tool by name in the project's current inventory -> grants (``rules.decide``, the
     function the simulator uses) -> arguments against the inputSchema -> approval policy
-    (``rules.approval_requirement``; held calls go to the approval queue) -> upstream request
-    with credentials -> the ``tool.called`` row, committed. See the module docstring for the
-    audit design. With a warm project snapshot (snapshot.py) the only query is that audit row."""
+    (``rules.approval_requirement``; held calls are returned as ``hold``) -> upstream request
+    with credentials. The plan carries the audit event to commit before it is carried out.
+    Reads only the project snapshot (snapshot.py), which queries on first use."""
     tool = selectors.tool_for_call(caller, name)
     if tool is None:
         message = f"Unknown tool: {name}. Call tools/list for the tools you may call here."
-        call_refuse(caller=caller, name=name, arguments=arguments, reason="unknown_tool", message=message)
-        return CallPlan("fail", error_code=INVALID_PARAMS, error_message=message)
+        return CallPlan("fail", error_code=INVALID_PARAMS, error_message=message,
+                        audit=_denial(caller, name=name, arguments=arguments, reason="unknown_tool", message=message))
 
     properties = (tool.input_schema or {}).get("properties") or {}
     if JUSTIFICATION_ARGUMENT in arguments and JUSTIFICATION_ARGUMENT not in properties:
@@ -162,36 +190,53 @@ def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justific
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="policy_error",
                      message=f"The approval policy for {name} cannot be evaluated ({exc}); the call was refused.")
     if requirement is not None:
-        return _hold(caller, tool=tool, name=name, arguments=arguments, justification=justification,
-                     requirement=requirement)
+        return CallPlan("hold", tool=tool, name=name, arguments=arguments, justification=justification,
+                        requirement=requirement)
 
     try:
         request = upstream.prepare_request(
             tool=tool, environment=caller.environment, arguments=arguments,
             secrets=lambda: snapshot.upstream_secrets(snap, caller.environment, tool))
     except upstream.UpstreamError as exc:
-        _record(caller, "tool.called", name=name, tool=tool, arguments=arguments, outcome=exc.code,
-                upstream_status=None, latency_ms=0, message=exc.message[:500])
-        return CallPlan("respond", tool=tool, result=results.error_result(exc.message))
+        return CallPlan("respond", tool=tool, result=results.error_result(exc.message),
+                        audit=_event(caller, "tool.called", name=name, tool=tool, arguments=arguments,
+                                     outcome=exc.code, upstream_status=None, latency_ms=0,
+                                     message=exc.message[:500]))
 
     call_id = uuid.uuid4().hex
-    # Committed here (audit_record is its own transaction): the upstream call comes after.
-    _record(caller, "tool.called", name=name, tool=tool, arguments=arguments, outcome="started", call_id=call_id,
-            method=request.method, upstream_host=request.url.host)
-    return CallPlan("send", tool=tool, request=request, call_id=call_id)
+    return CallPlan("send", tool=tool, request=request, call_id=call_id,
+                    audit=_event(caller, "tool.called", name=name, tool=tool, arguments=arguments,
+                                 outcome="started", call_id=call_id, method=request.method,
+                                 upstream_host=request.url.host))
 
 
-def _hold(caller: Caller, *, tool, name: str, arguments: dict[str, Any], justification: str,
-          requirement) -> CallPlan:
+def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justification: str = "") -> CallPlan:
+    """``call_plan``, then its audit event committed (or the held call queued) through
+    Django's connection: the gateway's path when the snapshot is cold. Raises (and the call is
+    not made) when the audit row cannot be written."""
+    plan = call_plan(caller=caller, name=name, arguments=arguments, justification=justification)
+    if plan.action == "hold":
+        return call_hold(caller=caller, plan=plan)
+    if plan.audit is not None:
+        audit_write(plan.audit)  # committed here (autocommit): the upstream call comes after
+        plan.audit = None
+    return plan
+
+
+def call_hold(*, caller: Caller, plan: CallPlan) -> CallPlan:
+    """Queue a held call as an approval request (audited by the approvals service in the
+    same transaction) and answer "pending"; or refuse it when the request is refused."""
     from apps.approvals.services import approval_request_create
 
+    tool, name, arguments, requirement = plan.tool, plan.name, plan.arguments or {}, plan.requirement
     try:
         held = approval_request_create(tool=tool, environment=caller.environment, requester=caller.user,
-                                       token=caller.token, arguments=arguments, justification=justification,
+                                       token=caller.token, arguments=arguments, justification=plan.justification,
                                        requirement=requirement)
     except DomainError as exc:
         reason = "justification_required" if exc.field == "justification" else "approval_refused"
-        return _deny(caller, name=name, tool=tool, arguments=arguments, reason=reason, message=exc.message)
+        call_refuse(caller=caller, name=name, tool=tool, arguments=arguments, reason=reason, message=exc.message)
+        return CallPlan("respond", tool=tool, result=results.error_result(exc.message))
     result = results.pending_result(
         request_id=str(held.public_id), tool=name, environment=caller.environment.slug,
         expires_at=held.expires_at.isoformat(), approvals_required=held.approvals_required,
@@ -200,11 +245,16 @@ def _hold(caller: Caller, *, tool, name: str, arguments: dict[str, Any], justifi
     return CallPlan("respond", tool=tool, result=result, approval_id=str(held.public_id))
 
 
+def completion_event(*, caller: Caller, plan: CallPlan, outcome: upstream.CallOutcome) -> PendingEvent:
+    """The ``tool.call_completed`` event of a call ``call_plan`` let through."""
+    return _event(caller, "tool.call_completed", name=plan.tool.name, tool=plan.tool, call_id=plan.call_id,
+                  outcome="ok" if outcome.ok else outcome.error, upstream_status=outcome.status,
+                  latency_ms=outcome.latency_ms, message="" if outcome.ok else outcome.text[:500])
+
+
 def call_complete(*, caller: Caller, plan: CallPlan, outcome: upstream.CallOutcome) -> None:
-    """Audit the outcome of a call ``call_begin`` let through (``tool.call_completed``)."""
-    _record(caller, "tool.call_completed", name=plan.tool.name, tool=plan.tool, call_id=plan.call_id,
-            outcome="ok" if outcome.ok else outcome.error, upstream_status=outcome.status,
-            latency_ms=outcome.latency_ms, message="" if outcome.ok else outcome.text[:500])
+    """Audit the outcome of a call through Django's connection (``tool.call_completed``)."""
+    audit_write(completion_event(caller=caller, plan=plan, outcome=outcome))
 
 
 def tools_listed(*, caller: Caller, listed: list[str], total: int, offset: int) -> None:

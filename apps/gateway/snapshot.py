@@ -133,13 +133,29 @@ def listing(snapshot: ProjectSnapshot, project) -> list[Any]:
     return snapshot.listing
 
 
+def _secrets_key(environment, tool_row) -> tuple[int, str]:
+    return (environment.pk, json.dumps(tool_row.security or [], sort_keys=True, default=str))
+
+
+def secrets_ready(snapshot: ProjectSnapshot, environment, tool_row) -> bool:
+    """Whether ``tool_row``'s credentials can be applied without I/O: decrypted material cached
+    here and, for OAuth2 client credentials, an access token that is still fresh."""
+    from apps.credentials import oauth, schemes
+
+    cached = snapshot.secrets.get(_secrets_key(environment, tool_row))
+    if cached is None:
+        return False
+    return all(oauth.has_fresh_token(cache_key=m.version_id, scopes=list(m.config.get("scopes", [])))
+               for m in cached if m.kind == schemes.OAUTH2_CLIENT_CREDENTIALS)
+
+
 def upstream_secrets(snapshot: ProjectSnapshot, environment, tool_row) -> tuple:
     """The decrypted credentials ``tool_row`` needs in ``environment`` (two queries and the
     decryption on first use per environment and security requirement). A missing credential
     raises ``CredentialMissing`` and is not remembered."""
     from apps.credentials.services import upstream_secrets as load_secrets
 
-    key = (environment.pk, json.dumps(tool_row.security or [], sort_keys=True, default=str))
+    key = _secrets_key(environment, tool_row)
     cached = snapshot.secrets.get(key)
     if cached is not None:
         return cached
