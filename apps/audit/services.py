@@ -107,19 +107,9 @@ def audit_stored(pending: PendingEvent, row: tuple) -> AuditEvent:
     return event
 
 
-def audit_record(
-    *,
-    organization,
-    event_type: str,
-    actor=None,
-    actor_label: str | None = None,
-    target=None,
-    target_type: str = "",
-    target_id: str = "",
-    target_label: str = "",
-    payload: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the organization's chain (arguments: ``audit_prepare``). Raises
+def audit_record(**fields: Any) -> AuditEvent:
+    """Append one event to the organization's chain; ``fields`` are ``audit_prepare``'s
+    keyword arguments (organization, event_type, actor, target, payload, ...). Raises
     (and so rolls back the caller's transaction) if the event cannot be written: audit is
     fail-closed.
 
@@ -128,9 +118,7 @@ def audit_record(
     locked and the row uncommitted until the caller commits. No savepoint is taken, so after
     a database error here the caller's transaction is unusable until it rolls back.
     """
-    return audit_write(audit_prepare(organization=organization, event_type=event_type, actor=actor,
-                                     actor_label=actor_label, target=target, target_type=target_type,
-                                     target_id=target_id, target_label=target_label, payload=payload))
+    return audit_write(audit_prepare(**fields))
 
 
 def audit_write(pending: PendingEvent) -> AuditEvent:

@@ -7,6 +7,8 @@ management commands and Celery tasks simply have no request context.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -31,3 +33,14 @@ def set_current(ctx: RequestContext) -> contextvars.Token:
 
 def reset(token: contextvars.Token) -> None:
     _current.reset(token)
+
+
+@contextmanager
+def active(ctx: RequestContext | None) -> Iterator[None]:
+    """``ctx`` is the current context inside the block (nothing changes for ``None``)."""
+    token = set_current(ctx) if ctx is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            reset(token)

@@ -106,7 +106,7 @@ class HotPathDatabase:
             caller = None
         now = timezone.now()
         if selectors.touch_due(token, now):
-            await self.fetchone(selectors.TOUCH_SQL + " RETURNING id", [now, token.pk])
+            await self.fetchone(selectors.TOUCH_SQL, [now, token.pk])
             token.last_used_at = now
         if caller is None:
             caller = selectors.caller_from_row(row, token)

@@ -179,7 +179,7 @@ def caller_query() -> _CallerQuery:
     return _CALLER_QUERY
 
 
-TOUCH_SQL = f"UPDATE {ApiToken._meta.db_table} SET last_used_at = %s WHERE id = %s"  # noqa: S608
+TOUCH_SQL = f"UPDATE {ApiToken._meta.db_table} SET last_used_at = %s WHERE id = %s RETURNING id"  # noqa: S608
 
 TOKEN_MESSAGES = {
     "revoked": "This API token was revoked.",

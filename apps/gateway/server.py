@@ -19,16 +19,18 @@ Per request
     ``Gateway.__call__`` checks the Origin (browsers only from ``MCP_ALLOWED_ORIGINS`` or the
     product's own origin; no Origin, as from non-browser agents, is fine) and the Host,
     answers CORS preflights (OPTIONS) of allowed origins, then authenticates the bearer token
-    and resolves the environment from the path (``selectors.caller_resolve``, one query that
-    also reads the project's config version, see snapshot.py), answering 401 with
-    ``WWW-Authenticate`` / 403 / 404 itself.
+    and resolves the environment from the path (``db.HotPathDatabase.caller``: one prepared
+    query that also reads the project's config version, see snapshot.py), answering 401 with
+    ``WWW-Authenticate`` / 403 / 404 / 503 itself.
     The resolved ``Caller`` rides in the ASGI scope to the SDK handlers (``ctx.request.scope``),
     which never see the raw token; the upstream request is built from scratch, so the token is
     never passed through.
 
-Django database access
-    ORM work never runs on the event loop. ``Database.run`` sends each unit (authenticate,
-    list, begin a call, finish a call) to a fixed pool of ``MCP_DB_THREADS`` threads through
+Database access
+    A warm tool call (project snapshot cached) needs no ORM: its caller lookup and audit rows
+    run on an asynchronous psycopg pool in the event loop (db.py). ORM work never runs on the
+    event loop. ``Database.run`` sends each unit (a cold call, a held call, tools/list, status
+    checks, refusals) to a fixed pool of ``MCP_DB_THREADS`` threads through
     asgiref's ``sync_to_async(thread_sensitive=False, executor=pool)``. Each pool thread keeps
     its own persistent connection (``DB_CONN_MAX_AGE``), and every unit is wrapped in
     ``close_old_connections()`` before and after, which is what Django's request_started /
@@ -101,14 +103,12 @@ class Database:
     async def run(self, fn: Callable[..., T], /, *args: Any, context: RequestContext | None = None,
                   **kwargs: Any) -> T:
         def unit() -> T:
-            token = request_context.set_current(context) if context is not None else None
-            close_old_connections()
-            try:
-                return fn(*args, **kwargs)
-            finally:
+            with request_context.active(context):
                 close_old_connections()
-                if token is not None:
-                    request_context.reset(token)
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    close_old_connections()
 
         return await sync_to_async(unit, thread_sensitive=False, executor=self.executor)()
 
@@ -408,11 +408,8 @@ class Gateway:
             return await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
                                      justification=justification, context=caller.context)
         await asyncio.sleep(0)  # let the rate-limit task send its request before the CPU work below
-        token = request_context.set_current(caller.context)
-        try:
+        with request_context.active(caller.context):
             plan = services.call_plan(caller=caller, name=name, arguments=arguments, justification=justification)
-        finally:
-            request_context.reset(token)
         await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate)
         if plan.action == "hold":
             return await self.db.run(services.call_hold, caller=caller, plan=plan, context=caller.context)
@@ -423,11 +420,8 @@ class Gateway:
 
     async def _audit_completion(self, caller: Caller, plan: services.CallPlan, outcome) -> None:
         try:
-            token = request_context.set_current(caller.context)
-            try:
+            with request_context.active(caller.context):
                 pending = services.completion_event(caller=caller, plan=plan, outcome=outcome)
-            finally:
-                request_context.reset(token)
             await self.hot.audit(pending)
         except Exception:
             logger.exception("could not audit the completion of call %s", plan.call_id)

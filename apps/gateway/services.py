@@ -56,7 +56,7 @@ JUSTIFICATION_ARGUMENT = "justification"
 class CallPlan:
     """What the async layer does after ``call_plan`` / ``call_begin``.
 
-    ``action`` is ``send`` (call the upstream with ``request``, then ``call_complete``),
+    ``action`` is ``send`` (call the upstream with ``request``, then audit ``completion_event``),
     ``respond`` (answer ``result`` as is; ``approval_id`` is set for a held call), ``fail``
     (a JSON-RPC error ``error_code``/``error_message``) or, from ``call_plan`` only, ``hold``
     (a policy requires ``requirement``: ``call_hold`` queues it). ``audit`` is the event
@@ -250,11 +250,6 @@ def completion_event(*, caller: Caller, plan: CallPlan, outcome: upstream.CallOu
     return _event(caller, "tool.call_completed", name=plan.tool.name, tool=plan.tool, call_id=plan.call_id,
                   outcome="ok" if outcome.ok else outcome.error, upstream_status=outcome.status,
                   latency_ms=outcome.latency_ms, message="" if outcome.ok else outcome.text[:500])
-
-
-def call_complete(*, caller: Caller, plan: CallPlan, outcome: upstream.CallOutcome) -> None:
-    """Audit the outcome of a call through Django's connection (``tool.call_completed``)."""
-    audit_write(completion_event(caller=caller, plan=plan, outcome=outcome))
 
 
 def tools_listed(*, caller: Caller, listed: list[str], total: int, offset: int) -> None:

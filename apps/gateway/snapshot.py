@@ -10,7 +10,7 @@ How a change is noticed
     Database triggers bump ``governance_configversion.version`` for a project on every insert,
     update or delete of its tools, spec versions, tool switches, grants, approval policies,
     credentials and credential versions (governance migration 0002). The query that
-    authenticates each MCP request (``selectors.caller_resolve``) reads that version too, so
+    authenticates each MCP request (``selectors.caller_query``) reads that version too, so
     a snapshot is used only while its version is the current one: a change committed by any
     process (web, worker, shell, another gateway replica) applies from the very next request.
     The caller's role, teams, token state and the environment row are read live by that same
