@@ -180,8 +180,43 @@ def rpc(method: str, params: dict, modern: bool) -> tuple[dict, dict]:
     return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes (Linux /proc), 0 where a process is gone."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids(name: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+def start_profiler(path: str, pid: int) -> subprocess.Popen:
+    """py-spy (a dev dependency) samples the gateway process during the tools/call scenarios;
+    ``--profile out.txt`` writes collapsed stacks (flamegraph.pl / speedscope input)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    process = subprocess.Popen([str(spy), "record", "--pid", str(pid), "--rate", "1000", "--format", "raw",
+                                "--output", path, "--nonblocking"], stdout=subprocess.DEVNULL)
+    time.sleep(1)  # attached before the first sample call
+    return process
+
+
+def stop_profiler(process: subprocess.Popen, path: str) -> None:
+    import signal
+
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    print(f"profile of the gateway during tools/call written to {path}", flush=True)
+
+
 async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org: str, bench: str, box: str,
-                  token: str):
+                  token: str, gateway_pid: int, upstream_pid: int, noop_pid: int):
     import httpx
 
     auth = {"Authorization": f"Bearer {token}"}
@@ -189,12 +224,17 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
     box_endpoint = f"{gateway_url}/mcp/{org}/{box}/development/"
     results: dict[str, list[float]] = {}
     walls: dict[str, float] = {}
+    cpu: dict[str, dict[str, float]] = {}
 
     async with httpx.AsyncClient(timeout=30) as client:
-        async def run(label: str, n: int, send) -> None:
+        postgres, redis = service_pids("postgres"), service_pids("redis-server")
+
+        async def run(label: str, n: int, send, server_pid: int = gateway_pid) -> None:
+            watched = {"server": [server_pid], "postgres": postgres, "redis": redis, "upstream": [upstream_pid]}
             for i in range(min(50, n)):  # warm-up: connections, caches, JIT-free but lazy imports
                 await send(i)
             samples = []
+            cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
             started = time.perf_counter()
             for i in range(n):
                 t0 = time.perf_counter()
@@ -202,6 +242,7 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
                 samples.append((time.perf_counter() - t0) * 1000)
             walls[label] = time.perf_counter() - started
             results[label] = samples
+            cpu[label] = {name: (cpu_seconds(pids) - cpu_before[name]) * 1000 / n for name, pids in watched.items()}
 
         async def direct(i: int) -> None:
             response = await client.get(f"{upstream_url}/items/{i}", headers={"X-API-Key": BENCH_API_KEY})
@@ -231,16 +272,19 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
             return send
 
         await run("direct upstream (httpx)", args.n, direct)
-        await run("SDK alone, no-op tools/call (2025-11-25)", args.n, noop(False))
-        await run("SDK alone, no-op tools/call (2026-07-28)", args.n, noop(True))
+        await run("SDK alone, no-op tools/call (2025-11-25)", args.n, noop(False), noop_pid)
+        await run("SDK alone, no-op tools/call (2026-07-28)", args.n, noop(True), noop_pid)
+        profiler = start_profiler(args.profile, gateway_pid) if args.profile else None
         await run("gateway tools/call (2025-11-25)", args.n, via_gateway(False))
         await run("gateway tools/call (2026-07-28)", args.n, via_gateway(True))
+        if profiler:
+            stop_profiler(profiler, args.profile)
         await run("gateway tools/list, Box (2025-11-25)", args.list_n, listing(False))
         await run("gateway tools/list, Box (2026-07-28)", args.list_n, listing(True))
-    return results, walls, getattr(listing, "count", 0)
+    return results, walls, cpu, getattr(listing, "count", 0)
 
 
-def report(results, walls, listed: int, box_tools: int) -> bool:
+def report(results, walls, cpu, listed: int, box_tools: int) -> bool:
     print()
     print(f"{'scenario':42} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'calls/s':>8}")
     print("-" * 84)
@@ -260,6 +304,13 @@ def report(results, walls, listed: int, box_tools: int) -> bool:
         print(f"added by the gateway ({era}): p50 {p50:+.2f} ms, p99 {p99:+.2f} ms "
               f"(target p50 <= 3, p99 <= 10: {'met' if met else 'NOT met'}); "
               f"of which the SDK alone: p50 {percentile(floor, 50) - percentile(direct, 50):+.2f} ms")
+    print()
+    print("CPU per call (ms; server is the process under test, postgres every postgres process on the machine):")
+    names = list(next(iter(cpu.values())))
+    print(f"{'scenario':42} " + " ".join(f"{name:>9}" for name in names))
+    for label, used in cpu.items():
+        if "tools/call" in label:
+            print(f"{label:42} " + " ".join(f"{used[name]:9.2f}" for name in names))
     print(f"tools/list on Box: {listed} tools listed for the agent out of {box_tools} in the inventory")
     return ok
 
@@ -268,6 +319,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="sequential calls per tools/call scenario")
     parser.add_argument("--list-n", type=int, default=30, help="sequential tools/list calls on Box")
+    parser.add_argument("--profile", metavar="FILE", help="sample the gateway with py-spy during tools/call "
+                        "and write collapsed stacks to FILE")
     args = parser.parse_args()
 
     import logging
@@ -315,10 +368,10 @@ def main() -> int:
         wait_for(gateway_url + "/healthz", processes[-1])
 
         print(f"Measuring ({args.n} calls per scenario, {args.list_n} listings)...", flush=True)
-        results, walls, listed = asyncio.run(measure(args, upstream_url, gateway_url, noop_url, org, bench, box,
-                                                     token))
+        results, walls, cpu, listed = asyncio.run(measure(args, upstream_url, gateway_url, noop_url, org, bench, box,
+                                                     token, processes[-1].pid, processes[0].pid, processes[1].pid))
         print(f"(machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-        report(results, walls, listed, box_tools)
+        report(results, walls, cpu, listed, box_tools)
         return 0
     finally:
         for process in processes:

@@ -256,6 +256,7 @@ MCP_UPSTREAM_MAX_REDIRECTS = env_int("MCP_UPSTREAM_MAX_REDIRECTS", 3)
 MCP_TOOLS_PAGE_SIZE = env_int("MCP_TOOLS_PAGE_SIZE", 200)
 MCP_DB_THREADS = env_int("MCP_DB_THREADS", 8)
 MCP_DB_ASYNC_CONNECTIONS = env_int("MCP_DB_ASYNC_CONNECTIONS", 10)
+MCP_AUDIT_BATCH_MS = env_int("MCP_AUDIT_BATCH_MS", 20)
 
 # Approval notifications: outgoing webhooks to private/loopback receivers are refused unless set.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)

@@ -17,11 +17,42 @@ from .events import EVENT_TYPES
 from .models import AuditEvent
 from .redact import redact
 
-APPEND_SQL = (
-    "SELECT id, seq, hash, prev_hash FROM mcpforge_audit_append("
+_APPEND_CALL = (
+    "mcpforge_audit_append("
     "%s::bigint, %s::uuid, %s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
     " %s::varchar, %s::jsonb, %s::varchar, %s::inet, %s::varchar, %s::text, %s::text)"
 )
+APPEND_SQL = f"SELECT id, seq, hash, prev_hash FROM {_APPEND_CALL}"  # noqa: S608 (constant text only)
+
+
+def append_where_sql(source: str) -> str:
+    """``APPEND_SQL`` that appends only if ``source`` (SQL after FROM: a relation and its WHERE
+    clause) yields a row; otherwise it returns no row and writes nothing. Parameters: the
+    event's ``PendingEvent.params``, then those of ``source``. The function call sits in the
+    select list of a subquery that ``OFFSET 0`` keeps from being flattened, so it runs once
+    per qualifying row, and never when no row qualifies (a select list is evaluated only for
+    the rows the WHERE clause lets through)."""
+    return (f"SELECT (a.r).id, (a.r).seq, (a.r).hash, (a.r).prev_hash FROM "  # noqa: S608
+            f"(SELECT {_APPEND_CALL} AS r FROM {source} OFFSET 0) a")
+_APPEND_TYPES = ("bigint", "uuid", "timestamptz", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar",
+                 "jsonb", "varchar", "inet", "varchar", "text", "text")
+_APPEND_COLUMNS = [f"c{i}" for i in range(len(_APPEND_TYPES))]
+# Several events in one statement (and one commit): the function runs once per element of the
+# arrays (the LATERAL call depends on the row), each call a complete append under the chain
+# lock, which the transaction holds from the first call on. ``n`` maps rows back to events.
+APPEND_MANY_SQL = (
+    "SELECT v.n, a.id, a.seq, a.hash, a.prev_hash FROM unnest("  # noqa: S608 (constant text only)
+    + ", ".join(f"%s::{t}[]" for t in _APPEND_TYPES)
+    + f") WITH ORDINALITY AS v({', '.join(_APPEND_COLUMNS)}, n) "
+    + f"CROSS JOIN LATERAL mcpforge_audit_append({', '.join('v.' + c for c in _APPEND_COLUMNS)}) a ORDER BY v.n"
+)
+
+
+def append_many_params(pending: list[PendingEvent]) -> list[list[Any]]:
+    """The parameters of ``APPEND_MANY_SQL`` for ``pending``: one array per column."""
+    return [list(column) for column in zip(*(p.params for p in pending), strict=True)]
+
+
 # The row is inserted by SQL, not by save(), so the IP gets by hand what the field would do
 # to it (IPv6 normalised; an empty value stored as NULL).
 _IP_FIELD = AuditEvent._meta.get_field("ip")
@@ -129,6 +160,24 @@ def audit_write(pending: PendingEvent) -> AuditEvent:
         cursor.execute(APPEND_SQL, pending.params)
         row = cursor.fetchone()
     return audit_stored(pending, row)
+
+
+def audit_stored_many(pending: list[PendingEvent], rows: list[tuple]) -> list[AuditEvent]:
+    """``audit_stored`` for each event of an ``APPEND_MANY_SQL`` batch (rows: n, id, seq, hash,
+    prev_hash, in order of n)."""
+    if [row[0] for row in rows] != list(range(1, len(pending) + 1)):
+        raise RuntimeError("Audit batch: the database returned other rows than the events sent")
+    return [audit_stored(p, row[1:]) for p, row in zip(pending, rows, strict=True)]
+
+
+def audit_write_many(pending: list[PendingEvent]) -> list[AuditEvent]:
+    """Append prepared events, in order, in one statement through Django's connection."""
+    if not pending:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(APPEND_MANY_SQL, append_many_params(pending))
+        rows = cursor.fetchall()
+    return audit_stored_many(pending, rows)
 
 
 def audit_verify_organization(organization) -> tuple[int, chain.ChainBreak | None]:

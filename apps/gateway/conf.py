@@ -27,6 +27,8 @@ DEFAULTS: dict[str, int] = {
     "MCP_DB_THREADS": 8,
     # connections of the asynchronous pool that serves warm tool calls (caller lookup, audit rows)
     "MCP_DB_ASYNC_CONNECTIONS": 10,
+    # milliseconds the outcome rows of tool calls are gathered before they are written together
+    "MCP_AUDIT_BATCH_MS": 20,
     # tools/list page size (cursor pagination beyond it)
     "MCP_TOOLS_PAGE_SIZE": 200,
 }

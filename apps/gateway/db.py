@@ -25,6 +25,7 @@ Connections
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -32,10 +33,18 @@ from typing import Any
 import psycopg
 from django.db import connections
 from django.utils import timezone
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from apps.audit.models import AuditEvent
-from apps.audit.services import APPEND_SQL, PendingEvent, audit_stored
+from apps.audit.services import (
+    APPEND_MANY_SQL,
+    APPEND_SQL,
+    PendingEvent,
+    append_many_params,
+    append_where_sql,
+    audit_stored,
+    audit_stored_many,
+)
 
 from . import selectors
 from .selectors import Caller
@@ -44,6 +53,8 @@ logger = logging.getLogger("mcpforge.gateway")
 
 POOL_TIMEOUT_SECONDS = 10
 MAX_CACHED_CALLERS = 2048
+MAX_BATCH = 200  # audit rows per statement
+BATCH_RETRIES = (0.5, 2.0, 5.0)  # seconds before each retry of a batch that failed
 
 
 def _connection_kwargs() -> dict[str, Any]:
@@ -60,14 +71,20 @@ def _connection_kwargs() -> dict[str, Any]:
 class HotPathDatabase:
     """An ``AsyncConnectionPool`` and the gateway's hot-path statements on it."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, batch_ms: int = 0):
         self.size = max(1, size)
+        self.batch_seconds = max(0, batch_ms) / 1000
+        self._later: list[PendingEvent] = []
+        self._flusher: asyncio.Task | None = None
+        self._closing = asyncio.Event()
         self.pool: AsyncConnectionPool | None = None
         self.statements = 0  # executed statements, for tests and the benchmark
-        # digest -> (row, Caller): an identical row always yields the same Caller, so the five
-        # model instances are built once per change of the token, membership, endpoint or
-        # config version instead of on every request (the row itself is read every time).
-        self._callers: OrderedDict[str, tuple[tuple, Caller]] = OrderedDict()
+        # caller_params -> (row fingerprint, Caller): an identical row always yields the same
+        # Caller, so its five model instances are built once per change of the token,
+        # membership, endpoint or config version. A warm tools/call plans with the cached
+        # Caller and confirms the fingerprint in the statement that writes its audit row
+        # (audit_if_unchanged); every other request reads the row first (caller).
+        self._callers: OrderedDict[tuple[str, ...], tuple[str, Caller]] = OrderedDict()
 
     async def open(self) -> None:
         self.pool = AsyncConnectionPool(kwargs=_connection_kwargs(), min_size=1, max_size=self.size, open=False,
@@ -75,6 +92,12 @@ class HotPathDatabase:
         await self.pool.open(wait=False)
 
     async def close(self) -> None:
+        """Write the rows still queued by ``append_later``, then close the pool."""
+        self._closing.set()
+        if self._flusher is not None:
+            await self._flusher
+        if self._later and self.pool is not None:
+            await self._flush()
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
@@ -86,36 +109,138 @@ class HotPathDatabase:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchone()
 
-    async def caller(self, *, raw_token: str, org_slug: str, project_slug: str, env_slug: str) -> Caller:
-        """``selectors.caller_resolve`` on this pool (same statement, same row handling)."""
-        params = selectors.caller_params(raw_token=raw_token, org_slug=org_slug, project_slug=project_slug,
-                                         env_slug=env_slug)
-        sql = selectors.caller_query().sql
+    def cached(self, params: list[str]) -> tuple[Caller, str] | None:
+        """The ``Caller`` (and its row's fingerprint) last resolved for these ``caller_params``,
+        if its token is still unexpired and needs no last-used touch: a guess to plan a call
+        with, which ``audit_if_unchanged`` confirms in the statement that writes its audit row."""
+        cached = self._callers.get(tuple(params))
+        if cached is None:
+            return None
+        fingerprint, caller = cached
+        if not caller.token.is_active or selectors.touch_due(caller.token, timezone.now()):
+            return None
+        return caller, fingerprint
+
+    async def caller(self, *, raw_token: str, params: list[str]) -> tuple[Caller, str]:
+        """``selectors.caller_resolve`` on this pool (same statement, same row handling), with
+        the row's fingerprint (``_CallerQuery.fingerprinted_sql``)."""
+        sql = selectors.caller_query().fingerprinted_sql
         try:
             row = await self.fetchone(sql, params)
         except psycopg.OperationalError:
             logger.warning("gateway database connection lost; retrying the caller lookup once", exc_info=True)
             row = await self.fetchone(sql, params)
-        digest = params[-1]
-        cached = self._callers.get(digest)
-        if cached is not None and cached[0] == row and cached[1].token.is_active:  # is_active: expiry moves on
-            caller = cached[1]
+        fingerprint = row[-1] if row is not None else ""
+        row = row[:-1] if row is not None else None
+        key = tuple(params)
+        cached = self._callers.get(key)
+        if cached is not None and cached[0] == fingerprint and cached[1].token.is_active:  # is_active: expiry moves on
+            caller: Caller | None = cached[1]
             token = caller.token
         else:
             token = selectors.token_from_row(row, raw_token)
             caller = None
         now = timezone.now()
-        if selectors.touch_due(token, now):
+        touched = selectors.touch_due(token, now)
+        if touched:
             await self.fetchone(selectors.TOUCH_SQL, [now, token.pk])
             token.last_used_at = now
         if caller is None:
             caller = selectors.caller_from_row(row, token)
-            self._callers[digest] = (row, caller)
+        if touched:  # last_used_at changed, and the fingerprint with it: not worth caching
+            self._callers.pop(key, None)
+        else:
+            self._callers[key] = (fingerprint, caller)
             while len(self._callers) > MAX_CACHED_CALLERS:
                 self._callers.popitem(last=False)
-        return caller
+        return caller, fingerprint
 
     async def audit(self, pending: PendingEvent) -> AuditEvent:
         """Append ``pending`` to its organization's chain (committed on return)."""
         row = await self.fetchone(APPEND_SQL, pending.params)
         return audit_stored(pending, row)
+
+    async def audit_if_unchanged(self, pending: PendingEvent, params: list[str], fingerprint: str) -> AuditEvent | None:
+        """Append ``pending`` only if the caller row of ``params`` still has ``fingerprint``:
+        the caller lookup and the audit row in one statement (one round trip). None, with
+        nothing written, when the token, membership, endpoint or config changed since."""
+        sql = _unchanged_append_sql()
+        row = await self.fetchone(sql, [*pending.params, *params, fingerprint])
+        if row is None:
+            self._callers.pop(tuple(params), None)
+            return None
+        return audit_stored(pending, row)
+
+    # ------------------------------------------------------------------ deferred rows
+
+    def append_later(self, pending: PendingEvent) -> None:
+        """Queue a row that must be written but need not be before anything else happens (a
+        call's ``tool.call_completed``, the answer having left): the rows queued within
+        ``MCP_AUDIT_BATCH_MS`` go in one statement and one commit (``APPEND_MANY_SQL``), which
+        on a busy gateway takes most of a round trip off every call. ``close`` writes what is
+        left; a batch that fails is retried, then logged with its events."""
+        self._later.append(pending)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        try:
+            try:  # the batch window, cut short by close()
+                await asyncio.wait_for(self._closing.wait(), timeout=self.batch_seconds)
+            except TimeoutError:
+                pass
+            while self._later:
+                await self._flush()
+        finally:
+            self._flusher = None
+
+    async def _flush(self) -> None:
+        batch, self._later = self._later[:MAX_BATCH], self._later[MAX_BATCH:]
+        for attempt, delay in enumerate((*BATCH_RETRIES, None)):
+            try:
+                await self._write_many(batch)
+                return
+            except psycopg.errors.UniqueViolation:
+                if attempt == 0:
+                    break  # not a lost answer: some row of the batch is at fault
+                # One statement is all or nothing, and these public ids are new: the attempt
+                # whose answer was lost did commit.
+                logger.warning("%d audit rows were already written by the attempt that failed", len(batch))
+                return
+            except (psycopg.OperationalError, PoolTimeout, OSError) as exc:  # the database, not the rows
+                if delay is None:
+                    self._lost(batch, exc)
+                    return
+                logger.warning("writing %d audit rows failed (%s); retrying in %.1f s", len(batch), exc, delay)
+                await asyncio.sleep(delay)
+            except psycopg.Error:
+                break
+        # A row the database refuses (its actor or organization deleted meanwhile, say) must
+        # not take the others with it: write them one by one.
+        for pending in batch:
+            try:
+                await self.audit(pending)
+            except (psycopg.Error, PoolTimeout, OSError) as exc:
+                self._lost([pending], exc)
+
+    async def _write_many(self, batch: list[PendingEvent]) -> None:
+        assert self.pool is not None, "HotPathDatabase.open() first"
+        async with self.pool.connection() as conn:
+            self.statements += 1
+            cursor = await conn.execute(APPEND_MANY_SQL, append_many_params(batch))
+            audit_stored_many(batch, await cursor.fetchall())
+
+    @staticmethod
+    def _lost(batch: list[PendingEvent], exc: BaseException) -> None:
+        logger.error("could not write %d audit rows (%s); lost: %s", len(batch), exc,
+                     [(p.event.event_type, p.event.target_id, str(p.event.public_id)) for p in batch])
+
+
+_UNCHANGED_APPEND_SQL: str | None = None
+
+
+def _unchanged_append_sql() -> str:
+    global _UNCHANGED_APPEND_SQL
+    if _UNCHANGED_APPEND_SQL is None:
+        _UNCHANGED_APPEND_SQL = append_where_sql(selectors.caller_query().unchanged_source)
+    return _UNCHANGED_APPEND_SQL

@@ -140,6 +140,19 @@ class _CallerQuery:
     project: _Columns
     environment: _Columns
 
+    @property
+    def fingerprinted_sql(self) -> str:
+        """``sql`` with one more column: the md5 of the whole row as text, which changes
+        whenever anything the caller is built from changes (token, user, role, teams,
+        environment, config version). Same parameters as ``sql``."""
+        return f"SELECT c.*, md5(c::text) FROM ({self.sql}) c"  # noqa: S608
+
+    @property
+    def unchanged_source(self) -> str:
+        """A FROM source for ``apps.audit.services.append_where_sql``: the caller's row, if its
+        fingerprint is still the one passed. Parameters: those of ``sql``, then the fingerprint."""
+        return f"({self.sql}) c WHERE md5(c::text) = %s"
+
 
 _CALLER_QUERY: _CallerQuery | None = None
 

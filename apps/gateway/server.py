@@ -81,7 +81,7 @@ logger = logging.getLogger("mcpforge.gateway")
 
 T = TypeVar("T")
 PATH_RE = re.compile(r"^/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{1,60})/(?P<env>[A-Za-z0-9_-]{1,60})/?$")
-CALLER_SCOPE_KEY = "mcpforge.caller"
+AUTH_SCOPE_KEY = "mcpforge.auth"
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 RATE_LIMITED = -32029  # JSON-RPC server-error range; data carries retryAfterSeconds
 JUSTIFICATION_META_KEY = "io.mcpforge/justification"
@@ -91,6 +91,29 @@ INSTRUCTIONS = (
     "Some calls are held for human approval: they return a request_id; check it with mcpforge_approval_status. "
     "If a held call says a justification is required, call it again with an extra 'justification' argument."
 )
+
+
+@dataclasses.dataclass(eq=False)
+class Authentication:
+    """The caller of one HTTP request and how far it is confirmed.
+
+    A request whose token, endpoint and last row fingerprint are cached starts with that
+    ``caller`` unconfirmed; a warm tools/call plans with it and confirms it in the statement
+    that writes its ``tool.called`` row (``HotPathDatabase.audit_if_unchanged``): one round
+    trip for lookup and audit. Everything else confirms first (``Gateway._confirmed``), and
+    no HTTP answer leaves unconfirmed (``confirmed_send`` in ``Gateway.__call__``). When the
+    row changed (token revoked, role or config changed), nothing was written: the caller is
+    read again and the call replanned, or refused with the same HTTP answer as any refusal."""
+
+    raw_token: str
+    params: list[str]
+    path: str
+    context: RequestContext
+    caller: Caller | None = None
+    fingerprint: str = ""
+    confirmed: bool = False
+    rejection: Response | None = None
+    replaced: bool = False
 
 
 class Database:
@@ -206,7 +229,7 @@ class Gateway:
             raise RuntimeError("The MCP gateway is already running in this process.")
         manager = StreamableHTTPSessionManager(app=self.server, stateless=True, json_response=True)
         db = Database(conf.get_int("MCP_DB_THREADS"))
-        hot = HotPathDatabase(conf.get_int("MCP_DB_ASYNC_CONNECTIONS"))
+        hot = HotPathDatabase(conf.get_int("MCP_DB_ASYNC_CONNECTIONS"), batch_ms=conf.get_int("MCP_AUDIT_BATCH_MS"))
         await hot.open()
         http = upstream.new_async_client()
         limiter = RateLimiter(settings.REDIS_URL)
@@ -279,38 +302,81 @@ class Gateway:
         context = RequestContext(request_id=request_id, ip=client[0] if client else None,
                                  user_agent=headers.get("user-agent", "")[:400])
         try:
-            caller = await self.hot.caller(raw_token=raw_token, org_slug=match["org"], project_slug=match["project"],
-                                           env_slug=match["env"])
+            params = selectors.caller_params(raw_token=raw_token, org_slug=match["org"],
+                                             project_slug=match["project"], env_slug=match["env"])
+        except GatewayRefusal as refusal:
+            await (await self._rejection(refusal, scope["path"], context))(scope, receive, send_with_id)
+            return
+        auth = Authentication(raw_token=raw_token, params=params, path=scope["path"], context=context)
+        hit = self.hot.cached(params)
+        if hit is not None:  # confirmed later, in the statement of the first write (see Authentication)
+            auth.caller, auth.fingerprint = dataclasses.replace(hit[0], context=context), hit[1]
+        elif (rejection := await self._confirm(auth)) is not None:
+            await rejection(scope, receive, send_with_id)
+            return
+
+        async def confirmed_send(message) -> None:
+            """Nothing leaves before the caller is confirmed; a refusal found late replaces the
+            SDK's answer (the agent sees the same 401/403/404 as when it is found first)."""
+            if auth.replaced:
+                return
+            if message["type"] == "http.response.start":
+                if not auth.confirmed and auth.rejection is None:
+                    await self._confirm(auth)
+                if auth.rejection is not None:
+                    auth.replaced = True
+                    await auth.rejection(scope, receive, send_with_id)
+                    return
+            await send_with_id(message)
+
+        scope[AUTH_SCOPE_KEY] = auth
+        await self.session_manager.handle_request(scope, receive, confirmed_send)
+
+    async def _rejection(self, refusal: GatewayRefusal, path: str, context: RequestContext) -> Response:
+        """The HTTP answer to a refused caller (audited when the token is one of ours)."""
+        if refusal.audit_token is not None:
+            await self.db.run(services.request_refused, token=refusal.audit_token, reason=refusal.reason,
+                              path=path, context=context)
+        extra: dict[str, str] = {}
+        if refusal.status == 401:
+            challenge = 'Bearer realm="mcpforge"'
+            if refusal.error:
+                description = refusal.message.replace('"', "'")
+                challenge += f', error="{refusal.error}", error_description="{description}"'
+            extra["WWW-Authenticate"] = challenge
+        return _json_rpc_error(refusal.status, refusal.message, headers=extra)
+
+    async def _confirm(self, auth: Authentication) -> Response | None:
+        """Read the caller's row now (``HotPathDatabase.caller``): ``auth`` becomes confirmed,
+        or gets the rejection to answer with, which is also returned."""
+        try:
+            caller, fingerprint = await self.hot.caller(raw_token=auth.raw_token, params=auth.params)
         except (psycopg.Error, PoolTimeout):
             logger.exception("MCP request refused: the caller could not be looked up")
-            await _json_rpc_error(503, "MCPForge cannot reach its database right now; try again shortly.",
-                                  headers={"Retry-After": "5"})(scope, receive, send_with_id)
-            return
+            auth.rejection = _json_rpc_error(503, "MCPForge cannot reach its database right now; try again shortly.",
+                                             headers={"Retry-After": "5"})
         except GatewayRefusal as refusal:
-            if refusal.audit_token is not None:
-                await self.db.run(services.request_refused, token=refusal.audit_token, reason=refusal.reason,
-                                  path=scope["path"], context=context)
-            extra: dict[str, str] = {}
-            if refusal.status == 401:
-                challenge = 'Bearer realm="mcpforge"'
-                if refusal.error:
-                    description = refusal.message.replace('"', "'")
-                    challenge += f', error="{refusal.error}", error_description="{description}"'
-                extra["WWW-Authenticate"] = challenge
-            await _json_rpc_error(refusal.status, refusal.message, headers=extra)(scope, receive, send_with_id)
-            return
-        scope[CALLER_SCOPE_KEY] = dataclasses.replace(caller, context=context)
-        await self.session_manager.handle_request(scope, receive, send_with_id)
+            auth.rejection = await self._rejection(refusal, auth.path, auth.context)
+        else:
+            auth.caller, auth.fingerprint = dataclasses.replace(caller, context=auth.context), fingerprint
+            auth.confirmed = True
+        return auth.rejection
+
+    async def _confirmed(self, auth: Authentication) -> Caller:
+        """The confirmed caller; raises (and the HTTP answer becomes the rejection) if refused."""
+        if not auth.confirmed and await self._confirm(auth) is not None:
+            raise MCPError(-32001, "Not authenticated.")
+        return auth.caller
 
     # ------------------------------------------------------------------ MCP handlers
 
     @staticmethod
-    def _caller(ctx) -> Caller:
+    def _auth(ctx) -> Authentication:
         request = getattr(ctx, "request", None)
-        caller = request.scope.get(CALLER_SCOPE_KEY) if request is not None else None
-        if caller is None:  # only reachable if someone mounts the SDK app without Gateway.__call__
+        auth = request.scope.get(AUTH_SCOPE_KEY) if request is not None else None
+        if auth is None:  # only reachable if someone mounts the SDK app without Gateway.__call__
             raise MCPError(-32001, "Not authenticated.")
-        return caller
+        return auth
 
     @staticmethod
     def _limits(caller: Caller, tool_name: str | None) -> list[Limit]:
@@ -321,7 +387,7 @@ class Gateway:
         return limits
 
     async def _check_rate(self, caller: Caller, *, tool_name: str | None, arguments: Any = None,
-                          verdict: Verdict | None = None) -> None:
+                          verdict: Verdict | None = None, auth: Authentication | None = None) -> None:
         """Count the call in Redis (or take the ``verdict`` of a count already made); refuse it,
         audited as ``tool.call_denied``, when a limit is exceeded or Redis is unreachable."""
         if verdict is None:
@@ -340,12 +406,14 @@ class Gateway:
             data = {"reason": reason, "scope": verdict.scope, "limitPerMinute": verdict.limit,
                     "retryAfterSeconds": verdict.retry_after}
         if tool_name is not None:
+            if auth is not None:  # the refusal is audited in the caller's name: confirm it first
+                caller = await self._confirmed(auth)
             await self.db.run(services.call_refuse, caller=caller, name=tool_name, reason=reason, message=message,
                               arguments=arguments, context=caller.context)
         raise MCPError(RATE_LIMITED, message, data=data)
 
     async def list_tools(self, ctx, params) -> dict[str, Any]:
-        caller = self._caller(ctx)
+        caller = await self._confirmed(self._auth(ctx))
         cursor = params.cursor if params is not None else None
         try:
             selectors.decode_cursor(cursor)
@@ -356,10 +424,11 @@ class Gateway:
                                  context=caller.context)
 
     async def call_tool(self, ctx, params) -> dict[str, Any]:
-        caller = self._caller(ctx)
+        auth = self._auth(ctx)
         name = params.name
         arguments = dict(params.arguments or {})
         if name == results.BUILTIN_STATUS_TOOL:
+            caller = await self._confirmed(auth)
             await self._check_rate(caller, tool_name=None)
             request_id = arguments.get("request_id")
             if not isinstance(request_id, str) or not request_id.strip():
@@ -372,9 +441,9 @@ class Gateway:
         justification = str((meta or {}).get(JUSTIFICATION_META_KEY) or "")
         # The Redis round trip of the rate limits overlaps the planning of the call (CPU work on
         # this loop); its verdict is taken before anything is written or sent upstream.
-        rate = asyncio.ensure_future(self.limiter.hit(self._limits(caller, name)))
+        rate = asyncio.ensure_future(self.limiter.hit(self._limits(auth.caller, name)))
         try:
-            plan = await self._begin(caller, name, arguments, justification, rate)
+            plan = await self._begin(auth, name, arguments, justification, rate)
         except (DatabaseError, psycopg.Error, PoolTimeout):
             logger.exception("tools/call %s refused: the audit trail could not be written", name)
             raise MCPError(INTERNAL_ERROR, "MCPForge could not record this call in its audit log, so the call "
@@ -382,6 +451,7 @@ class Gateway:
         finally:
             if not rate.done():
                 rate.cancel()
+        caller = auth.caller  # confirmed by now
         if plan.action == "fail":
             raise MCPError(plan.error_code, plan.error_message)
         if plan.action == "respond":
@@ -393,36 +463,50 @@ class Gateway:
         outcome = await upstream.send_async(plan.request, tool=plan.tool, environment=caller.environment,
                                             client=self.http)
         # The attempt is already audited (tool.called, committed before the call). The outcome row
-        # is written after the answer leaves, off the agent's latency path; shutdown waits for it.
+        # is prepared after the answer leaves and written with the others of the next few
+        # milliseconds (HotPathDatabase.append_later), off the agent's latency path; shutdown
+        # writes what is queued.
         self.background.start_soon(self._audit_completion, caller, plan, outcome)
         return results.outcome_result(outcome)
 
-    async def _begin(self, caller: Caller, name: str, arguments: dict[str, Any], justification: str,
+    async def _begin(self, auth: Authentication, name: str, arguments: dict[str, Any], justification: str,
                      rate: asyncio.Future) -> services.CallPlan:
         """``services.call_begin`` once the rate limits (``rate``) allow the call: planned on the
         event loop when the project snapshot is warm (no ORM query) with its audit row on the
-        asynchronous pool; otherwise, and for held calls, in a database thread. Raises when
-        the audit row cannot be written."""
+        asynchronous pool, confirming a cached caller in the same statement; otherwise, and
+        for held calls, in a database thread with the caller confirmed first. Raises when the
+        audit row cannot be written; on return ``auth`` is confirmed."""
+        caller = auth.caller
         if not services.call_is_warm(caller, name):
+            caller = await self._confirmed(auth)
             await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate)
             return await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
                                      justification=justification, context=caller.context)
         await asyncio.sleep(0)  # let the rate-limit task send its request before the CPU work below
         with request_context.active(caller.context):
             plan = services.call_plan(caller=caller, name=name, arguments=arguments, justification=justification)
-        await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate)
-        if plan.action == "hold":
-            return await self.db.run(services.call_hold, caller=caller, plan=plan, context=caller.context)
-        if plan.audit is not None:
+        await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate, auth=auth)
+        if plan.action == "hold" or plan.audit is None:
+            if not auth.confirmed and await self._confirmed(auth) is not caller:
+                return await self._begin(auth, name, arguments, justification, rate)  # changed: plan again
+            if plan.action == "hold":
+                return await self.db.run(services.call_hold, caller=caller, plan=plan, context=caller.context)
+            return plan
+        if auth.confirmed:
             await self.hot.audit(plan.audit)  # committed before anything else happens
-            plan.audit = None
+        elif await self.hot.audit_if_unchanged(plan.audit, auth.params, auth.fingerprint) is not None:
+            auth.confirmed = True
+        else:  # the caller's row changed since it was cached; nothing was written
+            await self._confirmed(auth)
+            return await self._begin(auth, name, arguments, justification, rate)
+        plan.audit = None
         return plan
 
     async def _audit_completion(self, caller: Caller, plan: services.CallPlan, outcome) -> None:
         try:
             with request_context.active(caller.context):
                 pending = services.completion_event(caller=caller, plan=plan, outcome=outcome)
-            await self.hot.audit(pending)
+            self.hot.append_later(pending)
         except Exception:
             logger.exception("could not audit the completion of call %s", plan.call_id)
 

@@ -310,3 +310,55 @@ def test_old_and_new_writers_in_parallel_share_the_lock():
         t.join()
     assert errors == []
     assert audit_verify_organization(org) == (13, None)
+
+
+def test_a_batch_appends_in_order_in_one_statement_and_joins_the_chain(writer):
+    from apps.audit.services import audit_prepare, audit_write_many
+
+    audit_record(organization=writer.org, event_type="project.created", actor=writer.owner, payload={"n": 0})
+    pending = [audit_prepare(organization=writer.org, event_type="tool.call_completed", actor=writer.owner,
+                             payload={"n": n, "note": "ünïcode", "nested": {"a": [1, 2.5, None]}})
+               for n in range(1, 6)]
+    with CaptureQueriesContext(connection) as queries:
+        stored = audit_write_many(pending)
+    assert len(queries) == 1
+    first = AuditEvent.objects.filter(organization=writer.org, event_type="project.created").get().seq
+    assert [e.seq for e in stored] == list(range(first + 1, first + 6))
+    assert [e.payload["n"] for e in stored] == [1, 2, 3, 4, 5]
+    assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+    rows = list(AuditEvent.objects.filter(organization=writer.org).order_by("seq").values_list("seq", "payload"))
+    assert [p.get("n") for _, p in rows[-5:]] == [1, 2, 3, 4, 5]
+    assert audit_verify_organization(writer.org) == (len(rows), None)
+    assert audit_write_many([]) == []
+
+
+def test_a_batch_and_single_appends_interleave_across_connections(transactional_db):
+    """Batches on one connection and single appends on others, concurrently: one gapless chain."""
+    from apps.audit.services import audit_prepare, audit_write_many
+
+    target = make_writer("batch@acme.test")
+    errors: list[BaseException] = []
+
+    def work(batch: bool) -> None:
+        try:
+            for i in range(10):
+                if batch:
+                    audit_write_many([audit_prepare(organization=target.org, event_type="tool.call_completed",
+                                                    actor=target.owner, payload={"i": i, "k": k}) for k in range(3)])
+                else:
+                    audit_record(organization=target.org, event_type="tool.called", actor=target.owner,
+                                 payload={"i": i})
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(n % 2 == 0,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    seqs = list(AuditEvent.objects.filter(organization=target.org).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == 1 + 2 * 10 * 3 + 2 * 10
+    assert audit_verify_organization(target.org) == (len(seqs), None)

@@ -16,7 +16,6 @@ from mcp.shared.exceptions import MCPError
 from tests.gateway.conftest import (
     PETSTORE_API_KEY,
     UPSTREAM_HITS,
-    WEIRD_SPEC,
     audit_events,
     call,
     list_names,
@@ -42,23 +41,6 @@ def post_raw(url: str, *, token: str | None = None, headers: dict | None = None)
 
 def types_of(org) -> list[str]:
     return [e.event_type for e in audit_events(org)]
-
-
-@pytest.fixture
-def weird(world, misbehaving_upstream):
-    """A second project whose development environment calls the misbehaving local upstream."""
-    from apps.credentials.services import environment_upstream_set
-    from apps.governance.services import grant_create
-    from tests.factories import import_spec, make_project
-
-    owner = world.people.owner
-    project = make_project(world.people.org, owner, name="Weird")
-    version = import_spec(project, "weird.yaml", owner, data=WEIRD_SPEC.encode())
-    assert version.status == "ready", version.status
-    env = project.environments.get(slug="development")
-    environment_upstream_set(environment=env, base_url=misbehaving_upstream, allow_private_network=True, actor=owner)
-    grant_create(project=project, actor=owner, effect="allow", principal_kind="role", role="member", all_tools=True)
-    return f"{world.url}/mcp/{world.people.org.slug}/{project.slug}/development/"
 
 
 # --------------------------------------------------------------------------- tools/list

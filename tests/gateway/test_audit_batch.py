@@ -1,0 +1,81 @@
+"""The gateway's deferred audit rows (``HotPathDatabase.append_later``): gathered for
+``MCP_AUDIT_BATCH_MS`` and written in one statement; a row the database refuses loses only
+itself; ``close`` writes whatever is still queued."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_prepare, audit_verify_organization
+from apps.gateway.db import HotPathDatabase
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def completion(org, actor, n: int):
+    return audit_prepare(organization=org, event_type="tool.call_completed", actor=actor,
+                         payload={"n": n, "outcome": "ok"})
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_rows_queued_together_are_written_in_one_statement(people):
+    org = people.org
+
+    async def go() -> int:
+        hot = HotPathDatabase(2, batch_ms=50)
+        await hot.open()
+        for n in range(6):
+            hot.append_later(completion(org, people.member, n))
+        await asyncio.sleep(0.3)  # past the batch window: written without waiting for close
+        written = hot.statements
+        await hot.close()
+        return written
+
+    assert run(go()) == 1
+    stored = list(AuditEvent.objects.filter(organization=org, event_type="tool.call_completed").order_by("seq"))
+    assert [e.payload["n"] for e in stored] == [0, 1, 2, 3, 4, 5]
+    assert audit_verify_organization(org)[1] is None
+
+
+def test_close_writes_what_is_still_queued(people):
+    async def go() -> None:
+        hot = HotPathDatabase(1, batch_ms=60_000)  # a window that would never end on its own
+        await hot.open()
+        hot.append_later(completion(people.org, people.member, 1))
+        hot.append_later(completion(people.org, people.member, 2))
+        await asyncio.wait_for(hot.close(), timeout=5)
+
+    run(go())  # close() cuts the window short: well inside the timeout
+    assert AuditEvent.objects.filter(organization=people.org, event_type="tool.call_completed").count() == 2
+
+
+def test_a_refused_row_loses_only_itself(people, caplog):
+    from django.contrib.auth import get_user_model
+
+    ghost = get_user_model().objects.create(username="ghost@acme.test", email="ghost@acme.test")
+    doomed = completion(people.org, ghost, 99)
+    get_user_model().objects.filter(pk=ghost.pk).delete()  # its row now violates the actor foreign key
+
+    async def go() -> None:
+        hot = HotPathDatabase(2, batch_ms=20)
+        await hot.open()
+        hot.append_later(completion(people.org, people.member, 1))
+        hot.append_later(doomed)
+        hot.append_later(completion(people.org, people.member, 2))
+        await asyncio.sleep(0.3)
+        await hot.close()
+
+    with caplog.at_level(logging.ERROR, logger="mcpforge.gateway"):
+        run(go())
+    stored = [e.payload["n"] for e in
+              AuditEvent.objects.filter(organization=people.org, event_type="tool.call_completed").order_by("seq")]
+    assert stored == [1, 2]
+    assert "could not write 1 audit rows" in caplog.text and str(doomed.event.public_id) in caplog.text
+    assert audit_verify_organization(people.org)[1] is None
