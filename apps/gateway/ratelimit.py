@@ -1,7 +1,8 @@
 """Per-token and per-tool call limits in Redis: fixed one-minute windows.
 
 A fixed window (INCR on ``mcpforge:rl:<scope>:<id>:<minute>`` with a two-minute expiry) costs
-one round trip for all the limits of a call and is exact within its minute; its known
+one command for all the limits of a call (a Lua script run with EVALSHA: one reply to parse
+instead of two per limit from a pipeline) and is exact within its minute; its known
 weakness, up to twice the limit across a window boundary, is acceptable for a budget meant
 to stop runaway agents, not to meter billing.
 
@@ -25,6 +26,18 @@ from redis.exceptions import RedisError
 
 WINDOW_SECONDS = 60
 PREFIX = "mcpforge:rl"
+# Each key is a new one every minute, so it gets its expiry once, at its first hit.
+HIT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    if count == 1 then
+        redis.call('EXPIRE', key, ARGV[1])
+    end
+    counts[i] = count
+end
+return counts
+"""
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class Verdict:
 class RateLimiter:
     def __init__(self, url: str):
         self._redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._hit = self._redis.register_script(HIT_SCRIPT)  # EVALSHA, loaded on first use
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -58,16 +72,12 @@ class RateLimiter:
         now = time.time() if now is None else now
         window = int(now // WINDOW_SECONDS)
         retry_after = max(1, int(WINDOW_SECONDS - now % WINDOW_SECONDS))
+        keys = [f"{PREFIX}:{limit.scope}:{limit.key}:{window}" for limit in active]
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for limit in active:
-                    key = f"{PREFIX}:{limit.scope}:{limit.key}:{window}"
-                    pipe.incr(key)
-                    pipe.expire(key, WINDOW_SECONDS * 2)
-                replies = await pipe.execute()
+            counts = await self._hit(keys=keys, args=[WINDOW_SECONDS * 2])
         except (RedisError, OSError):
             return Verdict(False, unavailable=True)
-        for limit, count in zip(active, replies[0::2], strict=True):
+        for limit, count in zip(active, counts, strict=True):
             if int(count) > limit.per_minute:
                 return Verdict(False, scope=limit.scope, limit=limit.per_minute, retry_after=retry_after)
         return Verdict(True)

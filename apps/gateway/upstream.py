@@ -26,6 +26,7 @@ raises into the caller for an upstream problem.
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import ipaddress
 import json
 import logging
@@ -324,8 +325,11 @@ def _timeout() -> httpx.Timeout:
 
 def new_async_client() -> httpx.AsyncClient:
     """The client the gateway keeps open for its lifetime (connection reuse to upstreams).
-    ``trust_env=False``: proxy variables of the server process must not reroute upstream calls."""
-    return httpx.AsyncClient(timeout=_timeout(), follow_redirects=False, trust_env=False,
+    ``trust_env=False``: proxy variables of the server process must not reroute upstream calls.
+    Its cookie jar accepts nothing: the client is shared by every caller, and an upstream's
+    Set-Cookie (a session, say) must neither pile up in the process nor outlive its call."""
+    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(timeout=_timeout(), follow_redirects=False, trust_env=False, cookies=jar,
                              limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
 
 

@@ -64,11 +64,17 @@ def test_fixed_window_limits_in_redis():
             verdicts = [await limiter.hit([Limit("token", key, 3), Limit("tool", key, 0)], now=now) for _ in range(4)]
             next_minute = await limiter.hit([Limit("token", key, 3)], now=now + 60)
             unlimited = await limiter.hit([Limit("token", key, 0)], now=now)
+            # two limits in one script call: the tool's is the one exceeded
+            both = [await limiter.hit([Limit("token", key + "b", 10), Limit("tool", key + "b", 1)], now=now)
+                    for _ in range(2)]
+            ttl = await limiter._redis.ttl(f"mcpforge:rl:token:{key}:{int(now // 60)}")
         finally:
             await limiter.close()
-        return verdicts, next_minute, unlimited
+        return verdicts, next_minute, unlimited, both, ttl
 
-    verdicts, next_minute, unlimited = run_async(scenario())
+    verdicts, next_minute, unlimited, both, ttl = run_async(scenario())
+    assert 60 < ttl <= 120  # set once, at the first hit of the window
+    assert both[0].allowed and not both[1].allowed and both[1].scope == "tool" and both[1].limit == 1
     assert [v.allowed for v in verdicts] == [True, True, True, False]
     assert verdicts[-1].scope == "token" and verdicts[-1].limit == 3 and verdicts[-1].retry_after == 40
     assert next_minute.allowed and unlimited.allowed
