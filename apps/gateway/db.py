@@ -1,8 +1,9 @@
 """The statements of a warm tools/call, on an asynchronous PostgreSQL pool in the event loop.
 
 Why not Django's connection
-    A warm call needs two statements before the upstream request (the caller lookup and the
-    ``tool.called`` audit row) and one after (``tool.call_completed``). Sent from the worker
+    A warm call needs one statement before the upstream request (the ``tool.called`` audit
+    row, written only if the cached caller's row is unchanged: ``audit_if_unchanged``) and a
+    share of one after (``tool.call_completed`` rows, batched: ``append_later``). Sent from the worker
     threads that run ORM work (server.Database), each costs a thread hop and, on a busy
     machine, a wait for the GIL behind the event loop; that was most of the gateway's added
     latency. Here they run on psycopg's ``AsyncConnection`` in the event loop itself, with
@@ -12,15 +13,18 @@ Why not Django's connection
 What runs here
     Only hand-written SQL whose logic lives elsewhere: ``selectors.caller_query`` (rows turned
     into a ``Caller`` by the same functions the synchronous ``caller_resolve`` uses) and
-    ``apps.audit.services.APPEND_SQL`` (the one audit writer, prepared by ``audit_prepare``).
-    Everything that needs the ORM (cold snapshots, held calls, tools/list, refusals) still
-    goes to the worker threads.
+    ``apps.audit.services.APPEND_SQL`` / ``append_where_sql`` / ``APPEND_MANY_SQL`` (the one
+    audit writer, ``mcpforge_audit_append``, fed by ``audit_prepare``). Everything that
+    needs the ORM (cold snapshots, held calls, tools/list, refusals) still goes to the worker
+    threads.
 
 Connections
     ``MCP_DB_ASYNC_CONNECTIONS`` at most, autocommit, UTC, opened from Django's database
     settings (so tests reach the test database). A broken connection is dropped by the pool;
-    the read-only caller lookup is retried once on a fresh one, an audit write never is
-    (it could have committed), so the call fails closed.
+    the read-only caller lookup is retried once on a fresh one; a call's ``tool.called``
+    write never is (it could have committed), so the call fails closed. A batch of outcome
+    rows is retried when the database was unreachable (a lost answer is recognised by the
+    unique public ids) and written row by row when the database refuses one of its rows.
 """
 
 from __future__ import annotations

@@ -21,8 +21,10 @@ Per request
     answers CORS preflights (OPTIONS) of allowed origins, then authenticates the bearer token
     and resolves the environment from the path (``db.HotPathDatabase.caller``: one prepared
     query that also reads the project's config version, see snapshot.py), answering 401 with
-    ``WWW-Authenticate`` / 403 / 404 / 503 itself.
-    The resolved ``Caller`` rides in the ASGI scope to the SDK handlers (``ctx.request.scope``),
+    ``WWW-Authenticate`` / 403 / 404 / 503 itself. When that caller is cached, a warm
+    tools/call confirms it in the statement that writes its first audit row instead
+    (``Authentication``); no answer leaves before the caller is confirmed.
+    The ``Authentication`` rides in the ASGI scope to the SDK handlers (``ctx.request.scope``),
     which never see the raw token; the upstream request is built from scratch, so the token is
     never passed through.
 
