@@ -12,6 +12,7 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_prepare, audit_verify_organization
 from apps.gateway.db import HotPathDatabase
+from tests.gateway.conftest import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +23,7 @@ def completion(org, actor, n: int):
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return run_async(coro)  # on a helper thread if this one runs a loop (Playwright, earlier in the suite)
 
 
 def test_rows_queued_together_are_written_in_one_statement(people):
