@@ -17,11 +17,10 @@ from .events import EVENT_TYPES
 from .models import AuditEvent
 from .redact import redact
 
-_APPEND_CALL = (
-    "mcpforge_audit_append("
-    "%s::bigint, %s::uuid, %s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
-    " %s::varchar, %s::jsonb, %s::varchar, %s::inet, %s::varchar, %s::text, %s::text)"
-)
+# The parameters of mcpforge_audit_append (migration 0003), in order: PendingEvent.params.
+_APPEND_TYPES = ("bigint", "uuid", "timestamptz", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar",
+                 "jsonb", "varchar", "inet", "varchar", "text", "text")
+_APPEND_CALL = "mcpforge_audit_append(" + ", ".join(f"%s::{t}" for t in _APPEND_TYPES) + ")"
 APPEND_SQL = f"SELECT id, seq, hash, prev_hash FROM {_APPEND_CALL}"  # noqa: S608 (constant text only)
 
 
@@ -34,8 +33,8 @@ def append_where_sql(source: str) -> str:
     the rows the WHERE clause lets through)."""
     return (f"SELECT (a.r).id, (a.r).seq, (a.r).hash, (a.r).prev_hash FROM "  # noqa: S608
             f"(SELECT {_APPEND_CALL} AS r FROM {source} OFFSET 0) a")
-_APPEND_TYPES = ("bigint", "uuid", "timestamptz", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar",
-                 "jsonb", "varchar", "inet", "varchar", "text", "text")
+
+
 _APPEND_COLUMNS = [f"c{i}" for i in range(len(_APPEND_TYPES))]
 # Several events in one statement (and one commit): the function runs once per element of the
 # arrays (the LATERAL call depends on the row), each call a complete append under the chain

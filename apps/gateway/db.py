@@ -30,6 +30,7 @@ Connections
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -240,11 +241,6 @@ class HotPathDatabase:
                      [(p.event.event_type, p.event.target_id, str(p.event.public_id)) for p in batch])
 
 
-_UNCHANGED_APPEND_SQL: str | None = None
-
-
+@functools.cache
 def _unchanged_append_sql() -> str:
-    global _UNCHANGED_APPEND_SQL
-    if _UNCHANGED_APPEND_SQL is None:
-        _UNCHANGED_APPEND_SQL = append_where_sql(selectors.caller_query().unchanged_source)
-    return _UNCHANGED_APPEND_SQL
+    return append_where_sql(selectors.caller_query().unchanged_source)

@@ -131,6 +131,9 @@ class _Columns:
         return self.model.from_db("default", self.names, list(row[start:start + self.count]))
 
 
+_ROW_FINGERPRINT = "md5(c::text)"  # of the caller query's row, aliased c
+
+
 @dataclass(frozen=True)
 class _CallerQuery:
     sql: str
@@ -145,13 +148,13 @@ class _CallerQuery:
         """``sql`` with one more column: the md5 of the whole row as text, which changes
         whenever anything the caller is built from changes (token, user, role, teams,
         environment, config version). Same parameters as ``sql``."""
-        return f"SELECT c.*, md5(c::text) FROM ({self.sql}) c"  # noqa: S608
+        return f"SELECT c.*, {_ROW_FINGERPRINT} FROM ({self.sql}) c"  # noqa: S608
 
     @property
     def unchanged_source(self) -> str:
         """A FROM source for ``apps.audit.services.append_where_sql``: the caller's row, if its
         fingerprint is still the one passed. Parameters: those of ``sql``, then the fingerprint."""
-        return f"({self.sql}) c WHERE md5(c::text) = %s"
+        return f"({self.sql}) c WHERE {_ROW_FINGERPRINT} = %s"
 
 
 _CALLER_QUERY: _CallerQuery | None = None
