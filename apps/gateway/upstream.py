@@ -15,9 +15,10 @@ same three steps:
    addresses are never called. The connection is then pinned to the checked address (Host
    header and TLS SNI keep the name), so a DNS answer that changes between the check and the
    connect (DNS rebinding) cannot redirect the call.
-3. Transport: one overall deadline, the response streamed and cut at ``MCP_UPSTREAM_MAX_BYTES``
-   (2 MiB by default), redirects followed only on the same origin for GET/HEAD and at most
-   ``MCP_UPSTREAM_MAX_REDIRECTS`` times.
+3. Transport (transport.py, keep-alive HTTP/1.1 on asyncio and httptools): one overall
+   deadline, the response read and cut at ``MCP_UPSTREAM_MAX_BYTES`` (2 MiB by default),
+   redirects followed only on the same origin for GET/HEAD and at most
+   ``MCP_UPSTREAM_MAX_REDIRECTS`` times, no cookies kept between calls.
 
 Every failure becomes a ``CallOutcome`` with ``ok=False`` and an ``error`` code; nothing here
 raises into the caller for an upstream problem.
@@ -26,7 +27,6 @@ raises into the caller for an upstream problem.
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import ipaddress
 import json
 import logging
@@ -45,7 +45,7 @@ import httpx
 from apps.core import request_context
 from apps.inventory.toolgen import is_wrapped, request_parts
 
-from . import conf
+from . import conf, transport
 
 # httpx logs every request URL at INFO; an API key placed in the query string would land in
 # the log. Upstream URLs are never logged by the gateway.
@@ -299,38 +299,16 @@ async def checked_address(host: str, port: int, *, allow_private: bool) -> str:
     return addresses[0]
 
 
-def _pinned(request: httpx.Request, address: str) -> httpx.Request:
-    url = request.url
-    ip = _normalise_ip(address)
-    pinned_host = str(ip)
-    if pinned_host == url.host:
-        return request
-    headers = request.headers.copy()
-    default_port = 443 if url.scheme == "https" else 80
-    headers["Host"] = url.host if url.port in (None, default_port) else f"{url.host}:{url.port}"
-    extensions = dict(request.extensions)
-    if url.scheme == "https":
-        extensions["sni_hostname"] = url.host
-    return httpx.Request(request.method, url.copy_with(host=pinned_host), headers=headers,
-                         content=request.content, extensions=extensions)
-
-
 # --------------------------------------------------------------------------- transport
 
 
-def _timeout() -> httpx.Timeout:
-    total = conf.get_int("MCP_UPSTREAM_TIMEOUT_SECONDS")
-    return httpx.Timeout(total, connect=min(total, conf.get_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS")))
-
-
-def new_async_client() -> httpx.AsyncClient:
-    """The client the gateway keeps open for its lifetime (connection reuse to upstreams).
-    ``trust_env=False``: proxy variables of the server process must not reroute upstream calls.
-    Its cookie jar accepts nothing: the client is shared by every caller, and an upstream's
-    Set-Cookie (a session, say) must neither pile up in the process nor outlive its call."""
-    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    return httpx.AsyncClient(timeout=_timeout(), follow_redirects=False, trust_env=False, cookies=jar,
-                             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+def new_async_client() -> transport.UpstreamPool:
+    """The connection pool the gateway keeps open for its lifetime (connection reuse to
+    upstreams). It keeps no cookies (it is shared by every caller, and an upstream's
+    Set-Cookie must neither pile up in the process nor reach another caller's call) and reads
+    no proxy settings from the environment (they must not reroute upstream calls)."""
+    return transport.UpstreamPool(connect_timeout=min(conf.get_int("MCP_UPSTREAM_TIMEOUT_SECONDS"),
+                                                      conf.get_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS")))
 
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
@@ -338,30 +316,31 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 
 
 async def send_async(request: httpx.Request, *, tool, environment,
-                     client: httpx.AsyncClient | None = None) -> CallOutcome:
-    """Send a built request under the destination, size, redirect and time rules."""
+                     client: transport.UpstreamPool | None = None) -> CallOutcome:
+    """Send a built request under the destination, size, redirect and time rules.
+
+    The socket connects to the address ``checked_address`` approved (DNS answers that change
+    afterwards cannot redirect the call); the Host header and TLS name stay the URL's host."""
     started = time.perf_counter()
 
     def elapsed() -> int:
         return int((time.perf_counter() - started) * 1000)
 
-    owns_client = client is None
-    http = client or new_async_client()
+    pool = client or new_async_client()
     limit = conf.get_int("MCP_UPSTREAM_MAX_BYTES")
     deadline = conf.get_int("MCP_UPSTREAM_TIMEOUT_SECONDS")
     try:
-        with anyio.fail_after(deadline):
+        async with asyncio.timeout(deadline):
             hops = 0
             while True:
                 url = request.url
                 port = url.port or (443 if url.scheme == "https" else 80)
                 address = await checked_address(url.host, port,
                                                 allow_private=bool(environment.allow_private_network))
-                response = await http.send(_pinned(request, address), stream=True, follow_redirects=False)
-                try:
-                    body = await _read_capped(response, limit)
-                finally:
-                    await response.aclose()
+                response = await pool.request(
+                    destination=transport.Destination(url.scheme, address, port, url.host),
+                    method=request.method, target=url.raw_path, headers=request.headers.raw,
+                    body=request.content, limit=limit)
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECT_STATUSES and location:
                     target = url.join(location)
@@ -377,33 +356,18 @@ async def send_async(request: httpx.Request, *, tool, environment,
                     request = httpx.Request(request.method, target, headers=request.headers)
                     continue
                 return response_outcome(tool, response.status_code, response.reason_phrase,
-                                        response.headers.get("content-type", ""), body, elapsed())
+                                        response.headers.get("content-type", ""), response.body, elapsed())
     except UpstreamError as exc:
         return exc.outcome(elapsed())
     except TimeoutError:
         return UpstreamError("timeout", f"The upstream API did not answer within {deadline} s.").outcome(elapsed())
-    except httpx.TimeoutException:
-        return UpstreamError("timeout", f"The upstream API did not answer within {deadline} s.").outcome(elapsed())
-    except httpx.HTTPError as exc:
-        return UpstreamError("unreachable", f"The upstream API could not be reached ({type(exc).__name__}).") \
-            .outcome(elapsed())
+    except transport.ResponseTooLarge:
+        return UpstreamError("too_large", _too_large(limit)).outcome(elapsed())
+    except transport.TransportError as exc:
+        return UpstreamError("unreachable", f"The upstream API could not be reached: {exc}").outcome(elapsed())
     finally:
-        if owns_client:
-            await http.aclose()
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise UpstreamError("too_large", _too_large(limit))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise UpstreamError("too_large", _too_large(limit))
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if client is None:
+            await pool.aclose()
 
 
 def _too_large(limit: int) -> str:

@@ -170,20 +170,3 @@ def test_execute_call_also_works_where_an_event_loop_runs(misbehaving_upstream, 
 
     outcome = run_async(inside_loop())
     assert outcome.ok and outcome.structured["path"] == "/echo/loop"
-
-
-def test_the_shared_upstream_client_keeps_no_cookie():
-    """One client serves every caller: an upstream's Set-Cookie must not be stored in it."""
-    import httpx
-
-    from apps.gateway.upstream import new_async_client
-
-    request = httpx.Request("GET", "http://127.0.0.1:9/orders")
-    response = httpx.Response(200, headers={"set-cookie": "session=abc123; Path=/"}, request=request)
-    ordinary = httpx.AsyncClient()
-    ordinary.cookies.extract_cookies(response)
-    assert len(ordinary.cookies) == 1  # what httpx would otherwise do
-
-    shared = new_async_client()
-    shared.cookies.extract_cookies(response)
-    assert len(shared.cookies) == 0
