@@ -324,8 +324,13 @@ def main() -> int:
     args = parser.parse_args()
 
     import logging
+    import signal
 
     import django
+
+    # Stopped with SIGTERM (kill, a CI timeout): unwind through the finally below, so the three
+    # servers are stopped and the throwaway database is dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     django.setup()
     logging.getLogger("httpx").setLevel(logging.WARNING)
