@@ -80,3 +80,40 @@ def test_a_refused_row_loses_only_itself(people, caplog):
     assert stored == [1, 2]
     assert "could not write 1 audit rows" in caplog.text and str(doomed.event.public_id) in caplog.text
     assert audit_verify_organization(people.org)[1] is None
+
+
+def test_tricky_values_reach_the_chain_exactly(people):
+    """The batch travels as one JSON text: quotes, backslashes, newlines, astral characters and
+    a "seq": inside a string come back as they were, and the chain verifies."""
+    from apps.core import request_context
+
+    payloads = [
+        {"n": 0, "quotes": "'\"''", "backslashes": "\\ \\\\ \\u0041 \\\"", "lines": "a\nb\r\nc\u2028d"},
+        {"n": 1, "note": '"seq":1,"seq":2', "seq": '{"seq":3}', "astral": "😀𝄞\U0010fffd", "cjk": "監査"},
+        {"n": 2, "nested": [{"seq": 4}, None, 2**70, 0.1, True], "percent": "%s %(x)s"},
+    ]
+    contexts = [request_context.RequestContext(request_id='r"1', ip="2001:db8::7", user_agent="ua\\🦊"),
+                request_context.RequestContext()]
+    pending = []
+    for n, payload in enumerate(payloads):
+        with request_context.active(contexts[n % 2]):
+            pending.append(audit_prepare(organization=people.org, event_type="tool.call_completed",
+                                         actor=people.member if n % 2 else None, target_label=f"t'\"{n}\n",
+                                         payload=payload))
+
+    async def go() -> None:
+        hot = HotPathDatabase(1, batch_ms=20)
+        await hot.open()
+        for p in pending:
+            hot.append_later(p)
+        await hot.close()
+        assert hot.statements == 1
+
+    run(go())
+    stored = list(AuditEvent.objects.filter(organization=people.org, event_type="tool.call_completed").order_by("seq"))
+    assert [e.payload for e in stored] == payloads
+    assert [e.public_id for e in stored] == [p.event.public_id for p in pending]
+    for row, p in zip(stored, pending, strict=True):
+        assert row.hash == p.event.hash and row.chain_content() == p.event.chain_content()
+    assert (stored[0].actor_id, stored[0].ip, stored[1].ip) == (None, "2001:db8::7", None)
+    assert audit_verify_organization(people.org)[1] is None
