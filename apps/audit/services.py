@@ -3,9 +3,12 @@ own transaction, so the change and its audit row commit together or not at all."
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -77,11 +80,102 @@ def append_many_params(pending: list[PendingEvent]) -> list[str]:
     return [_BATCH_ENCODER.encode([p.params for p in pending])]
 
 
-# The row is inserted by SQL, not by save(), so the IP gets by hand what the field would do
-# to it (IPv6 normalised; an empty value stored as NULL).
-_IP_FIELD = AuditEvent._meta.get_field("ip")
 # json.dumps(payload, default=str), without building an encoder on every call.
 _PAYLOAD_ENCODER = json.JSONEncoder(default=str)
+
+
+# --- The event as the database will give it back ------------------------------------------------
+# The hash is computed here, before the insert, and audit_verify recomputes it from the stored
+# row: payload read back from jsonb through JSONField (json.loads of jsonb's text), ip from the
+# inet column (its text). So the event must hold, and the database must receive, exactly what
+# those columns return, or verification reports tampering that never happened. Payloads carry
+# an agent's tool-call arguments: anything JSON can hold must survive the round trip.
+
+def _jsonb_number(text: str) -> float | int:
+    """``json.loads``'s ``parse_float``: what a JSON number token (one with a fraction or an
+    exponent) reads back as once jsonb has stored it. jsonb keeps numbers as numeric, which
+    applies the exponent and prints the decimals the token had left after it, so a token with
+    none left comes back as an integer (Python's 1e16 is written "1e+16" and returns as
+    10000000000000000, 1e23 as exactly 10**23), and the rest as the same float (0.00000015 for
+    1.5e-07). numeric has no negative zero: -0.0 comes back as 0.0."""
+    if "e" in text or "E" in text:
+        number = Decimal(text)
+        if number.as_tuple().exponent >= 0:
+            return int(number)
+    value = float(text)
+    return value if value else 0.0
+
+
+# NaN, Infinity and -Infinity (json writes them for such floats; jsonb has no such numbers and
+# refuses the whole document) are recorded as the strings "NaN", "Infinity" and "-Infinity":
+# the event is still written, rather than the call being refused (or, in a batch, every event
+# of the batch lost) because of an argument an agent chose. parse_constant sees only those three.
+_JSONB_DECODER = json.JSONDecoder(parse_float=_jsonb_number, parse_constant=str)
+
+
+def _jsonb_payload(payload: Any) -> tuple[str, Any]:
+    """The payload's JSON text to store and the value jsonb will give back for it, so that what
+    the database receives, what is hashed and what is read back agree. Only floats written in
+    exponent form with a positive exponent, -0.0 and the non-finite ones change, and so do
+    strings holding NUL or a lone surrogate (``_jsonb_strings``); their text is found by a
+    search for these tokens (strings merely holding them take the slower path for nothing);
+    everything else keeps the plain JSON round trip (lists for tuples, str keys)."""
+    text = _PAYLOAD_ENCODER.encode(payload)
+    if "e+" in text or "-0.0" in text or "NaN" in text or "Infinity" in text:
+        value = _JSONB_DECODER.decode(text)
+        if "\\u0000" in text or "\\ud" in text:
+            value = _jsonb_strings(value)
+        return _PAYLOAD_ENCODER.encode(value), value
+    if "\\u0000" in text or "\\ud" in text:  # NUL or a UTF-16 surrogate (paired ones too) somewhere
+        value = _jsonb_strings(json.loads(text))
+        return _PAYLOAD_ENCODER.encode(value), value
+    return text, json.loads(text)
+
+
+def _jsonb_strings(value: Any) -> Any:
+    """``value`` with the characters jsonb (and PostgreSQL text) cannot hold, NUL and lone
+    surrogates, replaced by U+FFFD in every string and key: otherwise the row is refused and the
+    event lost, and an upstream error text or an argument decides what an error message says.
+    (json.loads joins escaped surrogate pairs into one character, so any surrogate left is lone.)"""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            return "".join("\ufffd" if ch == "\x00" or "\ud800" <= ch <= "\udfff" else ch for ch in value)
+        return value
+    if isinstance(value, dict):
+        return {_jsonb_strings(key): _jsonb_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonb_strings(item) for item in value]
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _inet_text(address: str) -> str | None:
+    """The text PostgreSQL's inet gives back for ``address`` (and so what GenericIPAddressField
+    reads: Django loads inet as text), or None when it is not a single IP address, which is
+    then stored as NULL rather than refused by the column and the event lost with it. Django's
+    own cleaning is not enough: inet prints an IPv4-mapped address and one whose first 96 bits
+    are zero (from ::0.1.0.0 up; ::1 to ::ffff stay hex) with a dotted IPv4 tail
+    ("::ffff:1.2.3.4", "::0.1.0.2", "::255.255.0.0" for ::ffff:0), where Python writes hex and
+    Django spells out only the IPv4-mapped form. A zone index ("fe80::1%eth0"), which inet
+    cannot hold, is dropped. Cached: a gateway sees the same few clients over and over."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if ip.version == 4:
+        return str(ip)
+    packed = ip.packed
+    if packed[:10] == bytes(10):
+        if packed[10:12] == b"\xff\xff":
+            return "::ffff:" + str(ipaddress.IPv4Address(packed[12:]))
+        if packed[10:12] == b"\0\0" and packed[12:14] != b"\0\0":
+            return "::" + str(ipaddress.IPv4Address(packed[12:]))
+    return str(ipaddress.IPv6Address(packed))  # compressed, lowercase, as inet; no zone index
+
+
+def stored_ip(address: Any) -> str | None:
+    """What the audit row's ip column will hold and give back for a request context's IP."""
+    return _inet_text(str(address)) if address else None
 
 
 def actor_label_for(actor) -> str:
@@ -120,10 +214,9 @@ def audit_prepare(
         target_id = target_id or str(getattr(target, "public_id", target.pk))
         target_label = target_label or str(target)[:300]
     ctx = request_context.current()
-    # A JSON round trip makes the payload exactly what jsonb will give back (lists, str keys),
-    # so the hash computed now matches the one recomputed from the stored row.
-    payload_json = _PAYLOAD_ENCODER.encode(redact(payload or {}))
-    clean_payload = json.loads(payload_json)
+    # The payload and IP exactly as the database will give them back, so the hash computed
+    # now matches the one audit_verify recomputes from the stored row.
+    payload_json, clean_payload = _jsonb_payload(redact(payload or {}))
     event = AuditEvent(
         organization_id=organization.pk,
         seq=None,  # assigned by the database under the chain lock
@@ -136,14 +229,14 @@ def audit_prepare(
         target_label=target_label[:300],
         payload=clean_payload,
         request_id=ctx.request_id,
-        ip=ctx.ip,
+        ip=stored_ip(ctx.ip),
         user_agent=ctx.user_agent,
     )
     prefix, suffix = chain.canonical_parts(event.chain_content())
     return PendingEvent(event=event, params=[
         event.organization_id, event.public_id, event.created_at, event.actor_id, event.actor_label,
         event.event_type, event.target_type, event.target_id, event.target_label,
-        payload_json, event.request_id, _IP_FIELD.get_prep_value(event.ip) or None,
+        payload_json, event.request_id, event.ip,
         event.user_agent, prefix, suffix,
     ])
 

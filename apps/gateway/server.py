@@ -38,7 +38,7 @@ Database access
     ``close_old_connections()`` before and after, which is what Django's request_started /
     request_finished signals do for views: broken or expired connections are dropped, never
     reused. A unit is one short burst of queries, so a fixed pool bounds the connections the
-    gateway opens while calls to slow upstreams (plain asyncio, httpx) hold no thread at all.
+    gateway opens while calls to slow upstreams (plain asyncio, transport.py) hold no thread at all.
     (``thread_sensitive=True`` would funnel every request of the process through one thread.)
 """
 
