@@ -122,13 +122,14 @@ class _Exchange:
             return
         self.headers_done = True
         self.status = self.parser.get_status_code()
+        if self.method == "HEAD" and self.status >= 200:
+            self.complete = True  # no body follows an answer to HEAD, whatever Content-Length says
+            self.keep_alive = self.parser.should_keep_alive()
+            return
         for name, value in self.headers:
             if name.lower() == b"content-length" and value.strip().isdigit() and int(value) > self.limit:
                 # Refused before any of the body is read.
                 self.failure = self.failure or ResponseTooLarge("The upstream response body is too large.")
-        if self.method == "HEAD" and self.status >= 200:
-            self.complete = True  # no body follows an answer to HEAD, whatever Content-Length says
-            self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, chunk: bytes) -> None:
         if self.trailing or self.complete:
@@ -333,7 +334,8 @@ class UpstreamPool:
         while idle:
             connection = idle.pop()
             self._idle_count -= 1
-            if not connection.closed and now - connection.idle_since < self.idle_seconds:
+            if (not connection.closed and not connection.transport.is_closing()
+                    and now - connection.idle_since < self.idle_seconds):
                 connection.reused = True
                 return connection
             connection.close()
