@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from apps.gateway.transport import Destination, ResponseTooLarge, TransportError, UpstreamPool
+from tests.gateway.conftest import run_async
 
 LIMIT = 64 * 1024
 
@@ -83,7 +84,7 @@ async def keep_answering(reader, writer, server: Server) -> None:
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    return run_async(coroutine)  # asyncio.run, on a helper thread when Playwright's loop runs here
 
 
 def test_keep_alive_reuses_one_connection_and_sends_the_request_as_given():
