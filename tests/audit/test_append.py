@@ -364,3 +364,23 @@ def test_a_batch_and_single_appends_interleave_across_connections(transactional_
     seqs = list(AuditEvent.objects.filter(organization=target.org).order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == 1 + 2 * 10 * 3 + 2 * 10
     assert audit_verify_organization(target.org) == (len(seqs), None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_organization_id_beyond_32_bits_still_writes_its_chain():
+    """The chain lock's key is the id modulo 2^31 (migration 0004): the cast to integer of
+    0003 refused such ids, and fail-closed audit would have frozen the organization."""
+    from apps.accounts.models import Organization
+    from apps.audit.services import audit_prepare, audit_write_many
+
+    owner = get_user_model().objects.create(username="big@acme.test", email="big@acme.test")
+    org = Organization.objects.create(id=2**31 + 7, name="Big", slug="big-ids", created_by=owner)
+    first = audit_record(organization=org, event_type="organization.updated", actor=owner, payload={"n": 1})
+    batch = audit_write_many([audit_prepare(organization=org, event_type="organization.updated", actor=owner,
+                                            payload={"n": n}) for n in (2, 3)])
+    assert [first.seq, *(e.seq for e in batch)] == [1, 2, 3]
+    assert audit_verify_organization(org) == (3, None)
+    with transaction.atomic():
+        audit_record(organization=org, event_type="organization.updated", actor=owner)
+        assert not _lock_is_free_elsewhere(7)  # held under the wrapped key until commit
+    assert _lock_is_free_elsewhere(7)
