@@ -328,3 +328,29 @@ def test_tls_verifies_the_url_host_while_connecting_to_the_pinned_address(tmp_pa
         assert server.requests[0].startswith(b"GET / HTTP/1.1\r\nHost: api.mcpforge.test:")
 
     run(main())
+
+
+def test_concurrent_calls_share_a_bounded_set_of_connections():
+    async def slow_answers(reader, writer, server):
+        server.open += 1
+        server.most_open = max(server.most_open, server.open)
+        try:
+            while (request := await server.read_request(reader)) is not None:
+                await asyncio.sleep(0.01)
+                writer.write(answer(request.split(b" ")[1]))  # the target it was asked for
+                await writer.drain()
+        finally:
+            server.open -= 1
+
+    async def main():
+        server, pool = Server(slow_answers), UpstreamPool(max_connections=8, max_idle=4)
+        server.open = server.most_open = 0
+        async with server.running():
+            answers = await asyncio.gather(*(get(server, pool, target=b"/items/%d" % i) for i in range(100)))
+            idle = pool._idle_count
+            await pool.aclose()
+        assert all(a.status_code == 200 for a in answers)
+        assert [a.body for a in answers] == [b"/items/%d" % i for i in range(100)]  # each call its own answer
+        assert server.most_open == 8 and idle <= 4  # never more than max_connections at once
+
+    run(main())
