@@ -12,7 +12,9 @@ validation, approval-policy evaluation, the upstream API key injected from the e
 credential store, Redis rate limits and the two audit rows per call, all on) and this
 client, which sends raw JSON-RPC over a keep-alive httpx connection so the numbers measure
 the gateway, not an SDK client. Added latency is the gateway percentile
-minus the direct percentile. tools/list is timed on the Box API (~300 operations).
+minus the direct percentile; the direct calls, the SDK no-op server and the gateway take turns
+of ``--block`` calls, so a phase where this shared machine runs slower weighs on all alike.
+tools/list is timed on the Box API (~300 operations).
 """
 
 from __future__ import annotations
@@ -229,20 +231,37 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
     async with httpx.AsyncClient(timeout=30) as client:
         postgres, redis = service_pids("postgres"), service_pids("redis-server")
 
+        def watched_of(server_pid: int) -> dict[str, list[int]]:
+            return {"server": [server_pid], "postgres": postgres, "redis": redis, "upstream": [upstream_pid]}
+
         async def run(label: str, n: int, send, server_pid: int = gateway_pid) -> None:
-            watched = {"server": [server_pid], "postgres": postgres, "redis": redis, "upstream": [upstream_pid]}
-            for i in range(min(50, n)):  # warm-up: connections, caches, JIT-free but lazy imports
-                await send(i)
-            samples = []
-            cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
-            started = time.perf_counter()
-            for i in range(n):
-                t0 = time.perf_counter()
-                await send(i)
-                samples.append((time.perf_counter() - t0) * 1000)
-            walls[label] = time.perf_counter() - started
-            results[label] = samples
-            cpu[label] = {name: (cpu_seconds(pids) - cpu_before[name]) * 1000 / n for name, pids in watched.items()}
+            await interleaved([(label, send, server_pid)], n, block=n)
+
+        async def interleaved(scenarios, n: int, block: int) -> None:
+            """Run the scenarios in turns of ``block`` calls until each made ``n``: this machine's
+            speed drifts over minutes, and a slow phase must slow every scenario alike, or the
+            difference between two of them measures the phase, not the gateway."""
+            for label, send, _ in scenarios:
+                results[label], walls[label] = [], 0.0
+                cpu[label] = {name: 0.0 for name in watched_of(0)}
+                for i in range(min(50, n)):  # warm-up: connections, caches, lazy imports
+                    await send(i)
+            postgres[:], redis[:] = service_pids("postgres"), service_pids("redis-server")  # with new backends
+            done = 0
+            while done < n:
+                size = min(block, n - done)
+                for label, send, server_pid in scenarios:
+                    watched = watched_of(server_pid)
+                    cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
+                    started = time.perf_counter()
+                    for i in range(done, done + size):
+                        t0 = time.perf_counter()
+                        await send(i)
+                        results[label].append((time.perf_counter() - t0) * 1000)
+                    walls[label] += time.perf_counter() - started
+                    for name, pids in watched.items():
+                        cpu[label][name] += (cpu_seconds(pids) - cpu_before[name]) * 1000 / n
+                done += size
 
         async def direct(i: int) -> None:
             response = await client.get(f"{upstream_url}/items/{i}", headers={"X-API-Key": BENCH_API_KEY})
@@ -271,12 +290,14 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
                 listing.count = len(response.json()["result"]["tools"])
             return send
 
-        await run("direct upstream (httpx)", args.n, direct)
-        await run("SDK alone, no-op tools/call (2025-11-25)", args.n, noop(False), noop_pid)
-        await run("SDK alone, no-op tools/call (2026-07-28)", args.n, noop(True), noop_pid)
         profiler = start_profiler(args.profile, gateway_pid) if args.profile else None
-        await run("gateway tools/call (2025-11-25)", args.n, via_gateway(False))
-        await run("gateway tools/call (2026-07-28)", args.n, via_gateway(True))
+        await interleaved([
+            ("direct upstream (httpx)", direct, upstream_pid),
+            ("SDK alone, no-op tools/call (2025-11-25)", noop(False), noop_pid),
+            ("SDK alone, no-op tools/call (2026-07-28)", noop(True), noop_pid),
+            ("gateway tools/call (2025-11-25)", via_gateway(False), gateway_pid),
+            ("gateway tools/call (2026-07-28)", via_gateway(True), gateway_pid),
+        ], args.n, block=args.block)
         if profiler:
             stop_profiler(profiler, args.profile)
         await run("gateway tools/list, Box (2025-11-25)", args.list_n, listing(False))
@@ -319,6 +340,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="sequential calls per tools/call scenario")
     parser.add_argument("--list-n", type=int, default=30, help="sequential tools/list calls on Box")
+    parser.add_argument("--block", type=int, default=25, help="calls per scenario per turn (the tools/call "
+                        "scenarios and the direct baseline take turns)")
     parser.add_argument("--profile", metavar="FILE", help="sample the gateway with py-spy during tools/call "
                         "and write collapsed stacks to FILE")
     args = parser.parse_args()

@@ -20,7 +20,8 @@ What runs here
 
 Connections
     ``MCP_DB_ASYNC_CONNECTIONS`` at most, autocommit, UTC, opened from Django's database
-    settings (so tests reach the test database). A broken connection is dropped by the pool;
+    settings (so tests reach the test database), opened on demand by ``ConnectionPool``. A
+    connection whose statement raised, or that is not idle, is closed rather than reused;
     the read-only caller lookup is retried once on a fresh one; a call's ``tool.called``
     write never is (it could have committed), so the call fails closed. A batch of outcome
     rows is retried when the database was unreachable (a lost answer is recognised by the
@@ -30,6 +31,7 @@ Connections
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections import OrderedDict
@@ -38,7 +40,8 @@ from typing import Any
 import psycopg
 from django.db import connections
 from django.utils import timezone
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg.pq import TransactionStatus
+from psycopg_pool import PoolTimeout
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import (
@@ -57,6 +60,7 @@ from .selectors import Caller
 logger = logging.getLogger("mcpforge.gateway")
 
 POOL_TIMEOUT_SECONDS = 10
+CONNECTION_MAX_AGE_SECONDS = 1800  # reconnect now and then (server-side memory, failovers behind a proxy)
 MAX_CACHED_CALLERS = 2048
 MAX_BATCH = 200  # audit rows per statement
 BATCH_RETRIES = (0.5, 2.0, 5.0)  # seconds before each retry of a batch that failed
@@ -73,8 +77,74 @@ def _connection_kwargs() -> dict[str, Any]:
     return kwargs
 
 
+class ConnectionPool:
+    """At most ``size`` autocommit ``AsyncConnection``s, opened on demand and reused newest first.
+
+    Not psycopg_pool: after the server closed a pooled connection (a restart, an idle-connection
+    killer in a proxy) it can hand that connection out again, so a statement fails that a new
+    connection would have served (tests/gateway/test_db_pool.py); and its queue, workers and
+    return-time checks sit on every call's latency path. Here a connection whose use raised
+    anything (a failed, cancelled or broken statement) is closed, never reused, nor is one that
+    is closed, not idle, or older than ``CONNECTION_MAX_AGE_SECONDS``; callers wait at most
+    ``timeout`` for a free one (``PoolTimeout``)."""
+
+    def __init__(self, kwargs: dict[str, Any], size: int, timeout: float = POOL_TIMEOUT_SECONDS):
+        self.kwargs, self.size, self.timeout = kwargs, size, timeout
+        self._idle: list[tuple[float, psycopg.AsyncConnection]] = []
+        self._slots = asyncio.Semaphore(size)
+        self._closed = False
+
+    @contextlib.asynccontextmanager
+    async def connection(self):
+        if self._slots.locked():  # all in use: wait, within the timeout
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.timeout)
+            except TimeoutError:
+                raise PoolTimeout(f"no database connection free within {self.timeout:g} s") from None
+        else:
+            await self._slots.acquire()
+        try:
+            conn = born = None
+            now = asyncio.get_running_loop().time()
+            while self._idle and conn is None:
+                born, conn = self._idle.pop()
+                if conn.closed or now - born > CONNECTION_MAX_AGE_SECONDS:
+                    await _discard(conn)
+                    conn = None
+            if conn is None:
+                if self._closed:
+                    raise psycopg.OperationalError("the gateway's database pool is closed")
+                async with asyncio.timeout(self.timeout):
+                    conn = await psycopg.AsyncConnection.connect(**self.kwargs)
+                born = now
+            try:
+                yield conn
+            except BaseException:
+                await _discard(conn)
+                raise
+            if self._closed or conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+                await _discard(conn)
+            else:
+                self._idle.append((born, conn))
+        finally:
+            self._slots.release()
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for _, conn in idle:
+            await _discard(conn)
+
+
+async def _discard(conn: psycopg.AsyncConnection) -> None:
+    try:
+        await conn.close()
+    except Exception:  # already broken: nothing more to release
+        logger.debug("closing a discarded gateway connection failed", exc_info=True)
+
+
 class HotPathDatabase:
-    """An ``AsyncConnectionPool`` and the gateway's hot-path statements on it."""
+    """A ``ConnectionPool`` and the gateway's hot-path statements on it."""
 
     def __init__(self, size: int, batch_ms: int = 0):
         self.size = max(1, size)
@@ -82,7 +152,7 @@ class HotPathDatabase:
         self._later: list[PendingEvent] = []
         self._flusher: asyncio.Task | None = None
         self._closing = asyncio.Event()
-        self.pool: AsyncConnectionPool | None = None
+        self.pool: ConnectionPool | None = None
         self.statements = 0  # executed statements, for tests and the benchmark
         # caller_params -> (row fingerprint, Caller): an identical row always yields the same
         # Caller, so its five model instances are built once per change of the token,
@@ -92,9 +162,7 @@ class HotPathDatabase:
         self._callers: OrderedDict[tuple[str, ...], tuple[str, Caller]] = OrderedDict()
 
     async def open(self) -> None:
-        self.pool = AsyncConnectionPool(kwargs=_connection_kwargs(), min_size=1, max_size=self.size, open=False,
-                                        timeout=POOL_TIMEOUT_SECONDS, name="mcpforge-gateway")
-        await self.pool.open(wait=False)
+        self.pool = ConnectionPool(_connection_kwargs(), self.size)
 
     async def close(self) -> None:
         """Write the rows still queued by ``append_later``, then close the pool."""
