@@ -50,6 +50,12 @@ def event_hash(content: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_json(content)).hexdigest()
 
 
+def event_hash_from_parts(prefix: str, seq: int, suffix: str, prev_hash: str) -> str:
+    """``event_hash`` of the content ``canonical_parts`` split into ``prefix`` and ``suffix``,
+    with ``seq`` in between: the same bytes, without serialising the content again."""
+    return hashlib.sha256(f"{prev_hash}\n{prefix}{seq}{suffix}".encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class ChainLink:
     seq: int

@@ -248,11 +248,14 @@ def audit_stored(pending: PendingEvent, row: tuple) -> AuditEvent:
     # The instance is now the stored row, so a later save() is refused as an update.
     event._state.adding = False
     event._state.db = "default"
-    # The database hashed; audit_verify recomputes in Python. Check they agree now (about
-    # 20 µs) rather than at the next verification, and fail closed: raising rolls back the
-    # caller's transaction and this row with it. (In autocommit there is nothing to roll
-    # back; the row stays and audit_verify reports it.)
-    if chain.event_hash(event.chain_content(), event.prev_hash) != event.hash:
+    # The database hashed; audit_verify recomputes in Python. Check they agree now rather
+    # than at the next verification, and fail closed: raising rolls back the caller's
+    # transaction and this row with it. (In autocommit there is nothing to roll back; the row
+    # stays and audit_verify reports it.) The content's serialisation around seq is the one
+    # sent (canonical_parts, equal to canonical_json by its property tests): hashed again
+    # here from those parts, not serialised a second time (two events per tool call).
+    prefix, suffix = pending.params[-2], pending.params[-1]
+    if chain.event_hash_from_parts(prefix, event.seq, suffix, event.prev_hash) != event.hash:
         raise RuntimeError(f"Audit hash mismatch for event #{event.seq}: database and chain.py disagree")
     return event
 

@@ -91,6 +91,22 @@ def test_canonical_parts_put_together_with_any_seq_are_the_canonical_json(conten
     assert joined == reference_canonical({**content, "seq": seq})
     assert joined.encode() == chain.canonical_json({**content, "seq": seq})
     assert json.loads(joined)["seq"] == seq
+    prev = chain.GENESIS if seq % 2 else "ab" * 32
+    assert chain.event_hash_from_parts(prefix, seq, suffix, prev) == chain.event_hash({**content, "seq": seq}, prev)
+
+
+@pytest.mark.django_db
+def test_a_hash_the_database_disagrees_with_is_refused(writer):
+    """audit_stored checks the database's hash against the parts it was sent: a row whose hash
+    does not match (another function body, say) raises and, in a transaction, rolls back."""
+    from apps.audit.services import audit_prepare, audit_stored
+
+    pending = audit_prepare(organization=writer.org, event_type="organization.updated", actor=writer.owner)
+    good = chain.event_hash_from_parts(pending.params[-2], 2, pending.params[-1], "cd" * 32)
+    assert audit_stored(pending, (10**9, 2, good, "cd" * 32)).hash == good
+    pending = audit_prepare(organization=writer.org, event_type="organization.updated", actor=writer.owner)
+    with pytest.raises(RuntimeError, match="hash mismatch"):
+        audit_stored(pending, (10**9, 2, good, "cd" * 32))  # another event's content
 
 
 def test_canonical_parts_of_a_real_event_shape():

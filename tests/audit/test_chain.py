@@ -108,7 +108,7 @@ def test_audit_is_fail_closed(people, monkeypatch):
     def broken_hash(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit_services.chain, "event_hash", broken_hash)
+    monkeypatch.setattr(audit_services.chain, "event_hash_from_parts", broken_hash)
     with pytest.raises(RuntimeError):
         team_create(organization=people.org, name="Ghost", actor=people.owner)
     assert not Team.objects.filter(name="Ghost").exists()
