@@ -340,7 +340,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="sequential calls per tools/call scenario")
     parser.add_argument("--list-n", type=int, default=30, help="sequential tools/list calls on Box")
-    parser.add_argument("--block", type=int, default=25, help="calls per scenario per turn (the tools/call "
+    # Short turns cost every scenario alike (~40% slower on this VM with turns of 25: each
+    # process idles between its turns), so turns are long; --block N with N >= --n runs each
+    # scenario once, start to end.
+    parser.add_argument("--block", type=int, default=500, help="calls per scenario per turn (the tools/call "
                         "scenarios and the direct baseline take turns)")
     parser.add_argument("--profile", metavar="FILE", help="sample the gateway with py-spy during tools/call "
                         "and write collapsed stacks to FILE")
