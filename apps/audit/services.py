@@ -121,15 +121,14 @@ def _jsonb_payload(payload: Any) -> tuple[str, Any]:
     search for these tokens (strings merely holding them take the slower path for nothing);
     everything else keeps the plain JSON round trip (lists for tuples, str keys)."""
     text = _PAYLOAD_ENCODER.encode(payload)
-    if "e+" in text or "-0.0" in text or "NaN" in text or "Infinity" in text:
-        value = _JSONB_DECODER.decode(text)
-        if "\\u0000" in text or "\\ud" in text:
-            value = _jsonb_strings(value)
-        return _PAYLOAD_ENCODER.encode(value), value
-    if "\\u0000" in text or "\\ud" in text:  # NUL or a UTF-16 surrogate (paired ones too) somewhere
-        value = _jsonb_strings(json.loads(text))
-        return _PAYLOAD_ENCODER.encode(value), value
-    return text, json.loads(text)
+    numbers = "e+" in text or "-0.0" in text or "NaN" in text or "Infinity" in text
+    strings = "\\u0000" in text or "\\ud" in text  # NUL or a UTF-16 surrogate (paired ones too)
+    if not (numbers or strings):
+        return text, json.loads(text)
+    value = _JSONB_DECODER.decode(text) if numbers else json.loads(text)
+    if strings:
+        value = _jsonb_strings(value)
+    return _PAYLOAD_ENCODER.encode(value), value
 
 
 def _jsonb_strings(value: Any) -> Any:

@@ -56,7 +56,6 @@ class UpstreamResponse:
     reason_phrase: str
     headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
     body: bytes
-    http_version: str = "1.1"
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ class _Exchange:
         if body and encoding in ("gzip", "x-gzip", "deflate"):
             body = _decoded(body, encoding, self.limit)
         return UpstreamResponse(status_code=self.status, reason_phrase=self.reason.decode("latin-1").strip(),
-                                headers=headers, body=body, http_version=self.parser.get_http_version())
+                                headers=headers, body=body)
 
 
 def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
@@ -196,7 +195,10 @@ def _inflate(decompressor, body: bytes, limit: int) -> bytes:
     out = decompressor.decompress(body, limit + 1)
     if len(out) > limit or decompressor.unconsumed_tail:
         raise ResponseTooLarge("decoded body")
-    return out + decompressor.flush()[: max(0, limit - len(out))]
+    out += decompressor.flush()
+    if len(out) > limit:
+        raise ResponseTooLarge("decoded body")
+    return out
 
 
 class _Connection(asyncio.Protocol):

@@ -364,7 +364,7 @@ async def send_async(request: httpx.Request, *, tool, environment,
     except transport.ResponseTooLarge:
         return UpstreamError("too_large", _too_large(limit)).outcome(elapsed())
     except transport.TransportError as exc:
-        return UpstreamError("unreachable", f"The upstream API could not be reached: {exc}").outcome(elapsed())
+        return UpstreamError("unreachable", str(exc)).outcome(elapsed())  # transport.py words whole sentences
     finally:
         if client is None:
             await pool.aclose()
