@@ -2,7 +2,8 @@
 
 Why not Django's connection
     A warm call needs one statement before the upstream request (the ``tool.called`` audit
-    row, written only if the cached caller's row is unchanged: ``audit_if_unchanged``) and a
+    row, written only if the cached caller is unchanged: ``audit_if_unchanged``, which compares
+    the organization's caller epoch and the project's config version) and a
     share of one after (``tool.call_completed`` rows, batched: ``append_later``). Sent from the worker
     threads that run ORM work (server.Database), each costs a thread hop and, on a busy
     machine, a wait for the GIL behind the event loop; that was most of the gateway's added
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -55,7 +55,7 @@ from apps.audit.services import (
 )
 
 from . import selectors
-from .selectors import Caller
+from .selectors import CALLER_UNCHANGED_SOURCE, Caller, CallerFingerprint
 
 logger = logging.getLogger("mcpforge.gateway")
 
@@ -154,12 +154,12 @@ class HotPathDatabase:
         self._closing = asyncio.Event()
         self.pool: ConnectionPool | None = None
         self.statements = 0  # executed statements, for tests and the benchmark
-        # caller_params -> (row fingerprint, Caller): an identical row always yields the same
-        # Caller, so its five model instances are built once per change of the token,
-        # membership, endpoint or config version. A warm tools/call plans with the cached
+        # caller_params -> (fingerprint, Caller): an unchanged fingerprint means an unchanged
+        # caller, so its five model instances are built once per change of the token, user,
+        # membership, teams, endpoint or config. A warm tools/call plans with the cached
         # Caller and confirms the fingerprint in the statement that writes its audit row
         # (audit_if_unchanged); every other request reads the row first (caller).
-        self._callers: OrderedDict[tuple[str, ...], tuple[str, Caller]] = OrderedDict()
+        self._callers: OrderedDict[tuple[str, ...], tuple[CallerFingerprint, Caller]] = OrderedDict()
 
     async def open(self) -> None:
         self.pool = ConnectionPool(_connection_kwargs(), self.size)
@@ -182,8 +182,8 @@ class HotPathDatabase:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchone()
 
-    def cached(self, params: list[str]) -> tuple[Caller, str] | None:
-        """The ``Caller`` (and its row's fingerprint) last resolved for these ``caller_params``,
+    def cached(self, params: list[str]) -> tuple[Caller, CallerFingerprint] | None:
+        """The ``Caller`` (and its fingerprint) last resolved for these ``caller_params``,
         if its token is still unexpired and needs no last-used touch: a guess to plan a call
         with, which ``audit_if_unchanged`` confirms in the statement that writes its audit row."""
         cached = self._callers.get(tuple(params))
@@ -194,16 +194,16 @@ class HotPathDatabase:
             return None
         return caller, fingerprint
 
-    async def caller(self, *, raw_token: str, params: list[str]) -> tuple[Caller, str]:
+    async def caller(self, *, raw_token: str, params: list[str]) -> tuple[Caller, CallerFingerprint]:
         """``selectors.caller_resolve`` on this pool (same statement, same row handling), with
-        the row's fingerprint (``_CallerQuery.fingerprinted_sql``)."""
-        sql = selectors.caller_query().fingerprinted_sql
+        the caller's fingerprint (``_CallerQuery.fingerprinted_sql``)."""
+        query = selectors.caller_query()
         try:
-            row = await self.fetchone(sql, params)
+            row = await self.fetchone(query.fingerprinted_sql, params)
         except psycopg.OperationalError:
             logger.warning("gateway database connection lost; retrying the caller lookup once", exc_info=True)
-            row = await self.fetchone(sql, params)
-        fingerprint = row[-1] if row is not None else ""
+            row = await self.fetchone(query.fingerprinted_sql, params)
+        fingerprint = query.fingerprint(row) if row is not None else None
         row = row[:-1] if row is not None else None
         key = tuple(params)
         cached = self._callers.get(key)
@@ -220,7 +220,7 @@ class HotPathDatabase:
             token.last_used_at = now
         if caller is None:
             caller = selectors.caller_from_row(row, token)
-        if touched:  # last_used_at changed, and the fingerprint with it: not worth caching
+        if touched:  # the cached token's last_used_at would be stale at once: not worth caching
             self._callers.pop(key, None)
         else:
             self._callers[key] = (fingerprint, caller)
@@ -233,12 +233,12 @@ class HotPathDatabase:
         row = await self.fetchone(APPEND_SQL, pending.params)
         return audit_stored(pending, row)
 
-    async def audit_if_unchanged(self, pending: PendingEvent, params: list[str], fingerprint: str) -> AuditEvent | None:
-        """Append ``pending`` only if the caller row of ``params`` still has ``fingerprint``:
-        the caller lookup and the audit row in one statement (one round trip). None, with
-        nothing written, when the token, membership, endpoint or config changed since."""
-        sql = _unchanged_append_sql()
-        row = await self.fetchone(sql, [*pending.params, *params, fingerprint])
+    async def audit_if_unchanged(self, pending: PendingEvent, params: list[str],
+                                 fingerprint: CallerFingerprint) -> AuditEvent | None:
+        """Append ``pending`` only if the caller of ``params`` still has ``fingerprint``: the
+        caller check and the audit row in one statement (one round trip). None, with nothing
+        written, when the token, user, membership, teams, endpoint or config changed since."""
+        row = await self.fetchone(_UNCHANGED_APPEND_SQL, [*pending.params, *fingerprint.unchanged_params()])
         if row is None:
             self._callers.pop(tuple(params), None)
             return None
@@ -309,6 +309,4 @@ class HotPathDatabase:
                      [(p.event.event_type, p.event.target_id, str(p.event.public_id)) for p in batch])
 
 
-@functools.cache
-def _unchanged_append_sql() -> str:
-    return append_where_sql(selectors.caller_query().unchanged_source)
+_UNCHANGED_APPEND_SQL = append_where_sql(CALLER_UNCHANGED_SOURCE)

@@ -131,9 +131,6 @@ class _Columns:
         return self.model.from_db("default", self.names, list(row[start:start + self.count]))
 
 
-_ROW_FINGERPRINT = "md5(c::text)"  # of the caller query's row, aliased c
-
-
 @dataclass(frozen=True)
 class _CallerQuery:
     sql: str
@@ -145,16 +142,49 @@ class _CallerQuery:
 
     @property
     def fingerprinted_sql(self) -> str:
-        """``sql`` with one more column: the md5 of the whole row as text, which changes
-        whenever anything the caller is built from changes (token, user, role, teams,
-        environment, config version). Same parameters as ``sql``."""
-        return f"SELECT c.*, {_ROW_FINGERPRINT} FROM ({self.sql}) c"  # noqa: S608
+        """``sql`` with one more column: the organization's caller epoch (gateway migration
+        0001), read in the same snapshot as the row. Same parameters as ``sql``."""
+        return self.sql.replace(_EPOCH_SLOT, f", {_EPOCH_COLUMN}")
 
-    @property
-    def unchanged_source(self) -> str:
-        """A FROM source for ``apps.audit.services.append_where_sql``: the caller's row, if its
-        fingerprint is still the one passed. Parameters: those of ``sql``, then the fingerprint."""
-        return f"({self.sql}) c WHERE {_ROW_FINGERPRINT} = %s"
+    def fingerprint(self, row: tuple) -> CallerFingerprint:
+        """The ``CallerFingerprint`` of a row of ``fingerprinted_sql`` (of a found caller)."""
+        at = self.token.count + self.user.count + self.organization.count
+        return CallerFingerprint(organization_id=row[self.token.names.index("organization_id")],
+                                 project_id=row[at + self.project.names.index("id")],
+                                 epoch=row[-1], version=row[-2])
+
+
+# The caller's epoch, as the last column of the fingerprinted caller query (a missing row is 0).
+_EPOCH_SLOT = "/* epoch */"
+_EPOCH_COLUMN = ("COALESCE((SELECT ce.epoch FROM gateway_callerepoch ce "
+                       "WHERE ce.organization_id = t.organization_id), 0)")
+
+
+@dataclass(frozen=True)
+class CallerFingerprint:
+    """What must be unchanged for a cached ``Caller`` to still be the caller: its organization's
+    caller epoch (bumped by triggers on every change to tokens, users, memberships, teams,
+    the organization, its projects and environments: gateway migration 0001) and its project's
+    config version (governance migration 0002)."""
+
+    organization_id: int
+    project_id: int
+    epoch: int
+    version: int
+
+    def unchanged_params(self) -> list[int]:
+        """The parameters of ``CALLER_UNCHANGED_SOURCE`` for this fingerprint."""
+        return [self.organization_id, self.project_id, self.epoch, self.version]
+
+
+# A FROM source for ``apps.audit.services.append_where_sql``: one row if the epoch and the
+# version of a ``CallerFingerprint`` are still current. Two primary-key reads, where re-running
+# the caller query and comparing an md5 of its row cost about as much as the audit append.
+CALLER_UNCHANGED_SOURCE = (
+    "(SELECT COALESCE((SELECT ce.epoch FROM gateway_callerepoch ce WHERE ce.organization_id = %s), 0) AS epoch, "
+    "COALESCE((SELECT cv.version FROM governance_configversion cv WHERE cv.project_id = %s), 0) AS version) f "
+    "WHERE f.epoch = %s AND f.version = %s"
+)
 
 
 _CALLER_QUERY: _CallerQuery | None = None
@@ -181,7 +211,7 @@ def caller_query() -> _CallerQuery:
                    m.role,
                    ARRAY(SELECT tm.team_id FROM {team_members} tm JOIN {Team._meta.db_table} tt ON tt.id = tm.team_id
                          WHERE tm.user_id = t.user_id AND tt.organization_id = t.organization_id) AS team_ids,
-                   COALESCE(cv.version, 0)
+                   COALESCE(cv.version, 0) {_EPOCH_SLOT}
             FROM {ApiToken._meta.db_table} t
             JOIN {user_model._meta.db_table} u ON u.id = t.user_id
             JOIN {Organization._meta.db_table} o ON o.id = t.organization_id

@@ -77,7 +77,7 @@ from apps.core.request_context import RequestContext
 from . import conf, results, selectors, services, upstream
 from .db import HotPathDatabase
 from .ratelimit import Limit, RateLimiter, Verdict
-from .selectors import Caller, GatewayRefusal
+from .selectors import Caller, CallerFingerprint, GatewayRefusal
 
 logger = logging.getLogger("mcpforge.gateway")
 
@@ -99,23 +99,28 @@ INSTRUCTIONS = (
 class Authentication:
     """The caller of one HTTP request and how far it is confirmed.
 
-    A request whose token, endpoint and last row fingerprint are cached starts with that
-    ``caller`` unconfirmed; a warm tools/call plans with it and confirms it in the statement
-    that writes its ``tool.called`` row (``HotPathDatabase.audit_if_unchanged``): one round
-    trip for lookup and audit. Everything else confirms first (``Gateway._confirmed``), and
-    no HTTP answer leaves unconfirmed (``confirmed_send`` in ``Gateway.__call__``). When the
-    row changed (token revoked, role or config changed), nothing was written: the caller is
-    read again and the call replanned, or refused with the same HTTP answer as any refusal."""
+    A request whose token and endpoint are cached with the caller's fingerprint (its
+    organization's caller epoch and its project's config version, see
+    ``selectors.CallerFingerprint``) starts with that ``caller`` unconfirmed; a warm
+    tools/call plans with it and confirms it in the statement that writes its ``tool.called``
+    row (``HotPathDatabase.audit_if_unchanged``): one round trip for check and audit.
+    Everything else confirms first (``Gateway._confirmed``), and no HTTP answer leaves
+    unconfirmed (``confirmed_send`` in ``Gateway.__call__``). When something changed (token
+    revoked, role, teams or config changed), nothing was written: the caller is read again and
+    the call replanned, or refused with the same HTTP answer as any refusal."""
 
     raw_token: str
     params: list[str]
     path: str
     context: RequestContext
     caller: Caller | None = None
-    fingerprint: str = ""
+    fingerprint: CallerFingerprint | None = None
     confirmed: bool = False
     rejection: Response | None = None
     replaced: bool = False
+    # Work due once the answer has left (a call's outcome row): run by ``Gateway.__call__``
+    # after the SDK has sent the response, so its CPU is not on the agent's latency path.
+    after_response: list[tuple[Callable[..., Any], tuple]] = dataclasses.field(default_factory=list)
 
 
 class Database:
@@ -332,7 +337,12 @@ class Gateway:
             await send_with_id(message)
 
         scope[AUTH_SCOPE_KEY] = auth
-        await self.session_manager.handle_request(scope, receive, confirmed_send)
+        background = self.background  # outlives this request (see lifespan)
+        try:
+            await self.session_manager.handle_request(scope, receive, confirmed_send)
+        finally:
+            for fn, args in auth.after_response:  # also when the agent went away mid-answer
+                background.start_soon(fn, *args)
 
     async def _rejection(self, refusal: GatewayRefusal, path: str, context: RequestContext) -> Response:
         """The HTTP answer to a refused caller (audited when the token is one of ours)."""
@@ -465,10 +475,10 @@ class Gateway:
         outcome = await upstream.send_async(plan.request, tool=plan.tool, environment=caller.environment,
                                             client=self.http)
         # The attempt is already audited (tool.called, committed before the call). The outcome row
-        # is prepared after the answer leaves and written with the others of the next few
-        # milliseconds (HotPathDatabase.append_later), off the agent's latency path; shutdown
-        # writes what is queued.
-        self.background.start_soon(self._audit_completion, caller, plan, outcome)
+        # is prepared after the answer has left (Authentication.after_response) and written with
+        # the others of the next few milliseconds (HotPathDatabase.append_later), off the agent's
+        # latency path; shutdown writes what is queued.
+        auth.after_response.append((self._audit_completion, (caller, plan, outcome)))
         return results.outcome_result(outcome)
 
     async def _begin(self, auth: Authentication, name: str, arguments: dict[str, Any], justification: str,

@@ -1,11 +1,12 @@
 """A warm tools/call confirms its cached caller in the statement that writes its audit row.
 
-The gateway keeps the last caller row it read per (token, endpoint) with the row's md5. A
+The gateway keeps the last caller it read per (token, endpoint) with its fingerprint (the
+organization's caller epoch and the project's config version, both bumped by triggers). A
 warm call plans with that cached caller and writes ``tool.called`` with a statement that
-appends only if the row's md5 is unchanged. These tests change the row between two calls
-(revoked token, demoted role, removed member, changed grants) and check that the next call
-behaves exactly as if the row had been read first: same HTTP answer, no upstream request, no
-``tool.called`` row for a refused caller.
+appends only if the fingerprint is unchanged. These tests change the caller between two calls
+(revoked token, demoted role, removed member, deactivated user, renamed environment, changed
+grants) and check that the next call behaves exactly as if the caller had been read first:
+same HTTP answer, no upstream request, no ``tool.called`` row for a refused caller.
 """
 
 from __future__ import annotations
@@ -120,3 +121,29 @@ def test_grant_removed_after_a_cached_call_is_denied(world, weird):
     response = tools_call(weird, token, "getEcho", {"thing": "after"})
     assert response.status_code == 200 and len(UPSTREAM_HITS) == hits
     assert audit_events(world.people.org, "tool.call_denied")[-1].payload["tool"] == "getEcho"
+
+
+def test_user_deactivated_after_a_cached_call_gets_401(world, weird):
+    from django.contrib.auth import get_user_model
+
+    token = make_token(world.people.member, world.people.org, name="deactivated")
+    warm_up(weird, token)
+    rows, hits = called_rows(world.people.org), len(UPSTREAM_HITS)
+    get_user_model().objects.filter(pk=world.people.member.pk).update(is_active=False)  # raw, as an admin script would
+
+    response = tools_call(weird, token, "getEcho", {"thing": "after"})
+    assert response.status_code == 401 and "deactivated" in response.json()["error"]["message"]
+    assert len(UPSTREAM_HITS) == hits and called_rows(world.people.org) == rows
+
+
+def test_environment_renamed_after_a_cached_call_answers_404_at_the_old_address(world, weird):
+    from apps.projects.models import Environment
+
+    token = make_token(world.people.member, world.people.org, name="moved")
+    warm_up(weird, token)
+    rows, hits = called_rows(world.people.org), len(UPSTREAM_HITS)
+    Environment.objects.filter(project__name="Weird", slug="development").update(slug="dev-renamed")
+
+    response = tools_call(weird, token, "getEcho", {"thing": "after"})
+    assert response.status_code == 404, response.text
+    assert len(UPSTREAM_HITS) == hits and called_rows(world.people.org) == rows
