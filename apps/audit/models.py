@@ -79,7 +79,9 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("Audit events cannot be deleted.")
 
     def chain_content(self) -> dict:
-        """The fields the hash covers (everything but actor_id, which SET_NULL may clear)."""
+        """The fields the hash covers (everything but actor_id, which SET_NULL may clear).
+        audit_prepare serialises the same members without building this dict
+        (chain.event_parts): a change here is a change there (tests/audit/test_prepare.py)."""
         return {
             "id": str(self.public_id),
             "organization": self.organization_id,

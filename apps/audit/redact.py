@@ -77,20 +77,36 @@ def redact(value: Any, *, _depth: int = 0) -> Any:
     return _redact(value, _depth)
 
 
+# What _redact gives back unchanged below MAX_DEPTH: the leaf types a dict's items are checked
+# against directly, without a call (exact types; a subclass takes the general path).
+_KEPT_TYPES = frozenset({int, float, bool, type(None)})
+_SEQUENCES = (list, tuple)  # a tuple of types, not list | tuple: that union is built at every call
+
+
 def _redact(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         return "[TRUNCATED]"
     if isinstance(value, str):
         return MASK if looks_secret(value) else value
     if isinstance(value, dict):
+        # _redact(item, child) for each item, its two commonest cases inline (an audit payload
+        # is mostly a flat dict of short strings and numbers).
         out = {}
+        child = depth + 1
         for key, item in value.items():
-            skey = str(key)
-            if is_secret_key(skey) and item not in (None, "", [], {}):
+            skey = key if type(key) is str else str(key)
+            check_key = _check_key_cached if len(skey) <= _MAX_CACHED_KEY_LEN else _check_key  # is_secret_key
+            if check_key(skey) and item not in (None, "", [], {}):
                 out[skey] = MASK
+            elif child > MAX_DEPTH:
+                out[skey] = "[TRUNCATED]"
+            elif type(item) is str:
+                out[skey] = MASK if len(item) >= MIN_SECRET_VALUE_LEN and looks_secret(item) else item
+            elif type(item) in _KEPT_TYPES:
+                out[skey] = item
             else:
-                out[skey] = _redact(item, depth + 1)
+                out[skey] = _redact(item, child)
         return out
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return [_redact(item, depth + 1) for item in value]
     return value

@@ -13,6 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from apps.core import request_context
@@ -82,6 +84,7 @@ def append_many_params(pending: list[PendingEvent]) -> list[str]:
 
 # json.dumps(payload, default=str), without building an encoder on every call.
 _PAYLOAD_ENCODER = json.JSONEncoder(default=str)
+_encode_payload = chain.tree_encoder(_PAYLOAD_ENCODER)  # for redact's output, a tree
 
 
 # --- The event as the database will give it back ------------------------------------------------
@@ -119,16 +122,45 @@ def _jsonb_payload(payload: Any) -> tuple[str, Any]:
     exponent form with a positive exponent, -0.0 and the non-finite ones change, and so do
     strings holding NUL or a lone surrogate (``_jsonb_strings``); their text is found by a
     search for these tokens (strings merely holding them take the slower path for nothing);
-    everything else keeps the plain JSON round trip (lists for tuples, str keys)."""
-    text = _PAYLOAD_ENCODER.encode(payload)
+    everything else keeps the plain JSON round trip (lists for tuples, str keys), which gives
+    back a payload of only JSON types (``_json_plain``) as it is: that payload is returned
+    itself, not parsed again. ``payload`` is a tree of its own (redact's output)."""
+    text = _encode_payload(payload)
     numbers = "e+" in text or "-0.0" in text or "NaN" in text or "Infinity" in text
     strings = "\\u0000" in text or "\\ud" in text  # NUL or a UTF-16 surrogate (paired ones too)
     if not (numbers or strings):
-        return text, json.loads(text)
+        return text, payload if _json_plain(payload) else json.loads(text)
     value = _JSONB_DECODER.decode(text) if numbers else json.loads(text)
     if strings:
         value = _jsonb_strings(value)
     return _PAYLOAD_ENCODER.encode(value), value
+
+
+_JSON_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+_STR_TYPE = frozenset({str})
+
+
+def _json_plain(value: Any) -> bool:
+    """Whether ``json.loads(json.dumps(value))`` is ``value`` again, equal and of the same types
+    throughout: dicts with str keys, lists, str, int, bool, None and floats (repr, which json
+    writes, reads back as the same float; the non-finite ones and -0.0 never get here). Exact
+    types: a subclass (an IntEnum, say) reads back as its base type. The types are compared
+    a container at a time (a set test, in C); only nested containers are visited one by one."""
+    kind = type(value)
+    if kind is dict:
+        if not _STR_TYPE.issuperset(map(type, value)):
+            return False
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return kind in _JSON_LEAF_TYPES
+    if _JSON_LEAF_TYPES.issuperset(map(type, items)):
+        return True
+    for item in items:
+        if type(item) not in _JSON_LEAF_TYPES and not _json_plain(item):
+            return False
+    return True
 
 
 def _jsonb_strings(value: Any) -> Any:
@@ -192,6 +224,32 @@ class PendingEvent:
     params: list[Any]
 
 
+_new_instance = object.__new__
+_new_public_id = AuditEvent._meta.get_field("public_id").default  # uuid.uuid4, called as the constructor would
+
+
+def _unsaved_event(actor, values: dict[str, Any]) -> AuditEvent:
+    """``AuditEvent(actor=actor, **values)`` without ``Model.__init__``'s walk over the fields
+    and keyword arguments, which was a sixth of preparing an event (two per tool call): the same
+    attributes in the same order, ``values`` being every concrete field but ``id``, the actor's
+    and the two hashes (tests/audit/test_prepare.py compares with the constructor). The actor is
+    set through its descriptor, as the constructor sets it (type check, related-instance
+    cache, database routing). A receiver of AuditEvent's pre_init or post_init gets the
+    constructor, and its signals."""
+    if pre_init.has_listeners(AuditEvent) or post_init.has_listeners(AuditEvent):
+        return AuditEvent(actor=actor, **values)
+    event = _new_instance(AuditEvent)
+    event.__dict__.update(_state=ModelState(), id=None, public_id=values["public_id"],
+                          organization_id=values["organization_id"], seq=values["seq"],
+                          created_at=values["created_at"], actor_id=None, actor_label=values["actor_label"],
+                          event_type=values["event_type"], target_type=values["target_type"],
+                          target_id=values["target_id"], target_label=values["target_label"],
+                          payload=values["payload"], request_id=values["request_id"], ip=values["ip"],
+                          user_agent=values["user_agent"], prev_hash="", hash="")
+    event.actor = actor
+    return event
+
+
 def audit_prepare(
     *,
     organization,
@@ -216,22 +274,30 @@ def audit_prepare(
     # The payload and IP exactly as the database will give them back, so the hash computed
     # now matches the one audit_verify recomputes from the stored row.
     payload_json, clean_payload = _jsonb_payload(redact(payload or {}))
-    event = AuditEvent(
-        organization_id=organization.pk,
-        seq=None,  # assigned by the database under the chain lock
-        created_at=timezone.now(),
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=(actor_label or actor_label_for(actor))[:200],
-        event_type=event_type,
-        target_type=target_type[:64],
-        target_id=target_id[:64],
-        target_label=target_label[:300],
-        payload=clean_payload,
-        request_id=ctx.request_id,
-        ip=stored_ip(ctx.ip),
-        user_agent=ctx.user_agent,
+    values = {
+        "organization_id": organization.pk,
+        "public_id": _new_public_id(),
+        "seq": None,  # assigned by the database under the chain lock
+        "created_at": timezone.now(),
+        "actor_label": (actor_label or actor_label_for(actor))[:200],
+        "event_type": event_type,
+        "target_type": target_type[:64],
+        "target_id": target_id[:64],
+        "target_label": target_label[:300],
+        "payload": clean_payload,
+        "request_id": ctx.request_id,
+        "ip": stored_ip(ctx.ip),
+        "user_agent": ctx.user_agent,
+    }
+    event = _unsaved_event(actor if getattr(actor, "pk", None) else None, values)
+    # AuditEvent.chain_content, split around seq (chain.event_parts; test_prepare.py checks
+    # the two agree on prepared events).
+    prefix, suffix = chain.event_parts(
+        actor=event.actor_label, created_at=event.created_at.isoformat(), event_type=event.event_type,
+        event_id=str(event.public_id), ip=event.ip, organization=event.organization_id, payload=event.payload,
+        request_id=event.request_id, target=[event.target_type, event.target_id, event.target_label],
+        user_agent=event.user_agent,
     )
-    prefix, suffix = chain.canonical_parts(event.chain_content())
     return PendingEvent(event=event, params=[
         event.organization_id, event.public_id, event.created_at, event.actor_id, event.actor_label,
         event.event_type, event.target_type, event.target_id, event.target_label,
