@@ -8,7 +8,9 @@ same three steps:
    header, cookie and body; the environment's ``base_url`` gives scheme, host and base path;
    the upstream credentials (``apps.credentials.services.auth_from_secrets``) are added last so an
    argument can never override them. The caller's MCPForge token is never forwarded: the
-   request is built from scratch, not copied from the incoming one.
+   request is built from scratch, not copied from the incoming one. The result is an
+   ``UpstreamRequest`` (upstream_request.py): the bytes httpx would have sent, built without
+   httpx's URL and header machinery, which cost a quarter of planning a call.
 2. Destination check: the host is resolved once and every address must be public, except
    that an environment with ``allow_private_network`` (loopback mocks, on-premise APIs) may
    call private and loopback addresses. Link-local (cloud metadata), multicast and unspecified
@@ -46,6 +48,7 @@ from apps.core import request_context
 from apps.inventory.toolgen import is_wrapped, request_parts
 
 from . import conf, transport
+from .upstream_request import UpstreamRequest, encode
 
 # httpx logs every request URL at INFO; an API key placed in the query string would land in
 # the log. Upstream URLs are never logged by the gateway.
@@ -143,9 +146,15 @@ def _cookie_value(name: str, value: str) -> str:
     return value
 
 
+_CHECKED_BASES: dict[str, str] = {}  # base URL as configured -> as used; only usable ones (every call reads it)
+
+
 def base_url_of(environment) -> str:
     """The environment's upstream base URL, checked; raises ``UpstreamError`` if unusable."""
     base = (environment.base_url or "").strip()
+    checked = _CHECKED_BASES.get(base)
+    if checked is not None:
+        return checked
     if not base:
         raise UpstreamError(
             "not_configured",
@@ -157,14 +166,20 @@ def base_url_of(environment) -> str:
         raise UpstreamError("not_configured", f"The upstream base URL of {environment.name} is not an http(s) URL.")
     if parts.username or parts.password:
         raise UpstreamError("not_configured", "The upstream base URL must not contain credentials.")
-    return base.rstrip("/")
+    if len(_CHECKED_BASES) >= 1024:
+        _CHECKED_BASES.clear()
+    _CHECKED_BASES[base] = checked = base.rstrip("/")
+    return checked
 
 
-def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) -> httpx.Request:
+def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) -> UpstreamRequest:
     """The HTTP request for ``tool`` called with ``arguments`` in ``environment``.
 
     Pure apart from reading the objects given: ``auth`` is an ``UpstreamAuth`` (headers, query,
-    cookies) or None. Raises ``UpstreamError`` for arguments that cannot be placed."""
+    cookies) or None. Raises ``UpstreamError`` for arguments that cannot be placed. The bytes
+    are those ``httpx.Request(method, url, params=query, headers=headers, content= | data= |
+    files=)`` produces (``upstream_request.encode``), so the query, form and multipart encodings
+    are httpx's."""
     base = base_url_of(environment)
     try:
         parts = request_parts(tool, arguments)
@@ -178,7 +193,8 @@ def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) ->
         return _path_value(name, parts["path"][name])
 
     path = _PATH_TEMPLATE.sub(substitute, tool.path)
-    url = base + (path if path.startswith("/") else "/" + path)
+    if not path.startswith("/"):
+        path = "/" + path
 
     query = _query_items(parts["query"])
     headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json, */*;q=0.5"}
@@ -217,9 +233,8 @@ def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) ->
         else:
             kwargs["content"] = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
             headers["Content-Type"] = tool.body_content_type if "json" in content_type else "application/json"
-    request = httpx.Request(tool.method.upper(), url, params=query, headers=headers, **kwargs)
-    request.read()  # materialise multipart bodies so the request can be re-sent to a pinned address
-    return request
+    # The body is materialised (multipart included) so the request can be re-sent to a pinned address.
+    return encode(tool.method.upper(), base, path, params=query, headers=headers, **kwargs)
 
 
 def _form_fields(body: Any) -> dict[str, str]:
@@ -229,7 +244,7 @@ def _form_fields(body: Any) -> dict[str, str]:
 
 
 def prepare_request(*, tool, environment, arguments: Mapping[str, Any],
-                    secrets: Callable[[], tuple] | None = None) -> httpx.Request:
+                    secrets: Callable[[], tuple] | None = None) -> UpstreamRequest:
     """``build_request`` with the environment's decrypted credentials (sync). ``secrets``
     returns the credential material (the gateway passes its in-memory copy, see snapshot.py);
     without it the material is read from the database and decrypted."""
@@ -311,11 +326,12 @@ def new_async_client() -> transport.UpstreamPool:
                                                       conf.get_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS")))
 
 
-def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+def _same_origin(a, b: httpx.URL) -> bool:
+    """``a`` is an ``UpstreamRequest.url``: its port, like httpx.URL's, is None when the default."""
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-async def send_async(request: httpx.Request, *, tool, environment,
+async def send_async(request: UpstreamRequest, *, tool, environment,
                      client: transport.UpstreamPool | None = None) -> CallOutcome:
     """Send a built request under the destination, size, redirect and time rules.
 
@@ -333,16 +349,15 @@ async def send_async(request: httpx.Request, *, tool, environment,
         async with asyncio.timeout(deadline):
             hops = 0
             while True:
-                url = request.url
-                port = url.port or (443 if url.scheme == "https" else 80)
-                address = await checked_address(url.host, port,
+                address = await checked_address(request.host, request.port,
                                                 allow_private=bool(environment.allow_private_network))
                 response = await pool.request(
-                    destination=transport.Destination(url.scheme, address, port, url.host),
-                    method=request.method, target=url.raw_path, headers=request.headers.raw,
+                    destination=transport.Destination(request.scheme, address, request.port, request.host),
+                    method=request.method, target=request.target, headers=request.raw_headers,
                     body=request.content, limit=limit)
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECT_STATUSES and location:
+                    url = request.url
                     target = url.join(location)
                     if (not _same_origin(url, target) or request.method not in ("GET", "HEAD")
                             or hops >= conf.get_int("MCP_UPSTREAM_MAX_REDIRECTS")):
@@ -353,7 +368,7 @@ async def send_async(request: httpx.Request, *, tool, environment,
                             f"at most {conf.get_int('MCP_UPSTREAM_MAX_REDIRECTS')} times.",
                         )
                     hops += 1
-                    request = httpx.Request(request.method, target, headers=request.headers)
+                    request = request.redirected(target)
                     continue
                 return response_outcome(tool, response.status_code, response.reason_phrase,
                                         response.headers.get("content-type", ""), response.body, elapsed())
@@ -416,8 +431,9 @@ def response_outcome(tool, status: int, reason: str, content_type: str, body: by
 # --------------------------------------------------------------------------- entry points
 
 
-async def execute_call_async(*, tool, environment, arguments: Mapping[str, Any], request: httpx.Request | None = None,
-                             client: httpx.AsyncClient | None = None) -> CallOutcome:
+async def execute_call_async(*, tool, environment, arguments: Mapping[str, Any],
+                             request: UpstreamRequest | None = None,
+                             client: transport.UpstreamPool | None = None) -> CallOutcome:
     """The gateway's entry: ``request`` is normally prepared in the caller's database thread
     (credentials need the database); when omitted it is prepared here in a worker thread."""
     if request is None:
