@@ -30,7 +30,10 @@ class AuditEvent(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="audit_events")
+    # No index of its own: every composite index below starts with organization_id, and one
+    # btree fewer to update is cheaper for every event (two per tool call).
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="audit_events",
+                                     db_index=False)
     seq = models.BigIntegerField()
     created_at = models.DateTimeField()
     actor = models.ForeignKey(

@@ -33,7 +33,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from mcp_types import INVALID_PARAMS
 
 from apps.audit.services import PendingEvent, audit_prepare, audit_record, audit_write
@@ -64,7 +63,7 @@ class CallPlan:
 
     action: str
     tool: Any = None
-    request: httpx.Request | None = None
+    request: upstream.UpstreamRequest | None = None
     call_id: str = ""
     result: dict[str, Any] | None = None
     approval_id: str = ""
@@ -221,7 +220,7 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
     return CallPlan("send", tool=tool, request=request, call_id=call_id,
                     audit=_event(caller, "tool.called", name=name, tool=tool, arguments=arguments,
                                  outcome="started", call_id=call_id, method=request.method,
-                                 upstream_host=request.url.host))
+                                 upstream_host=request.host))
 
 
 def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justification: str = "") -> CallPlan:
