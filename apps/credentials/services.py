@@ -184,7 +184,13 @@ def credential_destroy_due(*, now=None) -> int:
 
 @transaction.atomic
 def environment_upstream_set(*, environment, base_url: str, allow_private_network: bool, actor):
-    """Upstream base URL and private-network permission of an environment (audited before/after)."""
+    """Upstream base URL and private-network permission of an environment (audited before/after).
+
+    A base URL the gateway could not call is refused here, so it is never stored: the rules
+    are the gateway's own (``apps.gateway.upstream.base_url_problem``: no query, fragment or
+    credentials in it, a host httpx accepts)."""
+    from apps.gateway.upstream import base_url_problem
+
     base_url = (base_url or "").strip()
     if base_url:
         try:
@@ -192,6 +198,9 @@ def environment_upstream_set(*, environment, base_url: str, allow_private_networ
         except ValidationError:
             raise DomainError("The base URL must start with https:// (or http://) and name a host.",
                               field="base_url") from None
+        problem = base_url_problem(base_url, "The base URL")
+        if problem:
+            raise DomainError(problem, field="base_url")
     if len(base_url) > 500:
         raise DomainError("The base URL is too long (500 characters at most).", field="base_url")
     before = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network}

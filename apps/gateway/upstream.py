@@ -63,6 +63,7 @@ _FORBIDDEN_ARG_HEADERS = frozenset({
 })
 _PATH_TEMPLATE = re.compile(r"\{([^{}]+)\}")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_MAX_URL_CHARS = 65536  # httpx's limit on a URL and on each of its parts
 
 
 @dataclass
@@ -149,6 +150,35 @@ def _cookie_value(name: str, value: str) -> str:
 _CHECKED_BASES: dict[str, str] = {}  # base URL as configured -> as used; only usable ones (every call reads it)
 
 
+def base_url_problem(base: str, subject: str = "The upstream base URL") -> str | None:
+    """Why the gateway cannot call ``base`` as an upstream base URL (a sentence starting with
+    ``subject``), or None. Pure. ``base_url_of`` refuses such a URL at call time and
+    ``apps.credentials.services.environment_upstream_set`` refuses to store one.
+
+    Tool paths are appended to the base URL as text, so a query would end up in the middle of
+    the URL (and was dropped) and a fragment would swallow the tool path (every call went to the
+    bare base path): neither is allowed. Query parameters such as API keys belong in the
+    environment's credentials."""
+    if "?" in base or "#" in base:
+        return (f"{subject} must not contain a query (?...) or a fragment (#...): tool paths are appended to it. "
+                "Put query parameters such as API keys in the environment's credentials.")
+    try:
+        parts = urlsplit(base)
+        hostname, _ = parts.hostname, parts.port  # .port raises for a port out of range
+        credentials = parts.username or parts.password
+    except ValueError:
+        return f"{subject} is not a valid URL."
+    if parts.scheme not in ("http", "https") or not hostname:
+        return f"{subject} is not an http(s) URL."
+    if credentials:
+        return f"{subject} must not contain credentials."
+    try:
+        httpx.URL(base)  # what the request is built from (port range, IPv6 and IDNA host rules)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return f"{subject} is not a valid URL."
+    return None
+
+
 def base_url_of(environment) -> str:
     """The environment's upstream base URL, checked; raises ``UpstreamError`` if unusable."""
     base = (environment.base_url or "").strip()
@@ -161,11 +191,9 @@ def base_url_of(environment) -> str:
             f"The {environment.name} environment has no upstream base URL yet; an admin sets it in the "
             "project settings.",
         )
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UpstreamError("not_configured", f"The upstream base URL of {environment.name} is not an http(s) URL.")
-    if parts.username or parts.password:
-        raise UpstreamError("not_configured", "The upstream base URL must not contain credentials.")
+    problem = base_url_problem(base, f"The upstream base URL of {environment.name}")
+    if problem:
+        raise UpstreamError("not_configured", f"{problem} An admin corrects it in the project settings.")
     if len(_CHECKED_BASES) >= 1024:
         _CHECKED_BASES.clear()
     _CHECKED_BASES[base] = checked = base.rstrip("/")
@@ -176,10 +204,19 @@ def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) ->
     """The HTTP request for ``tool`` called with ``arguments`` in ``environment``.
 
     Pure apart from reading the objects given: ``auth`` is an ``UpstreamAuth`` (headers, query,
-    cookies) or None. Raises ``UpstreamError`` for arguments that cannot be placed. The bytes
-    are those ``httpx.Request(method, url, params=query, headers=headers, content= | data= |
-    files=)`` produces (``upstream_request.encode``), so the query, form and multipart encodings
-    are httpx's."""
+    cookies) or None. Raises ``UpstreamError`` for anything that cannot be sent, never a raw
+    encoding or URL exception: an argument (``bad_arguments``: a lone surrogate anywhere, non-ASCII
+    text in a header or cookie, a URL over httpx's length limit), the credentials
+    (``credentials``) or the tool or base URL (``not_configured``). Non-ASCII text in path and
+    query values is percent-encoded as UTF-8, in a body sent as UTF-8. The bytes are those
+    ``httpx.Request(method, url, params=query, headers=headers, content= | data= | files=)``
+    produces (``upstream_request.encode``), so the query, form and multipart encodings are httpx's.
+
+    A "?" or "#" in the tool's path template (specs sometimes write ``/search?type=a``) is
+    sent as part of the path, percent-encoded (%3F, %23), like any other character a path cannot
+    carry as written: the template is a path, so nothing of it is dropped and it never becomes a
+    query or a fragment. Before, httpx read it as a query (then replaced by the call's query) or a
+    fragment (which swallowed the rest of the path). Templates without them are unchanged."""
     base = base_url_of(environment)
     try:
         parts = request_parts(tool, arguments)
@@ -190,9 +227,15 @@ def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) ->
         name = match.group(1)
         if name not in parts["path"] or parts["path"][name] is None:
             raise UpstreamError("bad_arguments", f"The path parameter {name} is required.")
-        return _path_value(name, parts["path"][name])
+        try:
+            return _path_value(name, parts["path"][name])
+        except UnicodeEncodeError:
+            raise UpstreamError("bad_arguments",
+                                _unsendable_message(f"The path parameter {name}", parts["path"][name])) from None
 
     path = _PATH_TEMPLATE.sub(substitute, tool.path)
+    if "?" in path or "#" in path:  # only the template's own: substituted values are already encoded
+        path = path.replace("?", "%3F").replace("#", "%23")
     if not path.startswith("/"):
         path = "/" + path
 
@@ -222,19 +265,114 @@ def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) ->
     body = parts["body"]
     content_type = (tool.body_content_type or "").split(";")[0].strip().lower()
     kwargs: dict[str, Any] = {}
+    try:
+        if body is not None:
+            if content_type == "application/x-www-form-urlencoded":
+                kwargs["data"] = _form_fields(body)
+            elif content_type == "multipart/form-data":
+                kwargs["files"] = [(k, (None, v)) for k, v in _form_fields(body).items()]
+            elif content_type and "json" not in content_type and isinstance(body, str):
+                kwargs["content"] = body.encode()
+                headers["Content-Type"] = tool.body_content_type
+            else:
+                kwargs["content"] = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+                headers["Content-Type"] = tool.body_content_type if "json" in content_type else "application/json"
+        # The body is materialised (multipart included) so the request can be re-sent to a pinned address.
+        return encode(tool.method.upper(), base, path, params=query, headers=headers, **kwargs)
+    except UnicodeEncodeError:
+        # Only on this (rare) path is it worked out which value could not be encoded.
+        raise _unencodable(tool, environment, parts, auth, headers, cookies) from None
+    except httpx.InvalidURL as exc:
+        if "too long" in str(exc):
+            raise UpstreamError("bad_arguments", f"The request URL would be longer than {_MAX_URL_CHARS} "
+                                "characters; shorten the path and query arguments.") from None
+        raise UpstreamError("not_configured", f"The tool {tool.name} cannot be called: its path does not make "
+                                              f"a valid URL ({exc}).") from None
+
+
+# --------------------------------------------------------------------------- unencodable input
+
+
+def _strings(value: Any):
+    """Every text in an argument value (object keys included): what could fail to encode."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _bad_character(text: str, *, ascii_only: bool) -> str | None:
+    """The first character of ``text`` that cannot be sent: a lone surrogate (not Unicode text,
+    so not UTF-8 either) or, where only ASCII goes (header and cookie values), any non-ASCII."""
+    if text.isascii():
+        return None
+    for ch in text:
+        if "\ud800" <= ch <= "\udfff" or (ascii_only and ch > "\x7f"):
+            return ch
+    return None
+
+
+def _unsendable_message(subject: str, value: Any, *, ascii_only: str = "") -> str:
+    """The sentence for ``subject`` ("The header X-Trace") whose ``value`` cannot be sent, "" if
+    it can. ``ascii_only`` names where only ASCII goes ("header", "cookie")."""
+    for text in _strings(value):
+        ch = _bad_character(text, ascii_only=bool(ascii_only))
+        if ch is None:
+            continue
+        if "\ud800" <= ch <= "\udfff":
+            return (f"{subject} contains U+{ord(ch):04X}, a lone surrogate: it is not valid Unicode text and cannot "
+                    "be encoded; the call was not made.")
+        return (f"{subject} contains {ch!r} (U+{ord(ch):04X}): HTTP {ascii_only} values can only be ASCII text; "
+                "the call was not made.")
+    return ""
+
+
+def _unencodable(tool, environment, parts: dict[str, Any], auth, headers: Mapping[str, str],
+                 cookies: Mapping[str, str]) -> UpstreamError:
+    """The error for a request that could not be encoded: the first argument at fault
+    (``bad_arguments``), else the credentials (``credentials``, naming where they go, never
+    their value), else the tool's own definition (``not_configured``). ``headers`` and
+    ``cookies`` are those about to be sent: an argument the credentials replaced is not blamed."""
+    auth_query = set(auth.query) if auth is not None else set()
+    auth_headers = set(auth.headers) if auth is not None else set()
+    auth_cookies = set(auth.cookies) if auth is not None else set()
+    for name, value in parts["query"].items():
+        sent = [item for item in _query_items({name: value}) if item[0] not in auth_query]
+        if message := _unsendable_message(f"The query parameter {name}", sent):
+            return UpstreamError("bad_arguments", message)
+    for where, given, sending, replaced in (("header", parts["header"], headers, auth_headers),
+                                            ("cookie", parts["cookie"], cookies, auth_cookies)):
+        for name, value in given.items():
+            text = None if value is None else _text(value)
+            if text is None or sending.get(name) != text or name in replaced or not name.isascii():
+                continue  # not sent as given (dropped, replaced); a non-ASCII name is the tool's
+            if message := _unsendable_message(f"The {where} {name}", text, ascii_only=where):
+                return UpstreamError("bad_arguments", message)
+    body = parts["body"]
     if body is not None:
-        if content_type == "application/x-www-form-urlencoded":
-            kwargs["data"] = _form_fields(body)
-        elif content_type == "multipart/form-data":
-            kwargs["files"] = [(k, (None, v)) for k, v in _form_fields(body).items()]
-        elif content_type and "json" not in content_type and isinstance(body, str):
-            kwargs["content"] = body.encode()
-            headers["Content-Type"] = tool.body_content_type
-        else:
-            kwargs["content"] = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-            headers["Content-Type"] = tool.body_content_type if "json" in content_type else "application/json"
-    # The body is materialised (multipart included) so the request can be re-sent to a pinned address.
-    return encode(tool.method.upper(), base, path, params=query, headers=headers, **kwargs)
+        whole = any(target["in"] == "body" and target["name"] == "" for target in tool.arg_map.values())
+        fields = body.items() if isinstance(body, dict) and not whole else [("", body)]
+        for name, value in fields:
+            subject = f"The body property {name}" if name else "The request body"
+            if message := _unsendable_message(subject, value):
+                return UpstreamError("bad_arguments", message)
+    if auth is not None:
+        for kind, values, ascii_only in (("header", auth.headers, True), ("cookie", auth.cookies, True),
+                                         ("query parameter", auth.query, False)):
+            for name, value in values.items():
+                if _bad_character(name, ascii_only=ascii_only) or _bad_character(value, ascii_only=ascii_only):
+                    return UpstreamError(
+                        "credentials",
+                        f"The upstream credential sent as {kind} {name!a} in {environment.name} contains text an "
+                        "HTTP request cannot carry; an admin must set it again.")
+    return UpstreamError("not_configured", f"The tool {tool.name} cannot be called: its definition (path, "
+                                           "parameter names or body content type) contains text an HTTP request "
+                                           "cannot carry.")
 
 
 def _form_fields(body: Any) -> dict[str, str]:
@@ -336,7 +474,15 @@ async def send_async(request: UpstreamRequest, *, tool, environment,
     """Send a built request under the destination, size, redirect and time rules.
 
     The socket connects to the address ``checked_address`` approved (DNS answers that change
-    afterwards cannot redirect the call); the Host header and TLS name stay the URL's host."""
+    afterwards cannot redirect the call); the Host header and TLS name stay the URL's host.
+
+    Redirects (301, 302, 303, 307, 308) are followed for GET and HEAD on the same origin, at
+    most ``MCP_UPSTREAM_MAX_REDIRECTS`` times; each hop repeats the method and headers without a
+    body (``UpstreamRequest.redirected``). Anything else is a ``redirect_refused`` outcome, and so
+    is a redirect whose Location is not a URL at all: the API did answer, but with nothing the
+    gateway will follow, which reads better to an agent than ``upstream_status`` (an API error
+    to act on). That message does not repeat the Location: it may echo the query, credentials
+    included."""
     started = time.perf_counter()
 
     def elapsed() -> int:
@@ -358,8 +504,16 @@ async def send_async(request: UpstreamRequest, *, tool, environment,
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECT_STATUSES and location:
                     url = request.url
-                    target = url.join(location)
-                    if (not _same_origin(url, target) or request.method not in ("GET", "HEAD")
+                    try:
+                        target = url.join(location)
+                        same_origin = _same_origin(url, target)  # reading .host may raise too (IDNA)
+                    except (httpx.InvalidURL, UnicodeError, ValueError):
+                        raise UpstreamError(
+                            "redirect_refused",
+                            f"The upstream API answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+                            + " with a Location header that is not a valid URL; the gateway did not follow it.",
+                        ) from None
+                    if (not same_origin or request.method not in ("GET", "HEAD")
                             or hops >= conf.get_int("MCP_UPSTREAM_MAX_REDIRECTS")):
                         raise UpstreamError(
                             "redirect_refused",

@@ -43,6 +43,8 @@ _PATH_CHARS = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) not i
 _MAX_URL_LENGTH = 65536  # httpx refuses longer URLs (and query strings): left to it
 _EMPTY_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # httpx adds "Content-Length: 0" to these
 _FORM_TYPE = "application/x-www-form-urlencoded"
+_FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})  # lower case, as compared
+_BODY_HEADERS = _FRAMING_HEADERS | {b"content-type", b"content-encoding"}
 
 
 class UpstreamURL:
@@ -134,10 +136,21 @@ class UpstreamRequest:
 
     def redirected(self, url: httpx.URL) -> UpstreamRequest:
         """The request ``send_async`` sends after a followed redirect: same method and header
-        pairs (Host included: only same-origin redirects are followed), no body, as
-        ``httpx.Request(method, url, headers=request.headers)`` was."""
+        pairs (Host included: only same-origin redirects are followed), and no body.
+
+        Only GET and HEAD are followed, and for them the body is dropped whatever the status.
+        RFC 9110 (15.4) makes the request after a 303 a GET (no body) and lets a client do the
+        same for a POST on 301/302; 307/308 keep the method and would repeat the body. But a
+        body on GET or HEAD has no defined meaning (9.3.1, 9.3.2), so the rule stays one: reads
+        only, body dropped. The hop therefore carries no header about a body it does not
+        send: Content-Length and Transfer-Encoding are always removed (the upstream would wait
+        for the missing bytes until the deadline), Content-Type and Content-Encoding too when a
+        body was dropped. A request without body or such headers hops exactly as
+        ``httpx.Request(method, url, headers=request.headers)`` did."""
+        drop = _BODY_HEADERS if self.content else _FRAMING_HEADERS
+        headers = tuple(pair for pair in self.raw_headers if pair[0].lower() not in drop)
         return UpstreamRequest(self.method, url.scheme, url.host, _port_of(url), url.netloc, url.raw_path,
-                               self.raw_headers, b"")
+                               headers, b"")
 
     @classmethod
     def from_httpx(cls, request: httpx.Request) -> UpstreamRequest:

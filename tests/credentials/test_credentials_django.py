@@ -348,3 +348,31 @@ def test_credentials_access_control(people, petstore, client_for, api_for):
         response = getattr(api_for(people.by_role(minimum)), method)(url, data, format="json")
         assert response.status_code in (200, 201), (url, response.content)
     assert not CredentialVersion.objects.filter(status="destroyed").exists()
+
+
+@pytest.mark.parametrize("base_url,words", [
+    ("https://api.example.com/v1?api_key=k1", "must not contain a query (?...) or a fragment (#...)"),
+    ("https://api.example.com/v1#section", "must not contain a query (?...) or a fragment (#...)"),
+    ("https://api.example.com/v1?", "must not contain a query (?...) or a fragment (#...)"),
+    ("https://user:secret@api.example.com/v1", "must not contain credentials"),
+])
+def test_a_base_url_the_gateway_cannot_call_is_never_stored(people, petstore, client_for, base_url, words):
+    """The gateway refuses such a URL at call time (not_configured); the settings page refuses
+    to store it, with the reason, so it never gets there."""
+    project, envs = petstore
+    production = envs["production"]
+    services.environment_upstream_set(environment=production, base_url="https://api.example.com/v1",
+                                      allow_private_network=False, actor=people.admin)
+    events = AuditEvent.objects.filter(event_type="environment.updated").count()
+    with pytest.raises(DomainError) as exc:
+        services.environment_upstream_set(environment=production, base_url=base_url, allow_private_network=True,
+                                          actor=people.admin)
+    assert exc.value.field == "base_url" and exc.value.message.startswith(f"The base URL {words}")
+
+    url = f"/o/{people.org.slug}/p/{project.slug}/governance/credentials/production/"
+    response = client_for(people.admin).post(url, {"base_url": base_url, "allow_private_network": "on"})
+    assert response.status_code == 200  # the page again, with the error; no redirect
+    assert [str(m) for m in response.context["messages"]] == [exc.value.message]
+    production.refresh_from_db()
+    assert (production.base_url, production.allow_private_network) == ("https://api.example.com/v1", False)
+    assert AuditEvent.objects.filter(event_type="environment.updated").count() == events

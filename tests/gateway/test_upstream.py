@@ -170,3 +170,144 @@ def test_execute_call_also_works_where_an_event_loop_runs(misbehaving_upstream, 
 
     outcome = run_async(inside_loop())
     assert outcome.ok and outcome.structured["path"] == "/echo/loop"
+
+
+# --------------------------------------------------------------------------- input that cannot be sent
+
+ANY = FakeTool(arg_map={
+    "petId": {"in": "path", "name": "petId"},
+    "q": {"in": "query", "name": "q"},
+    "filter": {"in": "query", "name": "filter"},
+    "X-Trace": {"in": "header", "name": "X-Trace"},
+    "session": {"in": "cookie", "name": "session"},
+})
+
+
+@pytest.mark.parametrize("tool,arguments,named,why", [
+    (ANY, {"petId": 1, "X-Trace": "café"}, "The header X-Trace", "'é' (U+00E9): HTTP header values can only be ASCII"),
+    (ANY, {"petId": 1, "X-Trace": {"k": "ü"}}, "The header X-Trace", "'ü' (U+00FC)"),
+    (ANY, {"petId": 1, "X-Trace": "a\udc80"}, "The header X-Trace", "U+DC80, a lone surrogate"),
+    (ANY, {"petId": "a\ud800b"}, "The path parameter petId", "U+D800, a lone surrogate"),
+    (ANY, {"petId": ["ok", "\udfff"]}, "The path parameter petId", "U+DFFF, a lone surrogate"),
+    (ANY, {"petId": 1, "q": "\udcff"}, "The query parameter q", "U+DCFF, a lone surrogate"),
+    (ANY, {"petId": 1, "filter": {"k\ud801": "v"}}, "The query parameter filter", "U+D801, a lone surrogate"),
+    (ANY, {"petId": 1, "session": "café"}, "The cookie session", "HTTP cookie values can only be ASCII"),
+    (ANY, {"petId": 1, "session": "\ud800"}, "The cookie session", "U+D800, a lone surrogate"),
+    (FakeTool(method="POST", path="/pets", body_content_type="application/json",
+              arg_map={"name": {"in": "body", "name": "name"}}), {"name": {"x": ["\ud800"]}},
+     "The body property name", "U+D800, a lone surrogate"),
+    (FakeTool(method="POST", path="/pets", body_content_type="text/plain",
+              arg_map={"body": {"in": "body", "name": ""}}), {"body": "text \udc00"},
+     "The request body", "U+DC00, a lone surrogate"),
+    (FakeTool(method="POST", path="/pets", body_content_type="application/x-www-form-urlencoded",
+              arg_map={"body": {"in": "body", "name": ""}}), {"body": {"name": "\ud800"}},
+     "The request body", "U+D800"),
+    (FakeTool(method="POST", path="/pets", body_content_type="multipart/form-data",
+              arg_map={"note": {"in": "body", "name": "note"}}), {"note": "\ud800"},
+     "The body property note", "U+D800"),
+])
+def test_text_a_request_cannot_carry_is_refused_naming_the_argument(tool, arguments, named, why):
+    """Before, UnicodeEncodeError escaped build_request (a crash instead of an error result)."""
+    with pytest.raises(UpstreamError) as exc:
+        build_request(tool, FakeEnv(), arguments)
+    assert exc.value.code == "bad_arguments"
+    assert exc.value.message.startswith(named + " contains ") and why in exc.value.message
+    assert exc.value.message.endswith("; the call was not made.")
+    outcome = exc.value.outcome()
+    assert not outcome.ok and outcome.error == "bad_arguments" and outcome.text == exc.value.message
+
+
+def test_non_ascii_path_query_and_body_text_is_still_sent_as_utf8():
+    request = build_request(ANY, FakeEnv(), {"petId": "café", "q": "ü", "filter": {"é": "ß"}})
+    assert request.target == b"/v1/pets/caf%C3%A9?q=%C3%BC&%C3%A9=%C3%9F"
+    body = FakeTool(method="POST", path="/pets", body_content_type="application/json",
+                    arg_map={"name": {"in": "body", "name": "name"}})
+    assert build_request(body, FakeEnv(), {"name": "café"}).content == '{"name":"café"}'.encode()
+
+
+def test_an_argument_header_the_credentials_replace_is_not_refused():
+    request = build_request(ANY, FakeEnv(), {"petId": 1, "X-Trace": "café"},
+                            auth=UpstreamAuth(headers={"x-trace": "cred"}))
+    assert request.headers["X-Trace"] == "cred"
+    with pytest.raises(UpstreamError) as exc:  # the credential's own text is what cannot be sent: not the argument
+        build_request(ANY, FakeEnv(), {"petId": 1, "X-Trace": "café", "session": "ü"},
+                      auth=UpstreamAuth(headers={"X-Trace": "clé"}, cookies={"session": "s"}))
+    assert exc.value.code == "credentials" and "header 'X-Trace'" in exc.value.message
+
+
+@pytest.mark.parametrize("auth,where", [
+    (UpstreamAuth(headers={"X-Api-Key": "clé-secrète"}), "header 'X-Api-Key'"),
+    (UpstreamAuth(cookies={"sid": "clé-secrète"}), "cookie 'sid'"),
+    (UpstreamAuth(query={"key": "clé-secrète\ud800"}), "query parameter 'key'"),
+])
+def test_credentials_a_request_cannot_carry_are_a_credentials_error_without_the_secret(auth, where):
+    with pytest.raises(UpstreamError) as exc:
+        build_request(ANY, FakeEnv(), {"petId": 1}, auth=auth)
+    assert exc.value.code == "credentials"
+    assert exc.value.message == (f"The upstream credential sent as {where} in production contains text an HTTP "
+                                 "request cannot carry; an admin must set it again.")
+    assert "secr" not in exc.value.message
+
+
+def test_a_url_over_the_length_limit_is_bad_arguments():
+    for arguments in ({"petId": "x" * 70000}, {"petId": 1, "q": "x" * 70000}):
+        with pytest.raises(UpstreamError) as exc:
+            build_request(ANY, FakeEnv(), arguments)
+        assert exc.value.code == "bad_arguments" and "longer than 65536 characters" in exc.value.message
+
+
+@pytest.mark.parametrize("tool", [
+    FakeTool(path="/pets/{petId}", arg_map={**ANY.arg_map, "h": {"in": "header", "name": "X-Näme"}}),
+    FakeTool(path="/p\ud800/{petId}", arg_map=ANY.arg_map),
+    FakeTool(path="/p\x00/{petId}", arg_map=ANY.arg_map),
+])
+def test_a_tool_whose_definition_cannot_be_sent_is_not_configured(tool):
+    with pytest.raises(UpstreamError) as exc:
+        build_request(tool, FakeEnv(), {"petId": 1, "h": "v"} if "h" in tool.arg_map else {"petId": 1})
+    assert exc.value.code == "not_configured" and exc.value.message.startswith("The tool t cannot be called")
+
+
+@pytest.mark.parametrize("base", [
+    "https://api.example.com/v1?api_key=1", "https://api.example.com/v1?", "https://api.example.com/v1#top",
+    "https://api.example.com#/v2",
+])
+def test_a_base_url_with_a_query_or_fragment_is_refused(base):
+    """Before, a query was dropped and a fragment swallowed the tool path (calls went to /v1)."""
+    with pytest.raises(UpstreamError) as exc:
+        build_request(PET, FakeEnv(base_url=base), {"petId": 1})
+    assert exc.value.code == "not_configured"
+    assert exc.value.message.startswith("The upstream base URL of production must not contain a query (?...) or a "
+                                        "fragment (#...)")
+
+
+@pytest.mark.parametrize("base,problem", [
+    ("https://api.example.com/v1", None),
+    ("http://127.0.0.1:4010/", None),
+    ("https://bücher.example/api", None),
+    ("https://api.example.com/v1?key=1", "must not contain a query (?...) or a fragment (#...)"),
+    ("https://api.example.com/#x", "must not contain a query (?...) or a fragment (#...)"),
+    ("https://u:p@api.example.com", "must not contain credentials"),
+    ("ftp://api.example.com", "is not an http(s) URL"),
+    ("https://api.example.com:99999", "is not a valid URL"),
+    ("http://[::1", "is not a valid URL"),
+])
+def test_base_url_problem(base, problem):
+    found = upstream.base_url_problem(base, "The base URL")
+    assert (found is None) if problem is None else found.startswith(f"The base URL {problem}")
+    if problem is not None:  # and build_request says the same, as not_configured, never a raw exception
+        with pytest.raises(UpstreamError) as exc:
+            build_request(PET, FakeEnv(base_url=base), {"petId": 1})
+        assert exc.value.code == "not_configured"
+
+
+@pytest.mark.parametrize("template,target", [
+    ("/search?type=a&{petId}", b"/v1/search%3Ftype=a&7?limit=1"),
+    ("/a#frag/{petId}", b"/v1/a%23frag/7?limit=1"),
+    ("/pets/{petId}?", b"/v1/pets/7%3F?limit=1"),
+    ("/pets/{petId}", b"/v1/pets/7?limit=1"),  # unchanged without them
+])
+def test_question_mark_and_hash_in_a_path_template_stay_in_the_path(template, target):
+    """The template is a path: "?" and "#" are sent percent-encoded rather than starting a query
+    (dropped before) or a fragment (which swallowed the rest of the path)."""
+    tool = FakeTool(path=template, arg_map=PET.arg_map)
+    assert build_request(tool, FakeEnv(), {"petId": 7, "limit": 1}).target == target

@@ -1,18 +1,23 @@
 """apps.gateway.upstream_request: the request the gateway sends upstream is, byte for byte, the
 one ``httpx.Request`` built before (``reference_build_request`` below is the former
 ``build_request``, kept as the reference): method, target, header pairs in order, body, origin,
-and the same exception when httpx refuses a request. A table of tools and arguments, generated
-arguments (hypothesis), generated low-level inputs for ``encode``, then the bytes on the wire
-and the redirect rules of ``send_async`` against a raw loopback server."""
+and the same refusal, except where the new one is meant to differ (``assert_builds_like_reference``
+lists those: a clear UpstreamError where the old one raised a raw exception or used a base URL
+with a query or fragment, and the "?" and "#" of a path template sent percent-encoded). A table
+of tools and arguments, generated arguments (hypothesis), generated low-level inputs for
+``encode``, then the bytes on the wire and the redirect rules of ``send_async`` against a raw
+loopback server."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -33,7 +38,7 @@ from apps.gateway.upstream import (
     _query_items,
     _single_line,
     _text,
-    base_url_of,
+    base_url_problem,
     build_request,
 )
 from apps.gateway.upstream_request import UpstreamRequest, encode, via_httpx
@@ -44,9 +49,27 @@ from tests.gateway.test_transport import Server
 # --------------------------------------------------------------------------- the reference
 
 
+def reference_base_url_of(environment) -> str:
+    """``upstream.base_url_of`` as it was then: it let a query, a fragment and anything httpx
+    refuses through (``base_url_problem`` refuses them now)."""
+    base = (environment.base_url or "").strip()
+    if not base:
+        raise UpstreamError(
+            "not_configured",
+            f"The {environment.name} environment has no upstream base URL yet; an admin sets it in the "
+            "project settings.",
+        )
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UpstreamError("not_configured", f"The upstream base URL of {environment.name} is not an http(s) URL.")
+    if parts.username or parts.password:
+        raise UpstreamError("not_configured", "The upstream base URL must not contain credentials.")
+    return base.rstrip("/")
+
+
 def reference_build_request(tool, environment, arguments: Mapping[str, Any], auth=None) -> httpx.Request:
     """``upstream.build_request`` as it was when it returned an ``httpx.Request``: unchanged."""
-    base = base_url_of(environment)
+    base = reference_base_url_of(environment)
     try:
         parts = request_parts(tool, arguments)
     except ValueError as exc:
@@ -147,9 +170,27 @@ def assert_same(new: UpstreamRequest, ref: httpx.Request) -> None:
 def assert_builds_like_reference(tool, env, arguments, auth=None, request_id: str = "") -> None:
     scope = request_context.active(request_context.RequestContext(request_id=request_id)) if request_id \
         else nullcontext()
+    # Intended change: a "?" or "#" in the path template is sent in the path, percent-encoded, so
+    # the new builder must equal the old one given the template with them already encoded (the
+    # old one read them as a query, then dropped, or a fragment swallowing the path).
+    ref_tool = dataclasses.replace(tool, path=tool.path.replace("?", "%3F").replace("#", "%23"))
     with scope:
         new, new_error = _attempt(build_request, tool, env, arguments, auth=auth)
-        ref, ref_error = _attempt(reference_build_request, tool, env, arguments, auth=auth)
+        ref, ref_error = _attempt(reference_build_request, ref_tool, env, arguments, auth=auth)
+    # Intended changes: input the old builder sent wrongly or let escape as a raw exception is now
+    # a clear UpstreamError, and only that input:
+    # - a base URL with a query or fragment, or one httpx cannot parse: "not_configured";
+    if base_url_problem((env.base_url or "").strip()) is not None:
+        assert isinstance(new_error, UpstreamError) and new_error.code == "not_configured", new_error
+        return
+    # - text a request cannot carry (UnicodeEncodeError: a lone surrogate anywhere, non-ASCII in
+    #   a header or cookie) and a URL httpx refuses (InvalidURL: too long, a bad template):
+    #   "bad_arguments" naming the argument, or "credentials"/"not_configured" when the credentials
+    #   or the tool itself hold the text.
+    if isinstance(ref_error, UnicodeEncodeError | httpx.InvalidURL):
+        assert isinstance(new_error, UpstreamError), (new_error, ref_error)
+        assert new_error.code in ("bad_arguments", "credentials", "not_configured"), new_error.message
+        return
     if ref_error is not None or new_error is not None:
         assert type(new_error) is type(ref_error), (new_error, ref_error)
         assert str(new_error) == str(ref_error)
@@ -391,7 +432,8 @@ def test_encode_matches_httpx_on_generated_inputs(base, path, method, params, he
 
 async def answer_by_target(reader, writer, server: Server) -> None:
     """``/hop/<n>`` redirects to ``/hop/<n+1>`` (relative), ``/away`` to another port,
-    ``/again`` to itself, anything else answers 200 with the request target."""
+    ``/again`` to itself, ``/unreadable/<n>`` to a Location that is not a URL, anything else
+    answers 200 with the request target."""
     while (request := await server.read_request(reader)) is not None:
         target = request.split(b" ", 2)[1]
         if target.startswith(b"/hop/") and int(target.split(b"/")[2].split(b"?")[0]) < 2:
@@ -401,6 +443,9 @@ async def answer_by_target(reader, writer, server: Server) -> None:
             head = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:1/x\r\nContent-Length: 0\r\n\r\n"
         elif target.startswith(b"/again"):
             head = b"HTTP/1.1 301 Moved\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n"
+        elif target.startswith(b"/unreadable/"):  # Locations httpx cannot join: InvalidURL, then an IDNA error
+            location = {b"0": b"//[::1", b"1": b"http://xn--a.example/x?key=secret"}[target.split(b"/")[2]]
+            head = b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\nContent-Length: 0\r\n\r\n"
         else:
             body = json.dumps({"target": target.decode()}).encode()
             head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
@@ -479,3 +524,75 @@ def test_redirects_same_origin_reads_only_and_at_most_the_hop_limit():
             await pool.aclose()
 
     run_async(main())
+
+
+def test_a_redirect_to_a_location_that_is_not_a_url_is_refused_with_a_message():
+    """httpx's ``URL.join`` raises (InvalidURL, or idna's UnicodeError) on such a Location: the
+    call ends as a ``redirect_refused`` outcome that does not repeat the Location."""
+
+    async def main():
+        server, pool = Server(answer_by_target), transport.UpstreamPool()
+        async with server.running():
+            env = Env(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
+            tool = Tool(path="/unreadable/{petId}", arg_map=EVERYTHING)
+            outcomes = [await upstream.send_async(build_request(tool, env, {"petId": n}), tool=tool, environment=env,
+                                                  client=pool) for n in (0, 1)]
+            await pool.aclose()
+        assert len(server.requests) == 2  # nothing followed
+        for outcome in outcomes:
+            assert not outcome.ok and outcome.error == "redirect_refused" and outcome.status is None
+            assert outcome.text == ("The upstream API answered HTTP 302 Found with a Location header that is not a "
+                                    "valid URL; the gateway did not follow it.")
+
+    run_async(main())
+
+
+def test_a_redirected_read_sends_no_body_and_no_header_about_one(settings):
+    """A GET (or HEAD) that carried a body hops without it: the hop must not announce one
+    (Content-Length would make the upstream wait for bytes that never come, until the deadline)."""
+    settings.MCP_UPSTREAM_TIMEOUT_SECONDS = 3
+
+    async def main():
+        server, pool = Server(answer_by_target), transport.UpstreamPool()
+        async with server.running():
+            env = Env(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
+            results = {}
+            for method in ("GET", "HEAD"):
+                tool = Tool(method=method, path="/hop/0", body_content_type="application/json",
+                            arg_map={**BODY, **_args(enc=("header", "Content-Encoding"))})
+                server.requests.clear()
+                request = build_request(tool, env, {"name": "rex", "enc": "identity"})
+                assert request.content == b'{"name":"rex"}'
+                outcome = await upstream.send_async(request, tool=tool, environment=env, client=pool)
+                results[method] = (outcome, list(server.requests), request)
+            await pool.aclose()
+        for method, (outcome, sent, request) in results.items():
+            assert outcome.ok and outcome.error == "", (method, outcome)
+            assert len(sent) == 3
+            assert sent[0] == _wire_of(request)  # the first request as built, body included
+            for hop, path in zip(sent[1:], (b"/hop/1?x=1", b"/hop/2?x=1"), strict=True):
+                kept = [(k, v) for k, v in request.raw_headers
+                        if k.lower() not in (b"content-length", b"content-type", b"content-encoding")]
+                assert hop == transport._request_head(method, path, kept)
+        assert results["GET"][0].structured == {"target": "/hop/2?x=1"}
+
+    run_async(main())
+
+
+def test_redirected_drops_framing_always_and_content_headers_with_a_body():
+    url = httpx.URL("https://api.example.com/next")
+    headers = ((b"Host", b"api.example.com"), (b"Content-Type", b"application/json"), (b"X-A", b"1"),
+               (b"content-length", b"2"), (b"Transfer-Encoding", b"chunked"), (b"Content-Encoding", b"gzip"))
+    with_body = UpstreamRequest("GET", "https", "api.example.com", 443, b"api.example.com", b"/", headers, b"{}")
+    hop = with_body.redirected(url)
+    assert hop.raw_headers == ((b"Host", b"api.example.com"), (b"X-A", b"1")) and hop.content == b""
+    assert (hop.target, hop.method) == (b"/next", "GET")
+    # No body: Content-Type (here from a header argument) is what the request said, and stays.
+    bodyless = UpstreamRequest("GET", "https", "api.example.com", 443, b"api.example.com", b"/", headers, b"")
+    assert bodyless.redirected(url).raw_headers == ((b"Host", b"api.example.com"),
+                                                    (b"Content-Type", b"application/json"), (b"X-A", b"1"),
+                                                    (b"Content-Encoding", b"gzip"))
+
+
+def _wire_of(request: UpstreamRequest) -> bytes:
+    return transport._request_head(request.method, request.target, request.raw_headers) + request.content
