@@ -209,12 +209,12 @@ def start_profiler(path: str, pid: int) -> subprocess.Popen:
     return process
 
 
-def stop_profiler(process: subprocess.Popen, path: str) -> None:
+def stop_profiler(process: subprocess.Popen, path: str, what: str = "tools/call") -> None:
     import signal
 
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
-    print(f"profile of the gateway during tools/call written to {path}", flush=True)
+    print(f"profile of the gateway during {what} written to {path}", flush=True)
 
 
 async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org: str, bench: str, box: str,
@@ -288,6 +288,7 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
                 response = await client.post(box_endpoint, json=body, headers={**headers, **auth})
                 assert response.status_code == 200, response.text
                 listing.count = len(response.json()["result"]["tools"])
+                listing.size = len(response.content)
             return send
 
         profiler = start_profiler(args.profile, gateway_pid) if args.profile else None
@@ -300,12 +301,15 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
         ], args.n, block=args.block)
         if profiler:
             stop_profiler(profiler, args.profile)
+        profiler = start_profiler(args.profile_list, gateway_pid) if args.profile_list else None
         await run("gateway tools/list, Box (2025-11-25)", args.list_n, listing(False))
         await run("gateway tools/list, Box (2026-07-28)", args.list_n, listing(True))
-    return results, walls, cpu, getattr(listing, "count", 0)
+        if profiler:
+            stop_profiler(profiler, args.profile_list, "tools/list")
+    return results, walls, cpu, (getattr(listing, "count", 0), getattr(listing, "size", 0))
 
 
-def report(results, walls, cpu, listed: int, box_tools: int) -> bool:
+def report(results, walls, cpu, listed: tuple[int, int], box_tools: int) -> bool:
     print()
     print(f"{'scenario':42} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'calls/s':>8}")
     print("-" * 84)
@@ -332,7 +336,11 @@ def report(results, walls, cpu, listed: int, box_tools: int) -> bool:
     for label, used in cpu.items():
         if "tools/call" in label:
             print(f"{label:42} " + " ".join(f"{used[name]:9.2f}" for name in names))
-    print(f"tools/list on Box: {listed} tools listed for the agent out of {box_tools} in the inventory")
+    count, size = listed
+    # Box's schemas are large (its listing is MBs of JSON): tools/list time grows with the
+    # payload, most of it the SDK validating and dumping the result for the wire.
+    print(f"tools/list on Box: {count} tools listed for the agent out of {box_tools} in the inventory, "
+          f"{size / 1e6:.1f} MB of JSON per listing")
     return ok
 
 
@@ -347,6 +355,7 @@ def main() -> int:
                         "scenarios and the direct baseline take turns)")
     parser.add_argument("--profile", metavar="FILE", help="sample the gateway with py-spy during tools/call "
                         "and write collapsed stacks to FILE")
+    parser.add_argument("--profile-list", metavar="FILE", help="the same for the tools/list scenarios")
     args = parser.parse_args()
 
     import logging
