@@ -4,7 +4,6 @@ execute_call, the synchronous entry the approvals worker uses, against a real lo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -12,27 +11,7 @@ from apps.credentials.schemes import UpstreamAuth
 from apps.gateway import upstream
 from apps.gateway.upstream import UpstreamError, address_refusal, build_request, response_outcome
 from tests.gateway.conftest import run_async
-
-
-@dataclass
-class FakeTool:
-    """The Tool fields build_request reads (a plain object: no database needed)."""
-
-    name: str = "t"
-    method: str = "GET"
-    path: str = "/pets/{petId}"
-    arg_map: dict = field(default_factory=dict)
-    body_content_type: str = ""
-    output_schema: dict | None = None
-    security: list = field(default_factory=list)
-
-
-@dataclass
-class FakeEnv:
-    name: str = "production"
-    base_url: str = "https://api.example.com/v1/"
-    allow_private_network: bool = False
-
+from tests.gateway.doubles import FakeEnv, FakeTool
 
 PET = FakeTool(arg_map={
     "petId": {"in": "path", "name": "petId"},

@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +43,7 @@ from apps.gateway.upstream import (
 from apps.gateway.upstream_request import UpstreamRequest, encode, via_httpx
 from apps.inventory.toolgen import request_parts
 from tests.gateway.conftest import run_async
+from tests.gateway.doubles import FakeEnv, FakeTool
 from tests.gateway.test_transport import Server
 
 # --------------------------------------------------------------------------- the reference
@@ -203,24 +203,6 @@ def assert_builds_like_reference(tool, env, arguments, auth=None, request_id: st
 # --------------------------------------------------------------------------- the table
 
 
-@dataclass
-class Tool:
-    name: str = "t"
-    method: str = "GET"
-    path: str = "/pets/{petId}"
-    arg_map: dict = field(default_factory=dict)
-    body_content_type: str = ""
-    output_schema: dict | None = None
-    security: list = field(default_factory=list)
-
-
-@dataclass
-class Env:
-    name: str = "production"
-    base_url: str = "https://api.example.com/v1/"
-    allow_private_network: bool = False
-
-
 def _args(**where) -> dict:
     return {prop: {"in": spot, "name": name} for prop, (spot, name) in where.items()}
 
@@ -277,9 +259,9 @@ AUTHS = [
 @pytest.mark.parametrize("base", BASES)
 @pytest.mark.parametrize("path", PATHS)
 def test_bases_and_paths_build_as_httpx_did(base, path):
-    tool = Tool(path=path, arg_map=EVERYTHING)
+    tool = FakeTool(path=path, arg_map=EVERYTHING)
     for arguments in ({"petId": 7, "tags": ["a"]}, {"petId": "x/y", "q": "1"}, {"petId": 7}):
-        assert_builds_like_reference(tool, Env(base_url=base), arguments if "{petId}" in path else
+        assert_builds_like_reference(tool, FakeEnv(base_url=base), arguments if "{petId}" in path else
                                      {k: v for k, v in arguments.items() if k != "petId"})
 
 
@@ -287,8 +269,8 @@ def test_bases_and_paths_build_as_httpx_did(base, path):
 @pytest.mark.parametrize("auth", AUTHS, ids=range(len(AUTHS)))
 @pytest.mark.parametrize("method", ["get", "POST", "delete"])
 def test_arguments_and_credentials_build_as_httpx_did(arguments, auth, method):
-    assert_builds_like_reference(Tool(method=method, arg_map=EVERYTHING), Env(), arguments, auth=auth)
-    assert_builds_like_reference(Tool(method=method, arg_map=EVERYTHING), Env(), arguments, auth=auth,
+    assert_builds_like_reference(FakeTool(method=method, arg_map=EVERYTHING), FakeEnv(), arguments, auth=auth)
+    assert_builds_like_reference(FakeTool(method=method, arg_map=EVERYTHING), FakeEnv(), arguments, auth=auth,
                                  request_id="req-123")
 
 
@@ -320,11 +302,11 @@ BODY_CASES = [
 @pytest.mark.parametrize("content_type,arg_map,arguments", BODY_CASES, ids=range(len(BODY_CASES)))
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "GET", "OPTIONS"])
 def test_bodies_build_as_httpx_did(content_type, arg_map, arguments, method):
-    tool = Tool(method=method, path="/things", body_content_type=content_type,
+    tool = FakeTool(method=method, path="/things", body_content_type=content_type,
                 arg_map={**arg_map, **_args(ctype=("header", "content-type"), cl=("header", "X-Len"))})
-    assert_builds_like_reference(tool, Env(), arguments)
-    assert_builds_like_reference(tool, Env(), {**arguments, "ctype": "application/x-custom"})
-    assert_builds_like_reference(tool, Env(), arguments, auth=UpstreamAuth(headers={"content-type": "a/b"}))
+    assert_builds_like_reference(tool, FakeEnv(), arguments)
+    assert_builds_like_reference(tool, FakeEnv(), {**arguments, "ctype": "application/x-custom"})
+    assert_builds_like_reference(tool, FakeEnv(), arguments, auth=UpstreamAuth(headers={"content-type": "a/b"}))
 
 
 def test_common_tools_take_the_cheap_path(monkeypatch):
@@ -337,17 +319,18 @@ def test_common_tools_take_the_cheap_path(monkeypatch):
     auth = UpstreamAuth(headers={"api_key": "k"}, query={"key": "q"}, cookies={"c": "1"})
     for base in ("https://api.example.com/v1/", "http://127.0.0.1:4010", "http://[::1]:8000/api",
                  "https://bücher.example"):
-        env = Env(base_url=base)
-        build_request(Tool(arg_map=EVERYTHING), env, {"petId": "a b", "tags": ["x", "y"], "q": "é&", "trace": "t",
+        env = FakeEnv(base_url=base)
+        build_request(FakeTool(arg_map=EVERYTHING), env, {"petId": "a b", "tags": ["x", "y"], "q": "é&", "trace": "t",
                                                       "filter": {"tags": "z"}}, auth=auth)
         for content_type in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
-            build_request(Tool(method="POST", path="/x", arg_map=BODY, body_content_type=content_type), env,
+            build_request(FakeTool(method="POST", path="/x", arg_map=BODY, body_content_type=content_type), env,
                           {"name": "n"})
-        build_request(Tool(method="PUT", path="/x", arg_map=WHOLE, body_content_type="text/plain"), env, {"body": ""})
+        build_request(FakeTool(method="PUT", path="/x", arg_map=WHOLE, body_content_type="text/plain"), env,
+                      {"body": ""})
 
 
 def test_the_request_value_is_immutable_and_keeps_secrets_out_of_its_repr():
-    request = build_request(Tool(arg_map=EVERYTHING), Env(), {"petId": 1, "q": "x"},
+    request = build_request(FakeTool(arg_map=EVERYTHING), FakeEnv(), {"petId": 1, "q": "x"},
                             auth=UpstreamAuth(headers={"api_key": "secret-1"}, query={"key": "secret-2"}))
     with pytest.raises(AttributeError):
         request.method = "POST"  # type: ignore[misc]
@@ -387,8 +370,8 @@ NAMES = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e, e
         cookies=st.dictionaries(st.sampled_from(["session", "k"]), st.text(max_size=5), max_size=2))),
 )
 def test_generated_calls_build_as_httpx_did(base, path, method, content_type, arguments, auth):
-    tool = Tool(method=method, path=path, body_content_type=content_type, arg_map={**EVERYTHING, **BODY})
-    assert_builds_like_reference(tool, Env(base_url=base), arguments, auth=auth)
+    tool = FakeTool(method=method, path=path, body_content_type=content_type, arg_map={**EVERYTHING, **BODY})
+    assert_builds_like_reference(tool, FakeEnv(base_url=base), arguments, auth=auth)
 
 
 TEXT = st.text(max_size=10)
@@ -459,12 +442,12 @@ def _wire(request: httpx.Request) -> bytes:
 
 
 WIRE_CASES = [
-    (Tool(arg_map=EVERYTHING), {"petId": "a b", "tags": ["x", "y"], "trace": "t", "session": "s"}),
-    (Tool(method="POST", path="/things", arg_map=BODY, body_content_type="application/json"), {"name": "é"}),
-    (Tool(method="PUT", path="/things", arg_map=BODY, body_content_type="application/x-www-form-urlencoded"),
+    (FakeTool(arg_map=EVERYTHING), {"petId": "a b", "tags": ["x", "y"], "trace": "t", "session": "s"}),
+    (FakeTool(method="POST", path="/things", arg_map=BODY, body_content_type="application/json"), {"name": "é"}),
+    (FakeTool(method="PUT", path="/things", arg_map=BODY, body_content_type="application/x-www-form-urlencoded"),
      {"name": "a b", "age": 1}),
-    (Tool(method="PATCH", path="/things", arg_map=WHOLE, body_content_type="text/plain"), {"body": ""}),
-    (Tool(method="DELETE", path="/things/{petId}", arg_map=EVERYTHING), {"petId": 3, "q": "é"}),
+    (FakeTool(method="PATCH", path="/things", arg_map=WHOLE, body_content_type="text/plain"), {"body": ""}),
+    (FakeTool(method="DELETE", path="/things/{petId}", arg_map=EVERYTHING), {"petId": 3, "q": "é"}),
 ]
 
 
@@ -474,7 +457,7 @@ def test_the_bytes_on_the_wire_are_those_httpx_built():
     async def main():
         server, pool = Server(answer_by_target), transport.UpstreamPool()
         async with server.running():
-            env = Env(base_url=f"http://127.0.0.1:{server.port}/base", allow_private_network=True)
+            env = FakeEnv(base_url=f"http://127.0.0.1:{server.port}/base", allow_private_network=True)
             expected = []
             for tool, arguments in WIRE_CASES:
                 outcome = await upstream.send_async(build_request(tool, env, arguments, auth=auth), tool=tool,
@@ -493,10 +476,10 @@ def test_redirects_same_origin_reads_only_and_at_most_the_hop_limit():
     async def main():
         server, pool = Server(answer_by_target), transport.UpstreamPool()
         async with server.running():
-            env = Env(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
+            env = FakeEnv(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
 
             async def call(method, path, **arguments):
-                tool = Tool(method=method, path=path, arg_map=EVERYTHING)
+                tool = FakeTool(method=method, path=path, arg_map=EVERYTHING)
                 server.requests.clear()
                 outcome = await upstream.send_async(build_request(tool, env, arguments), tool=tool, environment=env,
                                                     client=pool)
@@ -533,8 +516,8 @@ def test_a_redirect_to_a_location_that_is_not_a_url_is_refused_with_a_message():
     async def main():
         server, pool = Server(answer_by_target), transport.UpstreamPool()
         async with server.running():
-            env = Env(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
-            tool = Tool(path="/unreadable/{petId}", arg_map=EVERYTHING)
+            env = FakeEnv(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
+            tool = FakeTool(path="/unreadable/{petId}", arg_map=EVERYTHING)
             outcomes = [await upstream.send_async(build_request(tool, env, {"petId": n}), tool=tool, environment=env,
                                                   client=pool) for n in (0, 1)]
             await pool.aclose()
@@ -555,10 +538,10 @@ def test_a_redirected_read_sends_no_body_and_no_header_about_one(settings):
     async def main():
         server, pool = Server(answer_by_target), transport.UpstreamPool()
         async with server.running():
-            env = Env(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
+            env = FakeEnv(base_url=f"http://127.0.0.1:{server.port}", allow_private_network=True)
             results = {}
             for method in ("GET", "HEAD"):
-                tool = Tool(method=method, path="/hop/0", body_content_type="application/json",
+                tool = FakeTool(method=method, path="/hop/0", body_content_type="application/json",
                             arg_map={**BODY, **_args(enc=("header", "Content-Encoding"))})
                 server.requests.clear()
                 request = build_request(tool, env, {"name": "rex", "enc": "identity"})
