@@ -29,6 +29,8 @@ def slot_json(slot: selectors.Slot) -> dict:
         "placement": slot.info.placement if slot.info else None,
         "kinds": list(slot.info.kinds) if slot.info else [],
         "supported": bool(slot.info and slot.info.supported),
+        "note": slot.info.note if slot.info else "The current spec no longer has this scheme.",
+        "cannot_send": slot.cannot_send,
         "configured": active is not None,
         "kind": credential.kind if credential else None,
         "masked": active.masked if active else None,

@@ -10,6 +10,7 @@ an error message.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,15 @@ MASKED_FIELD = {API_KEY: "value", HTTP_BEARER: "token", HTTP_BASIC: "password",
                 OAUTH2_CLIENT_CREDENTIALS: "client_secret", OAUTH2_TOKEN: "access_token"}
 
 MAX_SECRET_LENGTH = 8192
+
+# RFC 9110 5.6.2 (a header's field-name) and RFC 6265 4.1.1 (a cookie-name): a token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Headers an API key may not replace: the gateway sets them, or they frame or route the
+#: request (a secret there would break every call, or be read as a body length).
+RESERVED_HEADERS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+    "expect", "proxy-authorization", "proxy-connection", "content-type", "content-encoding", "cookie",
+})
 
 
 class SchemeError(ValueError):
@@ -84,6 +94,9 @@ def describe_scheme(name: str, scheme: Mapping[str, Any]) -> SchemeInfo:
         if location not in ("header", "query", "cookie") or not param:
             return SchemeInfo(name, spec_type, (), {}, "API key (unusable: no name or location)", False,
                               "The scheme does not say where the key goes.")
+        if problem := placement_problem(location, param):
+            return SchemeInfo(name, spec_type, (), {}, f"API key in {location} {param[:60]} (unusable)", False,
+                              f"Scheme '{name}' cannot be used: {problem}")
         return SchemeInfo(name, spec_type, (API_KEY,), {"in": location, "param": param},
                           f"API key in {location} {param}")
     if spec_type == "http":
@@ -113,6 +126,20 @@ def describe_scheme(name: str, scheme: Mapping[str, Any]) -> SchemeInfo:
                       f"Security scheme type '{spec_type}' is not supported.")
 
 
+def placement_problem(location: str, param: str) -> str:
+    """Why an API key cannot be sent in ``location`` (header, query or cookie) named
+    ``param``, or ``""``. Names the place, never a value."""
+    if location in ("header", "cookie") and not _TOKEN.fullmatch(param):
+        return (f"{param[:60]!r} is not a valid HTTP {location} name (only letters, digits and "
+                "!#$%&'*+-.^_`|~ are allowed).")
+    if location == "header" and param.lower() in RESERVED_HEADERS:
+        if param.lower() == "cookie":
+            return "it puts the key in the Cookie header; a cookie credential needs `in: cookie` and the cookie's name."
+        return (f"it puts the key in the {param} header, which the gateway sets itself (it frames or routes the "
+                "request).")
+    return ""
+
+
 def clean_secret(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
     """The secret fields of ``kind`` from ``values``, stripped and checked."""
     if kind not in FIELDS:
@@ -138,6 +165,8 @@ def apply_credential(kind: str, config: Mapping[str, Any], secret: Mapping[str, 
     """Place a decrypted secret on a request. For client credentials pass the fetched token."""
     auth = UpstreamAuth()
     if kind == API_KEY:
+        if problem := placement_problem(config["in"], config["param"]):
+            raise SchemeError(f"The API key cannot be sent: {problem}")
         target = {"header": auth.headers, "query": auth.query, "cookie": auth.cookies}[config["in"]]
         target[config["param"]] = secret["value"]
     elif kind == HTTP_BEARER:

@@ -69,6 +69,16 @@ class Slot:
     def in_spec(self) -> bool:
         return self.info is not None
 
+    @property
+    def cannot_send(self) -> str:
+        """Why the gateway refuses to send the stored credential, or ``""``: an API key saved
+        for a place HTTP cannot carry (the gateway places a credential as it was saved)."""
+        credential = self.credential
+        if credential is None or credential.kind != schemes.API_KEY:
+            return ""
+        config = credential.config or {}
+        return schemes.placement_problem(str(config.get("in", "")), str(config.get("param", "")))
+
 
 def tools_per_scheme(project) -> dict[str, int]:
     counts: dict[str, int] = {}

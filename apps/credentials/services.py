@@ -400,7 +400,11 @@ def auth_from_secrets(materials: tuple[SecretMaterial, ...], environment) -> Ups
                 raise CredentialUnavailable(
                     f"OAuth2 token for scheme '{material.scheme_name}' in {environment.slug} unavailable: {exc}"
                 ) from None
-        auth.merge(schemes.apply_credential(material.kind, material.config, material.secret, access_token=token))
+        try:
+            auth.merge(schemes.apply_credential(material.kind, material.config, material.secret, access_token=token))
+        except schemes.SchemeError as exc:  # stored before its placement was refused; set it up again
+            raise CredentialUnavailable(f"The credential for scheme '{material.scheme_name}' in "
+                                        f"{environment.slug} cannot be used: {exc}") from None
     return auth
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.credentials.schemes import describe_scheme
 from apps.specs.domain import Finding, ParsedSpec, ToolDef
 
 from . import rules
@@ -42,6 +43,7 @@ BILLING_WITHOUT_MULTI_APPROVAL = "billing_tool_without_multi_approval"
 ADMIN_TOOL_ENABLED = "administrative_tool_enabled"
 CREDENTIALS_NOT_CONFIGURED = "upstream_credentials_not_configured"
 AUTH_UNDOCUMENTED = "upstream_auth_undocumented"
+AUTH_UNUSABLE = "upstream_auth_unusable"
 CREDENTIALS_STALE = "upstream_credentials_stale"
 AUDIT_DISABLED = "audit_logging_disabled"
 PII_UNRESTRICTED = "pii_read_without_restricted_access"
@@ -521,6 +523,32 @@ def _spec_findings(tools: list[ToolDef], cls: Mapping[str, Classification], info
                 "security",
             )
         )
+    # -- schemes the gateway cannot send -------------------------------------------------------
+    unusable = {}
+    for name, scheme in info.security_schemes.items():
+        if isinstance(scheme, Mapping) and not (described := describe_scheme(str(name), scheme)).supported:
+            unusable[str(name)] = described.note or f"Scheme '{name}' is not supported."
+    if unusable:
+        # a tool is stuck when every alternative it offers needs one of them (none is anonymous)
+        stuck = [
+            t.name
+            for t in tools
+            if (reqs := _requirement_sets(t))
+            and all(any(scheme in unusable for scheme, _ in req) for req in reqs)
+        ]
+        if stuck:
+            out.append(
+                _finding(
+                    AUTH_UNUSABLE,
+                    "medium",
+                    f"The gateway cannot send the credentials of {len(unusable)} security scheme(s) "
+                    f"({' '.join(unusable[n] for n in sorted(unusable)[:2])}), so {len(stuck)} tool(s) that need "
+                    f"them cannot be called: {_names(stuck)}.",
+                    "Describe the credential where an HTTP request can carry it (an API key in a valid header name "
+                    "the gateway does not set itself, a query parameter or a cookie; HTTP bearer or basic; OAuth2).",
+                    stuck,
+                )
+            )
     # -- credentials in URLs ----------------------------------------------------------------
     query_schemes = {
         name

@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 from datetime import timedelta
+from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import parse_qs
@@ -21,6 +22,7 @@ from apps.credentials import oauth, selectors, services
 from apps.credentials.models import Credential, CredentialVersion
 from apps.governance.selectors import governance_facts
 from apps.inventory.selectors import tool_by_name
+from tests.conftest import SPECS_DIR
 from tests.factories import import_spec, make_project
 
 pytestmark = pytest.mark.django_db
@@ -376,3 +378,77 @@ def test_a_base_url_the_gateway_cannot_call_is_never_stored(people, petstore, cl
     production.refresh_from_db()
     assert (production.base_url, production.allow_private_network) == ("https://api.example.com/v1", False)
     assert AuditEvent.objects.filter(event_type="environment.updated").count() == events
+
+
+def _petstore_with_api_key_in(header: str) -> bytes:
+    text = (SPECS_DIR / "petstore-v3.yaml").read_text()
+    marker = "    api_key:\n      type: apiKey\n      name: api_key\n"
+    assert marker in text
+    return text.replace(marker, f"    api_key:\n      type: apiKey\n      name: {header}\n").encode()
+
+
+def test_an_api_key_the_gateway_cannot_send_is_refused_at_set_up_with_the_reason(people, client_for, api_for):
+    project = make_project(people.org, people.owner, name="Legacy Petstore")
+    import_spec(project, "petstore-v3.yaml", people.owner, data=_petstore_with_api_key_in("Host"))
+    prod = project.environments.get(slug="production")
+    reason = "Scheme 'api_key' cannot be used: it puts the key in the Host header, which the gateway sets itself"
+    with pytest.raises(DomainError, match=reason):
+        services.credential_set(environment=prod, scheme_name="api_key", values={"value": API_KEY},
+                                actor=people.admin)
+
+    page = f"/o/acme/p/{project.slug}/governance/credentials/production/"
+    admin = client_for(people.admin)
+    html = unescape(admin.get(page).content.decode())
+    assert "API key in header Host (unusable)" in html and "not supported" in html
+    assert reason in html and 'data-testid="set-api_key-api_key"' not in html   # no form for it
+    response = admin.post(page + "schemes/api_key/", {"kind": "api_key", "value": API_KEY}, follow=True)
+    assert response.status_code == 200 and reason in unescape(response.content.decode())
+
+    api = api_for(people.admin)
+    base = f"/api/v1/projects/{project.public_id}/environments/production/credentials/"
+    refused = api.put(base + "api_key/", {"values": {"value": API_KEY}}, format="json")
+    assert refused.status_code == 400 and refused.json()["detail"].startswith(reason)
+    listed = {row["scheme"]: row for row in api.get(base).json()["credentials"]}
+    assert listed["api_key"]["supported"] is False and listed["api_key"]["note"].startswith(reason)
+    assert listed["petstore_auth"]["supported"] is True
+    assert not Credential.objects.filter(environment__project=project).exists()
+    assert not AuditEvent.objects.filter(event_type__startswith="credential.").exists()
+    # the import already said so: a finding that lowers the Security Score and names the tools
+    findings = api.get(f"/api/v1/projects/{project.public_id}/findings/", {"category": "security"}).json()
+    unusable = [f for f in findings["findings"] if f["code"] == "upstream_auth_unusable"]
+    assert len(unusable) == 1 and unusable[0]["points"] > 0
+    assert reason in unusable[0]["message"]
+    # getInventory accepts only api_key; getPetById may also use petstore_auth, so it is not stuck
+    assert unusable[0]["tools"] == ["getInventory"]
+
+
+def test_a_credential_stored_in_such_a_place_before_is_not_sent_and_the_call_is_refused(people, petstore,
+                                                                                        client_for, api_for):
+    from apps.gateway.upstream import UpstreamError, prepare_request
+
+    project, envs = petstore
+    prod = envs["production"]
+    prod.base_url = "https://petstore3.swagger.io/api/v3"
+    prod.save()
+    services.credential_set(environment=prod, scheme_name="api_key", values={"value": API_KEY}, actor=people.admin)
+    # as if stored before the check existed: the placement the credential was saved with
+    Credential.objects.filter(environment=prod, scheme_name="api_key").update(
+        config={"in": "header", "param": "Content-Length"})
+    get_pet = tool_by_name(project, "getPetById")
+    with pytest.raises(services.CredentialUnavailable) as unavailable:
+        services.upstream_auth(prod, get_pet)
+    assert str(unavailable.value) == (
+        "The credential for scheme 'api_key' in production cannot be used: The API key cannot be sent: it puts "
+        "the key in the Content-Length header, which the gateway sets itself (it frames or routes the request).")
+    with pytest.raises(UpstreamError) as refused:
+        prepare_request(tool=get_pet, environment=prod, arguments={"petId": 1})
+    assert refused.value.code == "credentials" and API_KEY not in refused.value.message
+
+    html = unescape(client_for(people.admin).get(
+        f"/o/acme/p/{project.slug}/governance/credentials/production/").content.decode())
+    assert "set, cannot be sent" in html and API_KEY not in html
+    assert "Calls that need this credential are refused: it puts the key in the Content-Length header" in html
+    rows = {row["scheme"]: row for row in api_for(people.viewer).get(
+        f"/api/v1/projects/{project.public_id}/environments/production/credentials/").json()["credentials"]}
+    assert rows["api_key"]["cannot_send"].startswith("it puts the key in the Content-Length header")
+    assert rows["petstore_auth"]["cannot_send"] == ""

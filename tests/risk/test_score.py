@@ -178,6 +178,31 @@ def test_credentials_in_query():
     assert "security scheme 'key'" in finding.message and "query parameter 'password'" in finding.message
 
 
+def test_schemes_the_gateway_cannot_send_name_the_tools_left_without_a_usable_credential():
+    info = SpecInfo(servers=["https://x.test"], security_schemes={
+        "hostkey": {"type": "apiKey", "in": "header", "name": "Host"},
+        "digest": {"type": "http", "scheme": "digest"},
+        "bearer": {"type": "http", "scheme": "bearer"},
+    })
+    tools = [
+        tool("GET", "/a", name="only_hostkey", security=[{"hostkey": []}]),
+        tool("GET", "/b", name="hostkey_and_bearer", security=[{"hostkey": [], "bearer": []}]),
+        tool("GET", "/c", name="digest_or_bearer", security=[{"digest": []}, {"bearer": []}]),
+        tool("GET", "/d", name="digest_or_anonymous", security=[{"digest": []}, {}]),
+        tool("GET", "/e", name="bearer", security=[{"bearer": []}]),
+    ]
+    finding = by_code(findings_for(tools, info=info)[0], sc.AUTH_UNUSABLE)[0]
+    assert finding.tools == ("hostkey_and_bearer", "only_hostkey")
+    assert finding.severity == "medium" and finding.category == "security"
+    assert "The gateway cannot send the credentials of 2 security scheme(s)" in finding.message
+    assert "Scheme 'hostkey' cannot be used: it puts the key in the Host header" in finding.message
+    assert "HTTP authentication scheme 'digest' is not supported." in finding.message
+    assert "2 tool(s) that need them cannot be called: hostkey_and_bearer, only_hostkey." in finding.message
+    # every scheme usable (or no tool stuck): no finding
+    assert sc.AUTH_UNUSABLE not in codes(findings_for(tools[2:], info=info)[0])
+    assert sc.AUTH_UNUSABLE not in codes(findings_for(tools)[0])
+
+
 def test_plain_http_but_not_localhost():
     info = SpecInfo(servers=["http://api.x.test", "http://localhost:8000"], security_schemes=HTTPS.security_schemes)
     finding = by_code(findings_for([tool("GET", "/a")], info=info)[0], sc.PLAIN_HTTP)[0]
