@@ -399,7 +399,6 @@ def governance_facts(project, environment=None):
     * credentials_configured: every enabled tool's security requirement can be met by the
       credentials stored there (trivially true when tools need none);
     * credential_age_days: age of the oldest credential those tools use;
-    * audit_enabled: ``Environment.audit_enabled``;
     * restricted_tools: tools a plain member without teams may not call (access narrowed to
       specific teams, users or senior roles).
 
@@ -449,7 +448,6 @@ def governance_facts(project, environment=None):
             approval_policies={t.name: _weakest_approval(policy_refs, refs[t.operation_key], env.pk) for t in enabled},
             credentials_configured=configured,
             credential_age_days=max(ages) if ages else None,
-            audit_enabled=env.audit_enabled,
             restricted_tools={t.name for t in enabled if t.operation_key not in open_to_members},
         ))
     return facts

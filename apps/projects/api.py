@@ -17,7 +17,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Environment
-        fields = ["id", "name", "slug", "position", "audit_enabled"]
+        fields = ["id", "name", "slug", "position"]
 
 
 class ProjectSerializer(serializers.ModelSerializer):

@@ -42,7 +42,6 @@ class Environment(TimeStampedModel):
     name = models.CharField(max_length=60)
     slug = models.SlugField(max_length=60)
     position = models.PositiveSmallIntegerField(default=0)
-    audit_enabled = models.BooleanField(default=True)
     base_url = models.URLField(
         max_length=500, blank=True, default="", help_text="Upstream API base URL the gateway calls in this environment"
     )

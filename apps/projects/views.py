@@ -40,7 +40,6 @@ def project_detail(request, org_slug, project_slug):
         "access": access,
         "org": access.organization,
         "project": project,
-        "environments": project.environments.all(),
         "active_nav": "projects",
     }
     panels: list[str] = []

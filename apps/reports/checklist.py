@@ -36,6 +36,10 @@ def _item(key: str, title: str, ok: bool, done: str, missing: str, anchor: str =
                 anchor=anchor if ok else "")
 
 
+def _environments(n: int) -> str:
+    return "the one environment" if n == 1 else f"all {n} environments"
+
+
 def governance_items(data: dict[str, Any]) -> list[Item]:
     tools = data.get("tools") or []
     spec = data.get("spec")
@@ -49,7 +53,6 @@ def governance_items(data: dict[str, Any]) -> list[Item]:
     uncovered = approvals.get("uncovered_high_risk") or []
     policies = approvals.get("policies") or []
     envs = audit.get("environments") or []
-    audit_off = [e["name"] for e in envs if not e.get("enabled")]
     cred_missing = credentials.get("missing") or []
     return [
         _item("inventory", "Complete tool inventory", bool(spec) and bool(tools),
@@ -79,10 +82,11 @@ def governance_items(data: dict[str, Any]) -> list[Item]:
               (f"No credential is stored for: {', '.join(cred_missing[:6])}." if cred_missing
                else credentials.get("statement") or "No upstream credential is configured."),
               "credentials"),
-        _item("audit_logging", "Audit logging configuration", bool(envs) and not audit_off,
-              f"Audit logging on in {len(envs)} of {len(envs)} environments; hash-chained log, "
-              f"{audit.get('events_in_window', 0)} events in {audit.get('window_days', 30)} days",
-              (f"Audit logging is off in: {', '.join(audit_off)}." if audit_off else "No environment in scope."),
+        _item("audit_logging", "Audit logging configuration", bool(envs) and audit.get("chain_intact") is not False,
+              f"Every call audited in {_environments(len(envs))} (auditing cannot be turned off); hash-chained "
+              f"log, {audit.get('events_in_window', 0)} events in {audit.get('window_days', 30)} days",
+              (f"The audit log's hash chain is broken: {audit.get('chain')}." if audit.get("chain_intact") is False
+               else "No environment in scope."),
               "audit"),
         _item("security_review", "Security review documentation", bool(spec),
               f"This report: {len(data.get('findings') or [])} findings with severity and remediation, "

@@ -151,7 +151,7 @@ def report_snapshot(*, project: Project, environment: Environment | None, genera
 
 
 def _environment_row(env: Environment) -> dict:
-    return {"name": env.name, "slug": env.slug, "audit_enabled": env.audit_enabled, "base_url": env.base_url,
+    return {"name": env.name, "slug": env.slug, "base_url": env.base_url,
             "allow_private_network": env.allow_private_network}
 
 
@@ -278,7 +278,7 @@ def _tool_row(tool, envs: list[Environment], governance: dict) -> dict:
 
 
 def _audit_section(organization, project: Project, envs: list[Environment], now: datetime) -> dict:
-    """Audit configuration (per environment) and volume over the last 30 days: the project's
+    """The audit chain (re-verified) and volume over the last 30 days: the project's
     events by type (most services put the project's slug in the payload, the gateway also the
     environment's; the others target the project, an environment or a spec version) and the
     organization's total."""
@@ -297,11 +297,12 @@ def _audit_section(organization, project: Project, envs: list[Environment], now:
             for key, label in EVENT_TYPES.items() if counts.get(key, 0)]
     rows.sort(key=lambda r: (-r["count"], r["event_type"]))
     first = AuditEvent.objects.filter(organization=organization).order_by("seq").values_list("created_at", flat=True)
+    chain_intact, chain = _chain_status(organization, total)
     return {
-        "chain": _chain_status(organization, total),
+        "chain": chain,
+        "chain_intact": chain_intact,
         "window_days": AUDIT_WINDOW_DAYS,
-        "environments": [{"name": e.name, "slug": e.slug, "enabled": e.audit_enabled} for e in envs],
-        "enabled_everywhere": all(e.audit_enabled for e in envs) if envs else False,
+        "environments": [{"name": e.name, "slug": e.slug} for e in envs],
         "events_in_window": sum(counts.values()),
         "organization_events_in_window": org_window,
         "events_total": total,
@@ -319,16 +320,17 @@ def _audit_section(organization, project: Project, envs: list[Environment], now:
 AUDIT_VERIFY_MAX_EVENTS = 200_000
 
 
-def _chain_status(organization, total: int) -> str:
-    """The audit chain recomputed now (apps.audit's verifier), as one sentence for the report."""
+def _chain_status(organization, total: int) -> tuple[bool | None, str]:
+    """The audit chain recomputed now (apps.audit's verifier): intact (None when too long to
+    re-verify here) and one sentence for the report."""
     from apps.audit.services import audit_verify_organization
 
     if total > AUDIT_VERIFY_MAX_EVENTS:
-        return f"chain not re-verified for this report (over {AUDIT_VERIFY_MAX_EVENTS} events; run audit_verify)"
+        return None, f"chain not re-verified for this report (over {AUDIT_VERIFY_MAX_EVENTS} events; run audit_verify)"
     checked, broken = audit_verify_organization(organization)
     if broken is None:
-        return f"chain re-verified while generating this report: intact ({checked} events)"
-    return f"CHAIN BROKEN at event #{broken.seq}: {broken.reason}"
+        return True, f"chain re-verified while generating this report: intact ({checked} events)"
+    return False, f"CHAIN BROKEN at event #{broken.seq}: {broken.reason}"
 
 
 # --------------------------------------------------------------------------- governance
@@ -575,7 +577,6 @@ def _flow(data: dict) -> dict:
     urls = sorted({e["base_url"] for e in envs if e.get("base_url")}) or list(spec.get("servers") or [])
     hosts = sorted({urlsplit(u).netloc or u for u in urls})
     schemes = [s["name"] for s in spec.get("security_schemes") or []]
-    audit_on = sum(1 for e in audit["environments"] if e["enabled"])
     policy_count = len(approvals["policies"])
     return {
         "agent_lines": ["Any MCP client", "personal mcpf_ API token", "sees only granted tools"],
@@ -588,7 +589,7 @@ def _flow(data: dict) -> dict:
                              "AES-256-GCM envelope", "never sent to agents"],
         "approval_lines": [f"{policy_count} polic{'y' if policy_count == 1 else 'ies'}",
                            f"{len(approvals['uncovered_high_risk'])} risky tools uncovered"],
-        "audit_lines": [f"on in {audit_on}/{len(audit['environments'])} environments",
+        "audit_lines": ["every call, always on" if audit["chain_intact"] is not False else "HASH CHAIN BROKEN",
                         f"{audit['events_in_window']} events / {audit['window_days']} d"],
         "environments": [e["name"] for e in envs],
     }

@@ -14,7 +14,7 @@ Offline scans (``governance=None``) model the spec *exposed as-is* through a pla
 OpenAPI-to-MCP bridge: every tool enabled, no approval policy, no access restriction.
 That is what a team gets before MCPForge governs anything, so the offline score tells
 them how much governance the spec needs.  Environment facts that cannot be known offline
-(are upstream credentials configured? is audit logging on?) are not guessed: those
+(are upstream credentials configured, and how old are they?) are not guessed: those
 findings only appear with ``GovernanceFacts``; the spec-level counterpart
 ``upstream_auth_undocumented`` (the spec declares no way to authenticate) is checked.
 """
@@ -45,7 +45,6 @@ CREDENTIALS_NOT_CONFIGURED = "upstream_credentials_not_configured"
 AUTH_UNDOCUMENTED = "upstream_auth_undocumented"
 AUTH_UNUSABLE = "upstream_auth_unusable"
 CREDENTIALS_STALE = "upstream_credentials_stale"
-AUDIT_DISABLED = "audit_logging_disabled"
 PII_UNRESTRICTED = "pii_read_without_restricted_access"
 WRITE_WITHOUT_SECURITY = "write_operation_without_security"
 READ_WITHOUT_SECURITY = "read_operation_without_security"
@@ -82,7 +81,6 @@ CODE_CAP: dict[str, float] = {
     WRITE_WITHOUT_SECURITY: 15,
     BILLING_WITHOUT_MULTI_APPROVAL: 12,
     ADMIN_TOOL_ENABLED: 10,
-    AUDIT_DISABLED: 10,
     CREDENTIALS_NOT_CONFIGURED: 10,
     CREDENTIALS_IN_QUERY: 10,
     PLAIN_HTTP: 10,
@@ -124,16 +122,15 @@ Each bucket starts full and loses points for findings:
 
    | Code | Cap | Code | Cap |
    |---|---|---|---|
-   | `description_poisoning` | 25 | `pii_read_without_restricted_access` | 8 |
-   | `critical_tool_without_approval` | 18 | `read_operation_without_security` | 8 |
-   | `write_operation_without_security` | 15 | `unbounded_array_in_request` | 8 |
-   | `billing_tool_without_multi_approval` | 12 | `upstream_auth_undocumented` | 6 |
-   | `administrative_tool_enabled` | 10 | `admin_path_shares_auth` | 6 |
-   | `audit_logging_disabled` | 10 | `ssrf_prone_parameter` | 6 |
+   | `description_poisoning` | 25 | `read_operation_without_security` | 8 |
+   | `critical_tool_without_approval` | 18 | `unbounded_array_in_request` | 8 |
+   | `write_operation_without_security` | 15 | `upstream_auth_undocumented` | 6 |
+   | `billing_tool_without_multi_approval` | 12 | `admin_path_shares_auth` | 6 |
+   | `administrative_tool_enabled` | 10 | `ssrf_prone_parameter` | 6 |
    | `upstream_credentials_not_configured` | 10 | `unbounded_string_in_request` | 6 |
    | `credentials_in_query` | 10 | `upstream_credentials_stale` | 4 |
    | `plain_http_server` | 10 | `missing_rate_limit_response` | 3 |
-   |  |  | `description_suspicious_text` | 3 |
+   | `pii_read_without_restricted_access` | 8 | `description_suspicious_text` | 3 |
 
    Other codes: 10 (security, governance), 6 (data validation), 3 (quality).  All quality
    deductions together are capped at 10.
@@ -143,7 +140,7 @@ Each bucket starts full and loses points for findings:
 Every deduction is listed with its code, severity, tools and points, so the score can be
 checked line by line.  Offline scans assume the spec is exposed as-is (every tool enabled,
 no approval policy, no restricted access); environment facts that cannot be known offline
-(configured credentials, audit logging) are only scored when governance data is supplied.
+(configured credentials and their age) are only scored when governance data is supplied.
 """
 
 
@@ -161,7 +158,6 @@ class EnvironmentFacts:
     approval_policies: dict[str, str] = field(default_factory=dict)  # tool -> none | single | multi
     credentials_configured: bool = False
     credential_age_days: int | None = None
-    audit_enabled: bool = False
     restricted_tools: set[str] = field(default_factory=set)  # tools limited to specific roles/principals
 
     def approval(self, tool: str) -> str:
@@ -364,7 +360,6 @@ def _governance_findings(
 def _environment_findings(governance: GovernanceFacts) -> list[Finding]:
     missing: list[str] = []
     stale: list[str] = []
-    no_audit: list[str] = []
     for env in governance.environments:
         if not env.enabled_tools:
             continue
@@ -372,8 +367,6 @@ def _environment_findings(governance: GovernanceFacts) -> list[Finding]:
             missing.append(env.name)
         elif env.credential_age_days is not None and env.credential_age_days > CREDENTIAL_MAX_AGE_DAYS:
             stale.append(f"{env.name} ({env.credential_age_days} days)")
-        if not env.audit_enabled:
-            no_audit.append(env.name)
     out: list[Finding] = []
     if missing:
         out.append(
@@ -394,17 +387,6 @@ def _environment_findings(governance: GovernanceFacts) -> list[Finding]:
                 "medium",
                 f"Upstream credentials older than {CREDENTIAL_MAX_AGE_DAYS} days: {', '.join(stale)}.",
                 "Rotate the upstream credentials and record the rotation date.",
-                (),
-                "governance",
-            )
-        )
-    if no_audit:
-        out.append(
-            _finding(
-                AUDIT_DISABLED,
-                "high",
-                f"Audit logging is off in environment(s) with enabled tools: {', '.join(no_audit)}.",
-                "Turn on audit logging so every tool call and approval is recorded.",
                 (),
                 "governance",
             )

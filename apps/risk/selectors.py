@@ -38,7 +38,7 @@ FINDING_CATEGORY_LABELS = {
     "quality": "Quality",
 }
 SCORE_CACHE_SECONDS = 3600
-SCORE_CACHE_VERSION = 1
+SCORE_CACHE_VERSION = 2  # bump when findings change: cached scores are recomputed
 
 
 # --------------------------------------------------------------------------- overrides

@@ -265,7 +265,6 @@ def test_governance_facts_follow_switches_policies_grants_and_credentials(people
     assert env_facts.approval_policies == {"deletePet": "none", "getPetById": "none"}
     assert env_facts.credentials_configured is False and env_facts.credential_age_days is None
     assert env_facts.restricted_tools == {"deletePet", "getPetById"}   # no grant: nobody may call them
-    assert env_facts.audit_enabled is True
 
     services.policy_create(project=project, actor=people.admin, name="Critical", kind="single",
                            categories=["critical"])

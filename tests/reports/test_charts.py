@@ -87,10 +87,10 @@ def test_labels_from_specs_are_escaped():
 def test_data_flow_diagram_names_every_component():
     facts = charts.FlowFacts(gateway_lines=["12 grants"], upstream_title="Adyen Checkout API",
                              credential_lines=["2 stored"], approval_lines=["3 policies"],
-                             audit_lines=["on in 3/3 environments"], environments=["development", "production"])
+                             audit_lines=["every call, always on"], environments=["development", "production"])
     joined = " ".join(texts(parse(charts.data_flow_diagram(facts))))
     for expected in ("AI agent", "MCPForge gateway", "Adyen Checkout API", "Credential vault", "Approval queue",
-                     "Audit log", "12 grants", "3 policies", "on in 3/3 environments", "TRUST BOUNDARY",
+                     "Audit log", "12 grants", "3 policies", "every call, always on", "TRUST BOUNDARY",
                      "+ credential"):
         assert expected in joined
 

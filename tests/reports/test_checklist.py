@@ -16,8 +16,8 @@ def snapshot(**overrides):
         "governance": {
             "approvals": {"policies": [{"name": "Billing"}], "uncovered_high_risk": []},
             "credentials": {"configured": True, "missing": [], "statement": ""},
-            "audit": {"environments": [{"name": "production", "enabled": True}], "events_in_window": 12,
-                      "window_days": 30},
+            "audit": {"environments": [{"name": "production"}], "events_in_window": 12, "window_days": 30,
+                      "chain_intact": True, "chain": "chain re-verified while generating this report: intact"},
         },
     }
     data.update(overrides)
@@ -54,15 +54,26 @@ def test_uncovered_high_risk_tools_make_approvals_missing():
     assert "refundPayment" in items["approval_workflows"]["evidence"]
 
 
-def test_no_policies_no_credentials_audit_off():
+def test_no_policies_no_credentials_broken_audit_chain():
     data = snapshot()
+    broken = "CHAIN BROKEN at event #7: hash mismatch"
     data["governance"] = {"approvals": {"policies": [], "uncovered_high_risk": []},
                           "credentials": {"configured": False, "missing": ["production: ApiKeyAuth"]},
-                          "audit": {"environments": [{"name": "production", "enabled": False}]}}
+                          "audit": {"environments": [{"name": "production"}], "chain_intact": False, "chain": broken}}
     items = {i["key"]: i for i in checklist.build(data)["governance"]}
     assert items["approval_workflows"]["evidence"] == "No approval policy is defined."
     assert "production: ApiKeyAuth" in items["credential_storage"]["evidence"]
-    assert items["audit_logging"]["status"] == "missing" and "production" in items["audit_logging"]["evidence"]
+    assert items["audit_logging"]["status"] == "missing"
+    assert items["audit_logging"]["evidence"] == f"The audit log's hash chain is broken: {broken}."
+
+
+def test_audit_logging_is_met_when_the_chain_is_intact_or_too_long_to_re_verify():
+    for intact in (True, None):
+        data = snapshot()
+        data["governance"]["audit"]["chain_intact"] = intact
+        item = {i["key"]: i for i in checklist.build(data)["governance"]}["audit_logging"]
+        assert item["status"] != "missing"
+        assert item["evidence"].startswith("Every call audited in the one environment (auditing cannot be turned off)")
 
 
 def test_unclassified_tools_and_missing_score():

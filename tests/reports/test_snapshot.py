@@ -174,3 +174,4 @@ def test_audit_volume_is_counted_for_this_project(adyen, people):
     assert types.get("spec.imported") == 1 and "report.generated" not in types
     assert audit["organization_events_in_window"] > audit["events_in_window"]
     assert audit["chain"].startswith("chain re-verified while generating this report: intact")
+    assert audit["chain_intact"] is True and "enabled" not in audit["environments"][0]

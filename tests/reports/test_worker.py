@@ -86,7 +86,9 @@ def test_adyen_report_built_by_the_worker(report_worker, people, client_for):
     assert set(marks) == set(GOVERNANCE_CHECKLIST + DOCUMENTATION_CHECKLIST)
     assert marks["Ownership assignment"] == marks["Rollback procedures"] == marks["Complete tool inventory"] == "DONE"
     assert marks["Incident response plan"] == marks["Credential storage documentation"] == "MISSING"
-    assert marks["Data-flow diagram"] == "DONE"
+    assert marks["Data-flow diagram"] == marks["Audit logging configuration"] == "DONE"
+    assert "Auditing cannot be turned off" in text and "every call, always on" in text
+    assert "Tool-call auditing" not in text   # the old per-environment on/off table: it was never a setting
     assert "payments-platform@acme.test" in text and "Not documented" in text  # incident response missing
     # structure: contents with page numbers, sections, diagram, appendix formula
     for heading in ("Contents", "1. Executive summary", "2. Tool inventory", "3. Findings", "4. Governance",

@@ -122,11 +122,11 @@ def test_score_is_cached_until_the_configuration_changes(people, ledger, django_
     with django_assert_max_num_queries(2):  # current version + configuration stamp
         first = selectors.project_score(ledger)
     dev = ledger.environments.get(slug="development")
-    dev.audit_enabled = False
-    dev.save()
+    tool_set_enabled(project=ledger, environment=dev, operation_keys=["DELETE /entries/{id}"], enabled=True,
+                     actor=people.admin)
     second = selectors.project_score(ledger)
-    assert "audit_logging_disabled" in _codes(second[1])
-    assert "audit_logging_disabled" not in _codes(first[1])
+    assert "critical_tool_without_approval" in _codes(second[1])
+    assert "critical_tool_without_approval" not in _codes(first[1])
 
 
 def test_rows_to_pure_data_round_trip(people, ledger):

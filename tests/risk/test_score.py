@@ -74,7 +74,7 @@ def test_offline_scan_assumes_everything_exposed_without_approval():
     assert by_code(findings, sc.ADMIN_TOOL_ENABLED)[0].tools == ("createUser",)
     assert by_code(findings, sc.PII_UNRESTRICTED)[0].tools == ("listContacts",)
     # environment facts are never guessed offline
-    assert not codes(findings) & {sc.AUDIT_DISABLED, sc.CREDENTIALS_NOT_CONFIGURED, sc.CREDENTIALS_STALE}
+    assert not codes(findings) & {sc.CREDENTIALS_NOT_CONFIGURED, sc.CREDENTIALS_STALE}
 
 
 def test_governance_with_policies_clears_governance_findings():
@@ -92,7 +92,6 @@ def test_governance_with_policies_clears_governance_findings():
         approval_policies={"deletePet": "single", "refund": "multi"},
         credentials_configured=True,
         credential_age_days=10,
-        audit_enabled=True,
         restricted_tools={"listContacts"},
     )
     findings, _ = findings_for(tools, GovernanceFacts([env]))
@@ -102,7 +101,7 @@ def test_governance_with_policies_clears_governance_findings():
 
 def test_single_approval_is_not_enough_for_billing():
     tools = [tool("POST", "/payments/{id}/refunds", name="refund")]
-    env = EnvironmentFacts("prod", {"refund"}, {"refund": "single"}, True, 1, True)
+    env = EnvironmentFacts("prod", {"refund"}, {"refund": "single"}, True, 1)
     findings, _ = findings_for(tools, GovernanceFacts([env]))
     assert sc.CRITICAL_WITHOUT_APPROVAL not in codes(findings)
     billing = by_code(findings, sc.BILLING_WITHOUT_MULTI_APPROVAL)[0]
@@ -111,7 +110,7 @@ def test_single_approval_is_not_enough_for_billing():
 
 def test_disabled_tools_raise_no_governance_findings():
     tools = [tool("DELETE", "/pets/{id}", name="deletePet")]
-    env = EnvironmentFacts("prod", set(), {}, False, None, False)
+    env = EnvironmentFacts("prod", set(), {}, False, None)
     findings, _ = findings_for(tools, GovernanceFacts([env]))
     assert [f for f in findings if f.category == "governance"] == []
 
@@ -119,21 +118,18 @@ def test_disabled_tools_raise_no_governance_findings():
 def test_environment_findings():
     tools = [tool("GET", "/pets", name="listPets")]
     envs = [
-        EnvironmentFacts("dev", {"listPets"}, credentials_configured=False, audit_enabled=False),
-        EnvironmentFacts(
-            "prod", {"listPets"}, credentials_configured=True, credential_age_days=400, audit_enabled=True
-        ),
+        EnvironmentFacts("dev", {"listPets"}, credentials_configured=False),
+        EnvironmentFacts("prod", {"listPets"}, credentials_configured=True, credential_age_days=400),
     ]
     findings, _ = findings_for(tools, GovernanceFacts(envs))
     assert "dev" in by_code(findings, sc.CREDENTIALS_NOT_CONFIGURED)[0].message
     assert "prod (400 days)" in by_code(findings, sc.CREDENTIALS_STALE)[0].message
-    audit = by_code(findings, sc.AUDIT_DISABLED)[0]
-    assert audit.severity == "high" and "dev" in audit.message and "prod" not in audit.message
+    assert "audit_logging_disabled" not in codes(findings)   # auditing is not a setting: always on
 
 
 def test_admin_tool_with_approval_is_low():
     tools = [tool("POST", "/users", name="createUser", body=bounded(login=1))]
-    env = EnvironmentFacts("prod", {"createUser"}, {"createUser": "single"}, True, 1, True)
+    env = EnvironmentFacts("prod", {"createUser"}, {"createUser": "single"}, True, 1)
     findings, _ = findings_for(tools, GovernanceFacts([env]))
     assert [(f.code, f.severity) for f in findings if f.category == "governance"] == [(sc.ADMIN_TOOL_ENABLED, "low")]
 
