@@ -37,7 +37,7 @@ MASKED_FIELD = {API_KEY: "value", HTTP_BEARER: "token", HTTP_BASIC: "password",
 MAX_SECRET_LENGTH = 8192
 
 # RFC 9110 5.6.2 (a header's field-name) and RFC 6265 4.1.1 (a cookie-name): a token.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: Headers an API key may not replace: the gateway sets them, or they frame or route the
 #: request (a secret there would break every call, or be read as a body length).
 RESERVED_HEADERS = frozenset({
@@ -129,7 +129,7 @@ def describe_scheme(name: str, scheme: Mapping[str, Any]) -> SchemeInfo:
 def placement_problem(location: str, param: str) -> str:
     """Why an API key cannot be sent in ``location`` (header, query or cookie) named
     ``param``, or ``""``. Names the place, never a value."""
-    if location in ("header", "cookie") and not _TOKEN.fullmatch(param):
+    if location in ("header", "cookie") and not HTTP_TOKEN.fullmatch(param):
         return (f"{param[:60]!r} is not a valid HTTP {location} name (only letters, digits and "
                 "!#$%&'*+-.^_`|~ are allowed).")
     if location == "header" and param.lower() in RESERVED_HEADERS:

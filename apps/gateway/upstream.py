@@ -45,6 +45,7 @@ import anyio
 import httpx
 
 from apps.core import request_context
+from apps.credentials.schemes import HTTP_TOKEN
 from apps.inventory.toolgen import is_wrapped, request_parts
 
 from . import conf, transport
@@ -141,10 +142,20 @@ def _query_items(parts: Mapping[str, Any]) -> list[tuple[str, str]]:
     return items
 
 
-def _cookie_value(name: str, value: str) -> str:
-    if any(ch in value for ch in ";,\r\n\x00") or any(ch in name for ch in "=;, \r\n\x00"):
+def _cookie_value(tool, name: str, value: str) -> str:
+    _check_name(tool, "cookie", name)
+    if any(ch in value for ch in ";,\r\n\x00"):
         raise UpstreamError("bad_arguments", f"The cookie {name} contains characters a cookie cannot carry.")
     return value
+
+
+def _check_name(tool, where: str, name: str) -> None:
+    """A header or cookie parameter the spec named with characters HTTP does not allow is the
+    tool's fault, not the agent's: refused as ``not_configured`` before anything is sent."""
+    if not HTTP_TOKEN.fullmatch(name):
+        raise UpstreamError("not_configured", f"The tool {tool.name} cannot be called with its {where} parameter "
+                                              f"{name[:60]!a}: that is not a valid HTTP {where} name (the spec must "
+                                              "use letters, digits and !#$%&'*+-.^_`|~ only).")
 
 
 _CHECKED_BASES: dict[str, str] = {}  # base URL as configured -> as used; only usable ones (every call reads it)
@@ -247,8 +258,9 @@ def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) ->
     for name, value in parts["header"].items():
         if value is None or name.lower() in _FORBIDDEN_ARG_HEADERS:
             continue
+        _check_name(tool, "header", name)
         headers[name] = _single_line("header", name, _text(value))
-    cookies = {name: _cookie_value(name, _text(value)) for name, value in parts["cookie"].items()
+    cookies = {name: _cookie_value(tool, name, _text(value)) for name, value in parts["cookie"].items()
                if value is not None}
 
     if auth is not None:

@@ -290,3 +290,23 @@ def test_question_mark_and_hash_in_a_path_template_stay_in_the_path(template, ta
     (dropped before) or a fragment (which swallowed the rest of the path)."""
     tool = FakeTool(path=template, arg_map=PET.arg_map)
     assert build_request(tool, FakeEnv(), {"petId": 7, "limit": 1}).target == target
+
+
+@pytest.mark.parametrize(("where", "name"), [("header", "X Trace"), ("header", "X-Trace("), ("header", "X-Tracé"),
+                                             ("cookie", "session id"), ("cookie", "a=b"), ("cookie", 'k"')])
+def test_a_header_or_cookie_parameter_http_cannot_name_is_the_tools_fault_not_the_agents(where, name):
+    tool = FakeTool(arg_map={"petId": {"in": "path", "name": "petId"}, "p": {"in": where, "name": name}})
+    with pytest.raises(UpstreamError) as refused:
+        build_request(tool, FakeEnv(), {"petId": 1, "p": "v"})
+    assert refused.value.code == "not_configured"
+    assert refused.value.message.startswith(f"The tool t cannot be called with its {where} parameter ")
+    assert f"that is not a valid HTTP {where} name" in refused.value.message
+    # the agent can still call the tool without that optional parameter
+    assert str(build_request(tool, FakeEnv(), {"petId": 1}).url) == "https://api.example.com/v1/pets/1"
+
+
+def test_a_cookie_value_http_cannot_carry_is_still_the_agents_fault():
+    tool = FakeTool(arg_map={"petId": {"in": "path", "name": "petId"}, "s": {"in": "cookie", "name": "session"}})
+    with pytest.raises(UpstreamError) as refused:
+        build_request(tool, FakeEnv(), {"petId": 1, "s": "a;b"})
+    assert refused.value.code == "bad_arguments" and "The cookie session" in refused.value.message
