@@ -43,6 +43,7 @@ EVENT_TYPES: dict[str, str] = {
     "policy.deleted": "An approval policy was deleted",
     "credential.set": "An upstream credential was set",
     "credential.rotated": "An upstream credential was rotated",
+    "credential.moved": "A new spec version moved where an API key is sent; the stored key followed",
     "credential.destroyed": "An old credential version was destroyed",
     "credential.kek_rotated": "Data keys were re-wrapped under a new key-encryption key",
     # gateway and approvals

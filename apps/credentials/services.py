@@ -157,6 +157,44 @@ def credential_set(*, environment, scheme_name: str, values: dict[str, Any], act
 
 
 @transaction.atomic
+def credentials_follow_spec(*, project, security_schemes: dict[str, Any], spec_version: int) -> int:
+    """Move stored API keys to where the new current spec version says they go.
+
+    The spec owns the placement of an API key (header, query parameter or cookie and its name;
+    an admin only supplies the secret), and the gateway sends a credential as it was saved. So
+    when a new version moves a key, say from header ``api_key`` to ``X-Api-Key``, every
+    environment's credential for that scheme follows: same secret, new place, one
+    ``credential.moved`` event each. A scheme the new version dropped, turned into another type,
+    or placed where HTTP cannot carry a key is left as it is (the credentials page and the
+    ``upstream_auth_unusable`` finding say why). Called by the spec analysis in the transaction
+    that makes the version current; returns how many credentials moved.
+    """
+    moved = 0
+    stored = (Credential.objects.select_for_update().select_related("environment", "organization")
+              .filter(project=project, kind=schemes.API_KEY).order_by("pk"))
+    for credential in stored:
+        raw = security_schemes.get(credential.scheme_name)
+        if not isinstance(raw, dict):
+            continue
+        info = schemes.describe_scheme(credential.scheme_name, raw)
+        if not info.supported or schemes.API_KEY not in info.kinds or credential.config == info.config:
+            continue
+        before = dict(credential.config)
+        credential.config = dict(info.config)
+        credential.save(update_fields=["config", "updated_at"])
+        environment = credential.environment
+        audit_record(
+            organization=credential.organization, event_type="credential.moved", actor=None,
+            actor_label="analysis worker", target=credential,
+            target_label=f"{credential.scheme_name} in {project.slug}/{environment.slug}",
+            payload={"project": project.slug, "environment": environment.slug, "scheme": credential.scheme_name,
+                     "spec_version": spec_version, "before": before, "after": credential.config},
+        )
+        moved += 1
+    return moved
+
+
+@transaction.atomic
 def credential_destroy_due(*, now=None) -> int:
     """Wipe the sealed columns of retiring versions whose grace period is over. Returns how many."""
     now = now or timezone.now()

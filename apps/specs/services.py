@@ -303,3 +303,8 @@ def _persist(version: SpecVersion, result: pipeline.AnalysisResult) -> None:
             "timings_ms": result.timings_ms,
         },
     )
+    # The spec owns where an API key goes: stored keys follow a placement this version moved.
+    from apps.credentials.services import credentials_follow_spec
+
+    credentials_follow_spec(project=version.project, security_schemes=dict(parsed.security_schemes or {}),
+                            spec_version=version.number)

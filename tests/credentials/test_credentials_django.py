@@ -452,3 +452,43 @@ def test_a_credential_stored_in_such_a_place_before_is_not_sent_and_the_call_is_
         f"/api/v1/projects/{project.public_id}/environments/production/credentials/").json()["credentials"]}
     assert rows["api_key"]["cannot_send"].startswith("it puts the key in the Content-Length header")
     assert rows["petstore_auth"]["cannot_send"] == ""
+
+
+def test_a_new_spec_version_that_moves_the_api_key_moves_the_stored_keys_with_it(people, petstore):
+    from apps.gateway.upstream import prepare_request
+
+    project, envs = petstore
+    prod, staging = envs["production"], envs["staging"]
+    prod.base_url = "https://petstore3.swagger.io/api/v3"
+    prod.save()
+    for env, key in ((prod, API_KEY), (staging, "pk_staging_key_0123456789abcdef")):
+        services.credential_set(environment=env, scheme_name="api_key", values={"value": key}, actor=people.admin)
+    inventory = tool_by_name(project, "getInventory")
+    assert services.upstream_auth(prod, inventory).headers == {"api_key": API_KEY}
+
+    assert import_spec(project, "petstore-v3.yaml", people.owner,
+                       data=_petstore_with_api_key_in("X-Api-Key")).status == "ready"
+    inventory = tool_by_name(project, "getInventory")   # the row of the new current version
+    assert services.upstream_auth(prod, inventory).headers == {"X-Api-Key": API_KEY}
+    assert services.upstream_auth(staging, inventory).headers == {"X-Api-Key": "pk_staging_key_0123456789abcdef"}
+    request = prepare_request(tool=inventory, environment=prod, arguments={})
+    assert request.headers["x-api-key"] == API_KEY and "api_key" not in request.headers
+    # same secret, same version: only where it is sent changed, each move audited after the analysis
+    assert list(CredentialVersion.objects.filter(credential__project=project).values_list("number", flat=True)) \
+        == [1, 1]
+    events = list(AuditEvent.objects.filter(event_type__in=["spec.analysed", "credential.moved"]).order_by("seq")
+                  .values_list("event_type", "actor_label", "payload"))
+    assert [e[0] for e in events] == ["spec.analysed", "spec.analysed", "credential.moved", "credential.moved"]
+    moved = {e[2]["environment"]: e[2] for e in events[2:]}
+    assert moved["production"] == {"project": project.slug, "environment": "production", "scheme": "api_key",
+                                   "spec_version": 2, "before": {"in": "header", "param": "api_key"},
+                                   "after": {"in": "header", "param": "X-Api-Key"}}
+    assert {e[1] for e in events[2:]} == {"analysis worker"}
+    assert API_KEY not in json.dumps([e[2] for e in events])
+
+    # the same placement again moves nothing; a place HTTP cannot carry is not followed
+    import_spec(project, "petstore-v3.yaml", people.owner, data=_petstore_with_api_key_in("X-Api-Key"))
+    import_spec(project, "petstore-v3.yaml", people.owner, data=_petstore_with_api_key_in("Content-Length"))
+    assert AuditEvent.objects.filter(event_type="credential.moved").count() == 2
+    assert [c.config for c in Credential.objects.filter(project=project)] == [
+        {"in": "header", "param": "X-Api-Key"}] * 2
