@@ -46,7 +46,7 @@ import httpx
 
 from apps.core import request_context
 from apps.credentials.schemes import HTTP_TOKEN
-from apps.inventory.toolgen import is_wrapped, request_parts
+from apps.inventory.toolgen import RESERVED_HEADER_PARAMS, is_wrapped, request_parts
 
 from . import conf, transport
 from .upstream_request import UpstreamRequest, encode
@@ -58,10 +58,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 USER_AGENT = "MCPForge-Gateway/1.0"
 TEXT_ERROR_BODY_CHARS = 2000
 # Headers an argument may never set: transport framing, and the places credentials live.
-_FORBIDDEN_ARG_HEADERS = frozenset({
-    "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
-    "authorization", "proxy-authorization", "cookie", "keep-alive",
-})
+_FORBIDDEN_ARG_HEADERS = RESERVED_HEADER_PARAMS
 _PATH_TEMPLATE = re.compile(r"\{([^{}]+)\}")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_URL_CHARS = 65536  # httpx's limit on a URL and on each of its parts

@@ -97,7 +97,15 @@ WRAP_COMMENT = "mcpforge: structured result is wrapped as {result: ...}"
 MAX_INLINE_CHARS = 8_000
 _MAX_SCHEMA_DEPTH = 100  # deeper levels become {}: bounds recursion on hostile documents
 _SUFFIX_CHARS = 6
-_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+#: Header parameters an agent may never set: the gateway sets them, they frame or route the
+#: request, or they are where upstream credentials go. No tool takes them as arguments, and
+#: the gateway drops them from any argument map that still names them.
+RESERVED_HEADER_PARAMS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+    "expect", "proxy-connection", "authorization", "proxy-authorization", "cookie",
+})
+# ... and the two the gateway derives from the tool's media types
+_IGNORED_HEADERS = RESERVED_HEADER_PARAMS | {"accept", "content-type"}
 _LOCATION_ORDER = ("path", "query", "header", "cookie")
 _SIMPLE_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 _BODY_PREFERENCE = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")

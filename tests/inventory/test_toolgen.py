@@ -465,6 +465,15 @@ def test_name_clash_rule_and_request_parts():
         request_parts(tool, {"nope": 1})
 
 
+def test_header_parameters_the_gateway_owns_are_not_arguments():
+    names = ["Host", "Content-Length", "Transfer-Encoding", "Connection", "Expect", "Cookie", "Authorization",
+             "Proxy-Authorization", "Accept", "Content-Type", "X-Trace"]
+    params = [{"name": n, "in": "header", "required": True, "schema": {"type": "string"}} for n in names]
+    (tool,) = tools_for({"/items": {"get": {"operationId": "listItems", "parameters": params, "responses": ok()}}})
+    assert tool.arg_map == {"X-Trace": {"in": "header", "name": "X-Trace"}}
+    assert list(tool.input_schema["properties"]) == tool.input_schema["required"] == ["X-Trace"]
+
+
 def test_whole_body_request_parts_and_wrap_result():
     body = {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "integer"}}}}}
     (tool,) = tools_for(
