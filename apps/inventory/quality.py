@@ -20,6 +20,7 @@ quality.missing_param_description   low      parameters without a description
 quality.huge_schema                 medium   inputSchema JSON larger than 8 KB
 quality.huge_output_schema          low      outputSchema JSON larger than 32 KB
 quality.deprecated_tools            info     deprecated operations exposed as tools
+quality.unsendable_parameter        medium   header/cookie parameter named with characters HTTP refuses
 =================================== ======== ===============================================
 """
 
@@ -29,7 +30,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from apps.inventory.toolgen import OUTPUT_WRAP_KEY, estimate_tokens, is_wrapped, json_size
+from apps.credentials.schemes import HTTP_TOKEN
+from apps.inventory.toolgen import (
+    OUTPUT_WRAP_KEY,
+    RESERVED_HEADER_PARAMS,
+    estimate_tokens,
+    is_wrapped,
+    json_size,
+)
 from apps.specs.domain import Finding, ToolDef
 
 __all__ = [
@@ -105,7 +113,7 @@ _NOT_FILTERS = frozenset(
     }
 )
 _LIST_VERBS = frozenset({"list", "search", "query", "find", "browse", "enumerate"})
-_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+_IGNORED_HEADERS = RESERVED_HEADER_PARAMS | {"accept", "content-type"}  # not arguments (see toolgen)
 
 
 def quality_findings(tools: list[ToolDef]) -> list[Finding]:
@@ -116,6 +124,7 @@ def quality_findings(tools: list[ToolDef]) -> list[Finding]:
         findings.extend(check(tools))
     findings.extend(_huge_schemas(tools, sizes))
     findings.extend(_deprecated(tools))
+    findings.extend(_unsendable_parameters(tools))
     return findings
 
 
@@ -412,4 +421,25 @@ def _deprecated(tools: list[ToolDef]) -> Iterator[Finding]:
             message=f"{len(affected)} deprecated operation(s) are exposed as tools",
             remediation="Disable deprecated operations unless agents still need them.",
             tools=tuple(affected),
+        )
+
+
+def _unsendable_parameters(tools: list[ToolDef]) -> Iterator[Finding]:
+    """Header and cookie names must be HTTP tokens; the gateway refuses a call that passes such
+    a parameter (``not_configured``) rather than send a malformed request."""
+    bad: dict[str, list[str]] = {}
+    for tool in tools:
+        for p in tool.parameters:
+            ignored = p.location == "header" and p.name.lower() in _IGNORED_HEADERS
+            if p.location in ("header", "cookie") and not ignored and not HTTP_TOKEN.fullmatch(p.name):
+                bad.setdefault(tool.name, []).append(f"{p.location} {p.name!r}")
+    if bad:
+        examples = ", ".join(f"{names[0]} in {tool}" for tool, names in list(bad.items())[:3])
+        yield Finding(
+            code="quality.unsendable_parameter",
+            severity="medium",
+            message=f"{len(bad)} tool(s) have header or cookie parameters whose names HTTP cannot carry ({examples}); "
+            "calls that pass them are refused",
+            remediation="Rename them in the spec using letters, digits and !#$%&'*+-.^_`|~ only.",
+            tools=tuple(bad),
         )

@@ -183,3 +183,17 @@ def test_petstore_v3_findings():
     findings = by_code(quality_findings(build_tools(load_spec("petstore-v3.yaml"))))
     assert findings["quality.no_pagination"].tools == ("findPetsByStatus", "findPetsByTags")
     assert "quality.tool_limit_exceeded" not in findings
+
+
+def test_header_and_cookie_names_http_cannot_carry():
+    tools = [
+        tool("spaced", params=[Parameter("X Trace", "header", description="d"), Parameter("ok", "query")]),
+        tool("cookieEq", params=[Parameter("a=b", "cookie", description="d")]),
+        tool("fine", params=[Parameter("X-Trace", "header", description="d"), Parameter("sid", "cookie")]),
+        tool("owned", params=[Parameter("Host", "header", description="d")]),   # not an argument at all
+        tool("queryIsFree", params=[Parameter("a b", "query", description="d")]),
+    ]
+    finding = by_code(quality_findings(tools))["quality.unsendable_parameter"]
+    assert finding.tools == ("spaced", "cookieEq") and finding.severity == "medium"
+    assert "header 'X Trace' in spaced, cookie 'a=b' in cookieEq" in finding.message
+    assert "quality.unsendable_parameter" not in by_code(quality_findings(tools[2:]))
