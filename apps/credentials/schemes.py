@@ -10,10 +10,11 @@ an error message.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from apps.core.http_names import GATEWAY_HEADERS, HTTP_NAME_CHARACTERS, HTTP_TOKEN
 
 API_KEY = "api_key"
 HTTP_BEARER = "http_bearer"
@@ -36,14 +37,9 @@ MASKED_FIELD = {API_KEY: "value", HTTP_BEARER: "token", HTTP_BASIC: "password",
 
 MAX_SECRET_LENGTH = 8192
 
-# RFC 9110 5.6.2 (a header's field-name) and RFC 6265 4.1.1 (a cookie-name): a token.
-HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-#: Headers an API key may not replace: the gateway sets them, or they frame or route the
-#: request (a secret there would break every call, or be read as a body length).
-RESERVED_HEADERS = frozenset({
-    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
-    "expect", "proxy-authorization", "proxy-connection", "content-type", "content-encoding", "cookie",
-})
+#: Headers an API key may not replace: the gateway's own (a secret there would break every call,
+#: or be read as a body length) and those describing the body. Authorization is a key's usual place.
+RESERVED_HEADERS = GATEWAY_HEADERS | {"content-type", "content-encoding"}
 
 
 class SchemeError(ValueError):
@@ -130,8 +126,7 @@ def placement_problem(location: str, param: str) -> str:
     """Why an API key cannot be sent in ``location`` (header, query or cookie) named
     ``param``, or ``""``. Names the place, never a value."""
     if location in ("header", "cookie") and not HTTP_TOKEN.fullmatch(param):
-        return (f"{param[:60]!r} is not a valid HTTP {location} name (only letters, digits and "
-                "!#$%&'*+-.^_`|~ are allowed).")
+        return f"{param[:60]!r} is not a valid HTTP {location} name (only {HTTP_NAME_CHARACTERS} are allowed)."
     if location == "header" and param.lower() in RESERVED_HEADERS:
         if param.lower() == "cookie":
             return "it puts the key in the Cookie header; a cookie credential needs `in: cookie` and the cookie's name."

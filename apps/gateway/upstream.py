@@ -45,7 +45,7 @@ import anyio
 import httpx
 
 from apps.core import request_context
-from apps.credentials.schemes import HTTP_TOKEN
+from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
 from apps.inventory.toolgen import RESERVED_HEADER_PARAMS, is_wrapped, request_parts
 
 from . import conf, transport
@@ -152,7 +152,7 @@ def _check_name(tool, where: str, name: str) -> None:
     if not HTTP_TOKEN.fullmatch(name):
         raise UpstreamError("not_configured", f"The tool {tool.name} cannot be called with its {where} parameter "
                                               f"{name[:60]!a}: that is not a valid HTTP {where} name (the spec must "
-                                              "use letters, digits and !#$%&'*+-.^_`|~ only).")
+                                              f"use {HTTP_NAME_CHARACTERS} only).")
 
 
 _CHECKED_BASES: dict[str, str] = {}  # base URL as configured -> as used; only usable ones (every call reads it)

@@ -30,14 +30,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from apps.credentials.schemes import HTTP_TOKEN
-from apps.inventory.toolgen import (
-    OUTPUT_WRAP_KEY,
-    RESERVED_HEADER_PARAMS,
-    estimate_tokens,
-    is_wrapped,
-    json_size,
-)
+from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
+from apps.inventory.toolgen import IGNORED_HEADER_PARAMS, OUTPUT_WRAP_KEY, estimate_tokens, is_wrapped, json_size
 from apps.specs.domain import Finding, ToolDef
 
 __all__ = [
@@ -113,7 +107,6 @@ _NOT_FILTERS = frozenset(
     }
 )
 _LIST_VERBS = frozenset({"list", "search", "query", "find", "browse", "enumerate"})
-_IGNORED_HEADERS = RESERVED_HEADER_PARAMS | {"accept", "content-type"}  # not arguments (see toolgen)
 
 
 def quality_findings(tools: list[ToolDef]) -> list[Finding]:
@@ -371,7 +364,7 @@ def _parameter_descriptions(tools: list[ToolDef]) -> Iterator[Finding]:
         if any(
             not p.description and not (p.schema or {}).get("description")
             for p in tool.parameters
-            if not (p.location == "header" and p.name.lower() in _IGNORED_HEADERS)
+            if not (p.location == "header" and p.name.lower() in IGNORED_HEADER_PARAMS)
         )
     ]
     if affected:
@@ -430,7 +423,7 @@ def _unsendable_parameters(tools: list[ToolDef]) -> Iterator[Finding]:
     bad: dict[str, list[str]] = {}
     for tool in tools:
         for p in tool.parameters:
-            ignored = p.location == "header" and p.name.lower() in _IGNORED_HEADERS
+            ignored = p.location == "header" and p.name.lower() in IGNORED_HEADER_PARAMS
             if p.location in ("header", "cookie") and not ignored and not HTTP_TOKEN.fullmatch(p.name):
                 bad.setdefault(tool.name, []).append(f"{p.location} {p.name!r}")
     if bad:
@@ -440,6 +433,6 @@ def _unsendable_parameters(tools: list[ToolDef]) -> Iterator[Finding]:
             severity="medium",
             message=f"{len(bad)} tool(s) have header or cookie parameters whose names HTTP cannot carry ({examples}); "
             "calls that pass them are refused",
-            remediation="Rename them in the spec using letters, digits and !#$%&'*+-.^_`|~ only.",
+            remediation=f"Rename them in the spec using {HTTP_NAME_CHARACTERS} only.",
             tools=tuple(bad),
         )

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from apps.core.http_names import GATEWAY_HEADERS
 from apps.specs.domain import Operation, Parameter, ParsedSpec, ToolDef
 from apps.specs.parse import resolve_pointer
 
@@ -97,15 +98,13 @@ WRAP_COMMENT = "mcpforge: structured result is wrapped as {result: ...}"
 MAX_INLINE_CHARS = 8_000
 _MAX_SCHEMA_DEPTH = 100  # deeper levels become {}: bounds recursion on hostile documents
 _SUFFIX_CHARS = 6
-#: Header parameters an agent may never set: the gateway sets them, they frame or route the
-#: request, or they are where upstream credentials go. No tool takes them as arguments, and
-#: the gateway drops them from any argument map that still names them.
-RESERVED_HEADER_PARAMS = frozenset({
-    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
-    "expect", "proxy-connection", "authorization", "proxy-authorization", "cookie",
-})
-# ... and the two the gateway derives from the tool's media types
-_IGNORED_HEADERS = RESERVED_HEADER_PARAMS | {"accept", "content-type"}
+#: Header parameters an agent may never set: the gateway's own, and Authorization (where upstream
+#: credentials go). No tool takes them as arguments, and the gateway drops them from any argument
+#: map that still names them.
+RESERVED_HEADER_PARAMS = GATEWAY_HEADERS | {"authorization"}
+#: ... and the two the gateway derives from the tool's media types: header parameters that never
+#: become arguments.
+IGNORED_HEADER_PARAMS = RESERVED_HEADER_PARAMS | {"accept", "content-type"}
 _LOCATION_ORDER = ("path", "query", "header", "cookie")
 _SIMPLE_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 _BODY_PREFERENCE = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
@@ -343,7 +342,7 @@ def _input_schema(
     assembled = _Input()
     for location in _LOCATION_ORDER:
         for param in op.parameters:
-            if param.location != location or (location == "header" and param.name.lower() in _IGNORED_HEADERS):
+            if param.location != location or (location == "header" and param.name.lower() in IGNORED_HEADER_PARAMS):
                 continue
             prop = _property_name(param.name)
             assembled.add(
