@@ -138,3 +138,40 @@ def test_admin_enables_a_tool_for_a_team_in_staging(page, live_server, shot, peo
 
     kinds = set(AuditEvent.objects.filter(organization=people.org).values_list("event_type", flat=True))
     assert {"tool.enabled", "grant.created", "policy.created", "credential.set", "environment.updated"} <= kinds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_credentials_page_explains_a_key_http_cannot_carry(page, live_server, shot, people):
+    from apps.credentials.models import Credential
+    from apps.credentials.services import credential_set
+    from tests.conftest import SPECS_DIR
+
+    project = make_project(people.org, people.owner, name="Legacy Petstore")
+    import_spec(project, "petstore-v3.yaml", people.owner)
+    staging = project.environments.get(slug="staging")
+    credential_set(environment=staging, scheme_name="api_key", values={"value": SECRET}, actor=people.admin)
+    # as if stored before placements were checked
+    Credential.objects.filter(environment=staging).update(config={"in": "header", "param": "Content-Length"})
+    base = f"{live_server.url}/o/{people.org.slug}/p/{project.slug}/governance/credentials"
+
+    login(page, live_server, people.admin.email, PASSWORD)
+    page.goto(f"{base}/staging/")
+    slot = page.locator("[data-testid=slot-api_key]")
+    slot.wait_for()
+    assert "set, cannot be sent" in slot.inner_text()
+    assert "Calls that need this credential are refused: it puts the key in the Content-Length header" in (
+        slot.locator("[data-testid=cannot-send-api_key]").inner_text())
+    assert SECRET not in page.content()
+    shot(page, "gov-09-credential-cannot-be-sent")
+
+    scheme = "    api_key:\n      type: apiKey\n      name: {}\n"
+    text = (SPECS_DIR / "petstore-v3.yaml").read_text().replace(scheme.format("api_key"), scheme.format("Host"))
+    import_spec(project, "petstore-v3.yaml", people.owner, data=text.encode())
+    page.goto(f"{base}/production/")
+    slot = page.locator("[data-testid=slot-api_key]")
+    slot.wait_for()
+    assert "API key in header Host (unusable)" in slot.inner_text() and "not supported" in slot.inner_text()
+    assert "Scheme 'api_key' cannot be used: it puts the key in the Host header" in (
+        slot.locator("[data-testid=note-api_key]").inner_text())
+    assert slot.locator("[data-testid=save-api_key-api_key]").count() == 0   # nothing to fill in
+    shot(page, "gov-10-scheme-unusable")
