@@ -359,8 +359,8 @@ class PinnedTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry, network_backend=_PinnedBackend(policy))
 
 
-def client(*, allow_private: bool | Callable[[str], bool], timeout: float, verify: ssl.SSLContext | bool = True,
-           headers: dict[str, str] | None = None) -> httpx.Client:
+def client(*, allow_private: bool | Callable[[str], bool], timeout: float | httpx.Timeout,
+           verify: ssl.SSLContext | bool = True, headers: dict[str, str] | None = None) -> httpx.Client:
     """An httpx client for one outbound path: pinned, checked connections, no redirects followed
     (callers that follow them do so hop by hop), no proxies or .netrc from the environment.
 
