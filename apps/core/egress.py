@@ -39,6 +39,7 @@ Pinning
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -180,16 +181,27 @@ def _embedded(ip: ipaddress.IPv6Address) -> tuple[list[ipaddress.IPv4Address], V
     return [], _PUBLIC
 
 
+# (version, first, last, verdict) in table order, compared as integers (``ip in network`` is
+# ten times slower, and the gateway judges an address on every tool call).
+_RANGES = tuple((b.network.version, int(b.network.network_address), int(b.network.broadcast_address),
+                 Verdict(b.klass, f"{b.name}, {b.source}")) for b in BLOCKS)
+
+
 def _table(ip: IPAddress) -> Verdict | None:
-    for block in BLOCKS:
-        if ip.version == block.network.version and ip in block.network:
-            return Verdict(block.klass, f"{block.name}, {block.source}")
+    version, value = ip.version, int(ip)
+    for v, first, last, verdict in _RANGES:
+        if v == version and first <= value <= last:
+            return verdict
     return None
 
 
 def classify(address: str | IPAddress) -> Verdict:
     """The class of one address: "public", ``PRIVATE`` or ``NEVER``, with the reason."""
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    return _classify(ipaddress.ip_address(address) if isinstance(address, str) else address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify(ip: IPAddress) -> Verdict:
     if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
         return Verdict(NEVER, "an IPv6 address with a zone id")
     if isinstance(ip, ipaddress.IPv4Address):
@@ -201,7 +213,7 @@ def classify(address: str | IPAddress) -> Verdict:
     if carried:
         verdicts = [own]
         for inner in carried:
-            v = classify(inner)
+            v = _classify(inner)
             if v.klass != "public":
                 v = Verdict(v.klass, f"it embeds {inner}: {v.reason}")
             verdicts.append(v)
@@ -275,18 +287,43 @@ def system_resolve(host: str, port: int) -> list[str]:
 Resolver = Callable[[str, int], list[str]]
 
 
+@functools.lru_cache(maxsize=4096)
+def _address_refusal_text(address: str, allow_private: bool) -> str | None:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:  # a scoped IPv6 answer (fe80::1%eth0) or something odd: never
+        return f"it resolves to {address}, which is never called"
+    return address_refusal(parsed, allow_private=allow_private)
+
+
 def _judge(host: str, addresses: list[str], *, allow_private: bool) -> str:
     if not addresses:
         raise Unresolvable(f"The host {host} cannot be resolved.")
     for address in addresses:
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:  # a scoped IPv6 answer (fe80::1%eth0) or something odd: never
-            raise Refused(f"Refused to connect to {host}: it resolves to {address}, which is never called.") from None
-        reason = address_refusal(parsed, allow_private=allow_private)
+        reason = _address_refusal_text(address, allow_private)
         if reason:
             raise Refused(f"Refused to connect to {host}: {reason}.")
     return addresses[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_outcome(host: str, allow_private: bool) -> tuple[str, str]:
+    """("name", "") for a host name; ("ok", address) or ("refused", message) for an IP
+    literal (cached: the gateway checks its upstream's host on every call)."""
+    try:
+        ip = literal(host)
+        if ip is None:
+            return "name", ""
+        return "ok", _judge(host, [str(ip)], allow_private=allow_private)
+    except Refused as exc:
+        return "refused", exc.message
+
+
+def _checked_literal(host: str, allow_private: bool) -> str | None:
+    kind, value = _literal_outcome(host, allow_private)
+    if kind == "refused":
+        raise Refused(value)
+    return value if kind == "ok" else None
 
 
 def checked_address(host: str, port: int, *, allow_private: bool, resolve: Resolver | None = None) -> str:
@@ -294,9 +331,9 @@ def checked_address(host: str, port: int, *, allow_private: bool, resolve: Resol
 
     Raises ``Refused`` (``Unresolvable`` when the name does not resolve). The caller must
     connect to the returned address and to nothing else."""
-    ip = literal(host)
-    if ip is not None:
-        return _judge(host, [str(ip)], allow_private=allow_private)
+    address = _checked_literal(host, allow_private)
+    if address is not None:
+        return address
     try:
         addresses = (resolve or system_resolve)(host, port)
     except (OSError, UnicodeError):
@@ -306,9 +343,9 @@ def checked_address(host: str, port: int, *, allow_private: bool, resolve: Resol
 
 async def checked_address_async(host: str, port: int, *, allow_private: bool) -> str:
     """``checked_address`` for event-loop code (the name lookup runs off the loop)."""
-    ip = literal(host)
-    if ip is not None:
-        return _judge(host, [str(ip)], allow_private=allow_private)
+    address = _checked_literal(host, allow_private)
+    if address is not None:
+        return address
     import anyio
 
     try:
