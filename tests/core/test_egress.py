@@ -372,3 +372,76 @@ def test_names_are_resolved_once_and_every_answer_is_judged():
                                   resolve=lambda *_: ["93.184.215.14"]) == "93.184.215.14"
     with pytest.raises(egress.Unresolvable):
         egress.checked_address("api.example.com", 443, allow_private=False, resolve=lambda *_: [])
+
+
+# --------------------------------------------------------------------------- TLS on a pinned connection
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """HTTPS on 127.0.0.1 with a certificate for secure.test only (a throwaway CA); records
+    the SNI name each handshake asked for."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "egress test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secure.test")]))
+            .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(2)
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("secure.test")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(folder / "leaf.pem")
+    names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, ctx: names.append(name)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - http.server API
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    client_context = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+    yield httpd.server_address[1], client_context, names
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_tls_on_the_pinned_address_is_verified_against_the_host_name(net, tls_server):
+    """The socket goes to the checked address (127.0.0.1), while SNI and certificate
+    verification use the URL's name: the right name passes, another name on the same
+    address fails verification."""
+    import httpx
+
+    port, context, names = tls_server
+    net.dns.update({"secure.test": [["127.0.0.1"]], "impostor.test": [["127.0.0.1"]]})
+    with egress.client(allow_private=True, timeout=5, verify=context) as client:
+        assert client.get(f"https://secure.test:{port}/").text == "ok"
+        with pytest.raises(httpx.ConnectError, match="certificate verify failed"):
+            client.get(f"https://impostor.test:{port}/")
+    assert names[:2] == ["secure.test", "impostor.test"]
+    assert net.connects == ["127.0.0.1", "127.0.0.1"]
