@@ -35,6 +35,7 @@ Pinning
     inside ``connect_tcp``: every connection httpx opens (redirect hops included) is checked at
     the moment it is made, while TLS SNI and certificate verification keep the URL's host name.
     The clients ignore proxy variables and .netrc (``trust_env=False``); no proxy setting exists.
+    (The CA bundle may still come from ``SSL_CERT_FILE``/``SSL_CERT_DIR``, as httpx does.)
 """
 
 from __future__ import annotations
@@ -385,13 +386,16 @@ class PinnedTransport(httpx.HTTPTransport):
     """``httpx.HTTPTransport`` whose connections go through ``_PinnedBackend``."""
 
     def __init__(self, *, allow_private: bool | Callable[[str], bool], verify: ssl.SSLContext | bool = True):
-        super().__init__(verify=verify, trust_env=False)
+        # CA bundle: certifi, or SSL_CERT_FILE / SSL_CERT_DIR when the operator set them (a
+        # private CA); trust_env stays off for everything that could reroute a request.
+        context = httpx.create_ssl_context(verify=verify, trust_env=True)
+        super().__init__(verify=context, trust_env=False)
         policy = allow_private if callable(allow_private) else (lambda _host, flag=bool(allow_private): flag)
         # httpx has no public hook for a network backend (encode/httpx discussion #3180), so the
         # pool HTTPTransport.__init__ built is replaced by one with the same defaults.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry, network_backend=_PinnedBackend(policy))
 
