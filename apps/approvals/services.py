@@ -713,11 +713,6 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> Webhook
     if hook is None or not hook.has_secret or not hook.url:
         return record(WebhookDelivery.Status.FAILED, error="The webhook is no longer configured.")
     try:
-        address = webhook.check_destination(delivery.url, allow_private=webhook_allows_private())
-    except webhook.DestinationError as exc:
-        return record(WebhookDelivery.Status.FAILED, error=str(exc))
-    target, host_header, sni = webhook.pinned_url(delivery.url, address)
-    try:
         secret = webhook_secret(hook)
     except crypto.CryptoError as exc:
         return record(WebhookDelivery.Status.FAILED, error=f"The signing secret cannot be decrypted: {exc}")
@@ -731,14 +726,12 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> Webhook
         webhook.TIMESTAMP_HEADER: str(timestamp),
         webhook.SIGNATURE_HEADER: webhook.sign(secret, timestamp, body),
     }
-    headers.update(host_header)
     try:
-        # No redirects: a 30x to an internal address would bypass the destination check.
-        # trust_env=False: proxy variables of the worker must not reroute the message.
-        with httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False, trust_env=False) as client:
-            response = client.send(client.build_request(
-                "POST", target, content=body, headers=headers,
-                extensions={"sni_hostname": sni} if sni else None))
+        # Checked and pinned when the connection opens; no redirects, no environment proxies.
+        response = webhook.post(delivery.url, body=body, headers=headers, allow_private=webhook_allows_private(),
+                                timeout=WEBHOOK_TIMEOUT)
+    except webhook.DestinationError as exc:
+        return record(WebhookDelivery.Status.FAILED, error=str(exc))
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: could not reach the receiver"
         if final_attempt:

@@ -16,22 +16,26 @@ a few minutes (``verify`` uses five). Compare with ``hmac.compare_digest``.
 Destinations
 ------------
 A webhook URL typed by an organization admin must not let them probe our own network
-(SSRF), so http(s) only, and every address the host resolves to must be public
-(no loopback, private, CGNAT or reserved ranges) unless the deployment sets
-``WEBHOOK_ALLOW_PRIVATE`` (tests, on-premises receivers); link-local (cloud metadata),
-multicast and unspecified addresses are refused always. The connection is pinned to the
-address that was checked, so DNS rebinding cannot swap it afterwards.
+(SSRF), so http(s) only, and every address the host resolves to is judged by the one
+egress guard (apps/core/egress.py): private, loopback and CGNAT receivers only when the
+deployment sets ``WEBHOOK_ALLOW_PRIVATE`` (tests, on-premises receivers); link-local, cloud
+metadata, multicast, reserved and the other never-class ranges are refused always. ``post``
+sends through ``egress.client``: the connection is pinned to the address checked when it is
+opened (DNS rebinding cannot swap it), redirects are not followed (a 30x to an internal
+address would bypass the check) and no proxy or .netrc is read from the environment.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 from collections.abc import Callable
 from urllib.parse import urlsplit
+
+import httpx
+
+from apps.core import egress
 
 SIGNATURE_HEADER = "X-MCPForge-Signature"
 TIMESTAMP_HEADER = "X-MCPForge-Timestamp"
@@ -66,30 +70,7 @@ def verify(secret: str, *, timestamp: str | int, body: bytes, signature: str, no
     return hmac.compare_digest(sign(secret, ts, body), signature or "")
 
 
-def _normalise(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def address_refusal(address: str, *, allow_private: bool) -> str | None:
-    """Why a webhook may not go to ``address``, or None. Link-local (cloud metadata),
-    multicast and unspecified addresses are refused even when private ones are allowed."""
-    ip = _normalise(address)
-    if ip.is_unspecified or ip.is_multicast:
-        return f"{ip} is not a unicast address"
-    if ip.is_link_local:
-        return f"{ip} is link-local (cloud metadata and similar services are never called)"
-    if ip.is_global or allow_private:
-        return None
-    return f"{ip} is a private or loopback address; webhooks only go to public addresses"
-
-
-def check_destination(url: str, *, allow_private: bool,
-                      resolve: Callable[[str, int], list[str]] | None = None) -> str:
-    """The address to connect to for ``url``: http(s) only, and every address the host
-    resolves to must pass ``address_refusal``. Raises ``DestinationError``."""
+def _split(url: str) -> tuple[str, int]:
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DestinationError("The webhook URL must be an http:// or https:// URL with a host name.")
@@ -99,43 +80,34 @@ def check_destination(url: str, *, allow_private: bool,
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise DestinationError("The webhook URL has an invalid port.") from None
+    return parts.hostname, port
+
+
+def _refusal(host: str, exc: egress.Refused) -> DestinationError:
+    if isinstance(exc, egress.Unresolvable):
+        return DestinationError(f"The host {host} cannot be resolved.")
+    return DestinationError(f"Refused to send webhooks to {host}: {exc.message}")
+
+
+def check_destination(url: str, *, allow_private: bool,
+                      resolve: Callable[[str, int], list[str]] | None = None) -> str:
+    """The address ``url``'s host resolves to, if ``egress`` allows every address it has
+    (validation when the URL is saved; ``post`` checks again when it connects). Raises
+    ``DestinationError``."""
+    host, port = _split(url)
     try:
-        addresses = (resolve or _resolve)(parts.hostname, port)
-    except (OSError, UnicodeError):
-        raise DestinationError(f"The host {parts.hostname} cannot be resolved.") from None
-    if not addresses:
-        raise DestinationError(f"The host {parts.hostname} cannot be resolved.")
-    for address in addresses:
-        reason = address_refusal(address, allow_private=allow_private)
-        if reason:
-            raise DestinationError(f"Refused to send webhooks to {parts.hostname}: {reason}.")
-    return addresses[0]
+        return egress.checked_address(host, port, allow_private=allow_private, resolve=resolve)
+    except egress.Refused as exc:
+        raise _refusal(host, exc) from None
 
 
-def pinned_url(url: str, address: str) -> tuple[str, dict[str, str], str | None]:
-    """(URL with the host replaced by the checked address, Host header, TLS SNI name) so a DNS
-    answer that changes between the check and the connect (rebinding) cannot redirect the
-    message. Returns the URL unchanged when the host already is that address."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    ip = _normalise(address)
-    if str(ip) == host.strip("[]"):
-        return url, {}, None
-    literal = f"[{ip}]" if ip.version == 6 else str(ip)
-    netloc = f"{literal}:{parts.port}" if parts.port else literal
-    default_port = 443 if parts.scheme == "https" else 80
-    host_header = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
-    return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, host if parts.scheme == "https" else None
-
-
-def _resolve(host: str, port: int) -> list[str]:
+def post(url: str, *, body: bytes, headers: dict[str, str], allow_private: bool, timeout: float) -> httpx.Response:
+    """POST one signed message through the egress guard. Raises ``DestinationError`` when the
+    destination is refused, ``httpx.HTTPError`` when the receiver cannot be reached."""
+    host, _port = _split(url)
     try:
-        return [str(_normalise(host.strip("[]")))]
-    except ValueError:
-        pass
-    seen: list[str] = []
-    for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        address = str(info[4][0])
-        if address not in seen:
-            seen.append(address)
-    return seen
+        egress.literal(host)
+        with egress.client(allow_private=allow_private, timeout=timeout) as client:
+            return client.post(url, content=body, headers=headers)
+    except egress.Refused as exc:
+        raise _refusal(host, exc) from None

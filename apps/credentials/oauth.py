@@ -5,12 +5,15 @@ credential version, so a rotated secret never reuses a token fetched with the ol
 token is refreshed 30 seconds before it expires; if the server returned a refresh token it
 is tried first, then a fresh client-credentials grant. Errors name the token URL and the
 HTTP status, never the client secret or the response body (which may echo it).
+
+The token URL is judged by the one egress guard (apps/core/egress.py) with the environment's
+``allow_private_network`` switch; link-local and metadata addresses are refused even with it
+on. The connection is pinned to the checked address, redirects are not followed (a token
+endpoint answers directly) and no proxy or .netrc is read from the environment.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from apps.specs.fetch import is_public
+from apps.core import egress
 
 REFRESH_MARGIN_SECONDS = 30
 DEFAULT_LIFETIME_SECONDS = 300
@@ -46,39 +49,34 @@ def _now() -> float:
 _lock = threading.Lock()
 
 
-def check_token_url(url: str, *, allow_private_network: bool) -> None:
-    """Refuse non-HTTP(S) URLs, and private/loopback/link-local hosts unless the environment allows them."""
+def check_token_url(url: str) -> None:
+    """Refuse non-HTTP(S) URLs, user-info, and hosts spelled as non-canonical IP addresses.
+    Addresses are judged when the connection is opened (``egress.client``)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TokenError(f"token URL {url!r} is not an http(s) URL")
     if parts.username or parts.password:
         raise TokenError("token URL must not contain credentials")
-    if allow_private_network:
-        return
-    host = parts.hostname.strip("[]")
     try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-            addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-        except socket.gaierror:
-            raise TokenError(f"cannot resolve the token URL host {host!r}") from None
-    for address in addresses:
-        if not is_public(address):
-            raise TokenError(f"token URL host {host} is a private or loopback address; allow private network "
-                             "access for this environment if that is intended")
+        egress.literal(parts.hostname)
+    except egress.Refused as exc:
+        raise TokenError(f"token URL refused: {exc.message}") from None
 
 
-def _request(token_url: str, data: dict[str, str], client_id: str, client_secret: str, client_auth: str) -> _Cached:
+def _request(token_url: str, data: dict[str, str], client_id: str, client_secret: str, client_auth: str,
+             allow_private_network: bool) -> _Cached:
     auth = None
     if client_auth == "post":
         data = {**data, "client_id": client_id, "client_secret": client_secret}
     else:
         auth = httpx.BasicAuth(client_id, client_secret)
     try:
-        response = httpx.post(token_url, data=data, auth=auth, timeout=TIMEOUT_SECONDS, follow_redirects=False,
-                              headers={"Accept": "application/json"})
+        with egress.client(allow_private=allow_private_network, timeout=TIMEOUT_SECONDS) as client:
+            response = client.post(token_url, data=data, auth=auth, headers={"Accept": "application/json"})
+    except egress.Refused as exc:
+        hint = "" if isinstance(exc, egress.Unresolvable) or allow_private_network else (
+            " Allow private network access for this environment if a private address is intended.")
+        raise TokenError(f"token URL refused: {exc.message}{hint}") from None
     except httpx.HTTPError as exc:
         raise TokenError(f"token request to {token_url} failed ({type(exc).__name__})") from None
     if response.status_code != 200:
@@ -115,19 +113,19 @@ def client_credentials_token(*, cache_key: str, token_url: str, client_id: str, 
         cached = _cache.get(key)
     if cached and cached.expires_at - REFRESH_MARGIN_SECONDS > _now():
         return cached.access_token
-    check_token_url(token_url, allow_private_network=allow_private_network)
+    check_token_url(token_url)
     fresh = None
     if cached and cached.refresh_token:
         try:
             fresh = _request(token_url, {"grant_type": "refresh_token", "refresh_token": cached.refresh_token},
-                             client_id, client_secret, client_auth)
+                             client_id, client_secret, client_auth, allow_private_network)
         except TokenError:
             fresh = None
     if fresh is None:
         data = {"grant_type": "client_credentials"}
         if scope:
             data["scope"] = scope
-        fresh = _request(token_url, data, client_id, client_secret, client_auth)
+        fresh = _request(token_url, data, client_id, client_secret, client_auth, allow_private_network)
     with _lock:
         _cache[key] = fresh
     return fresh.access_token

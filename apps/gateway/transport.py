@@ -29,6 +29,7 @@ What it does
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
 import zlib
 from collections.abc import Sequence
@@ -352,6 +353,10 @@ class UpstreamPool:
         self._idle_count += 1
 
     async def _connect(self, destination: Destination) -> _Connection:
+        try:  # the caller pins the connection to an address the egress guard checked: never a name
+            ipaddress.ip_address(destination.address)
+        except ValueError:
+            raise TransportError("The upstream address was not checked; the call was not made.") from None
         loop = asyncio.get_running_loop()
         tls = destination.scheme == "https"
         if tls and self.ssl_context is None:

@@ -11,12 +11,13 @@ same three steps:
    request is built from scratch, not copied from the incoming one. The result is an
    ``UpstreamRequest`` (upstream_request.py): the bytes httpx would have sent, built without
    httpx's URL and header machinery, which cost a quarter of planning a call.
-2. Destination check: the host is resolved once and every address must be public, except
-   that an environment with ``allow_private_network`` (loopback mocks, on-premise APIs) may
-   call private and loopback addresses. Link-local (cloud metadata), multicast and unspecified
-   addresses are never called. The connection is then pinned to the checked address (Host
-   header and TLS SNI keep the name), so a DNS answer that changes between the check and the
-   connect (DNS rebinding) cannot redirect the call.
+2. Destination check (apps/core/egress.py, shared with every outbound path): the host is
+   resolved once and every address must be allowed, private and loopback ones only when the
+   environment has ``allow_private_network`` (loopback mocks, on-premise APIs); link-local,
+   cloud metadata, multicast, reserved and the other never-class addresses are never called.
+   The connection is then pinned to the checked address (Host header and TLS SNI keep the
+   name), so a DNS answer that changes between the check and the connect (DNS rebinding)
+   cannot redirect the call. Each redirect hop is checked again.
 3. Transport (transport.py, keep-alive HTTP/1.1 on asyncio and httptools): one overall
    deadline, the response read and cut at ``MCP_UPSTREAM_MAX_BYTES`` (2 MiB by default),
    redirects followed only on the same origin for GET/HEAD and at most
@@ -29,11 +30,9 @@ raises into the caller for an upstream problem.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import re
-import socket
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -41,10 +40,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import anyio
 import httpx
 
-from apps.core import request_context
+from apps.core import egress, request_context
 from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
 from apps.inventory.toolgen import RESERVED_HEADER_PARAMS, is_wrapped, request_parts
 
@@ -410,55 +408,17 @@ def prepare_request(*, tool, environment, arguments: Mapping[str, Any],
 # --------------------------------------------------------------------------- destination
 
 
-def _normalise_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def address_refusal(address: str, *, allow_private: bool) -> str | None:
-    """Why ``address`` may not be called, or None. Pure."""
-    ip = _normalise_ip(address)
-    if ip.is_unspecified or ip.is_multicast:
-        return f"{ip} is not a unicast address"
-    if ip.is_link_local:
-        return f"{ip} is link-local (cloud metadata and similar services are never called)"
-    if ip.is_global:
-        return None
-    if allow_private:
-        return None
-    return (f"{ip} is a private or loopback address; an admin must enable private network access "
-            "for this environment")
-
-
-async def _resolve(host: str, port: int) -> list[str]:
-    try:
-        return [str(_normalise_ip(host.strip("[]")))]
-    except ValueError:
-        pass
-    try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        raise UpstreamError("unreachable", f"The upstream host {host} cannot be resolved.") from None
-    seen: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in seen:
-            seen.append(address)
-    if not seen:
-        raise UpstreamError("unreachable", f"The upstream host {host} cannot be resolved.")
-    return seen
-
-
 async def checked_address(host: str, port: int, *, allow_private: bool) -> str:
-    """The address to connect to: every address of ``host`` must pass ``address_refusal``."""
-    addresses = await _resolve(host, port)
-    for address in addresses:
-        reason = address_refusal(address, allow_private=allow_private)
-        if reason:
-            raise UpstreamError("destination_refused", f"Refused to call {host}: {reason}.")
-    return addresses[0]
+    """The address to connect to: ``host`` resolved once, every address allowed by the egress
+    guard (apps/core/egress.py) under the environment's private-network switch."""
+    try:
+        return await egress.checked_address_async(host, port, allow_private=allow_private)
+    except egress.Unresolvable:
+        raise UpstreamError("unreachable", f"The upstream host {host} cannot be resolved.") from None
+    except egress.Refused as exc:
+        hint = "" if allow_private or "private or loopback" not in exc.message else (
+            " An admin must enable private network access for this environment if it is intended.")
+        raise UpstreamError("destination_refused", exc.message + hint) from None
 
 
 # --------------------------------------------------------------------------- transport

@@ -1,18 +1,20 @@
 """Fetching a spec from a URL without opening an SSRF hole. No Django import.
 
-Private, loopback, link-local (cloud metadata 169.254.169.254), multicast and reserved
-addresses are refused unless the host is on the admin allow-list; every redirect hop is
-checked again; at most 3 redirects; the body is streamed and capped.
+Destinations are judged by the one egress guard (apps/core/egress.py): private and loopback
+addresses only for hosts on the admin allow-list (``SPEC_IMPORT_ALLOWED_HOSTS``), link-local,
+cloud metadata, multicast, reserved and the other never-class ranges not even then. The
+connection is pinned to the address that was checked; every redirect hop (at most 3) is
+checked again when its connection is opened; the body is streamed and capped.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from apps.core import egress
 
 MAX_REDIRECTS = 3
 
@@ -28,32 +30,9 @@ class Fetched:
     content_type: str
 
 
-def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise FetchError(f"cannot resolve host {host!r}") from exc
-    return [ipaddress.ip_address(info[4][0]) for info in infos]
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
-
-
-def check_url(url: str, allowed_hosts: frozenset[str] = frozenset()) -> None:
+def check_url(url: str) -> None:
+    """Scheme, host and user-info rules, and the host when it is an IP literal (names are
+    judged when the connection is opened, against the addresses they resolve to)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError("only http:// and https:// URLs can be imported")
@@ -61,15 +40,17 @@ def check_url(url: str, allowed_hosts: frozenset[str] = frozenset()) -> None:
         raise FetchError("the URL has no host")
     if parts.username or parts.password:
         raise FetchError("URLs with credentials are not accepted")
-    host = parts.hostname.lower()
-    if host in allowed_hosts:
-        return
-    for address in _addresses(host):
-        if not is_public(address):
-            raise FetchError(
-                f"{host} resolves to {address}, a private, loopback or link-local address; "
-                "ask an admin to add the host to SPEC_IMPORT_ALLOWED_HOSTS if it is meant to be reachable"
-            )
+    try:
+        egress.literal(parts.hostname)
+    except egress.Refused as exc:
+        raise FetchError(exc.message) from None
+
+
+def _refusal(exc: egress.Refused) -> FetchError:
+    if isinstance(exc, egress.Unresolvable):
+        return FetchError(exc.message)
+    return FetchError(f"{exc.message} Ask an admin to add the host to SPEC_IMPORT_ALLOWED_HOSTS if it is a "
+                      "private address meant to be reachable (link-local and metadata addresses never are).")
 
 
 def fetch_spec(
@@ -77,9 +58,14 @@ def fetch_spec(
 ) -> Fetched:
     """Download ``url`` following at most 3 redirects, each hop re-checked."""
     current = url
-    with httpx.Client(follow_redirects=False, timeout=timeout, headers={"User-Agent": "MCPForge-importer"}) as client:
+
+    def private_ok(host: str) -> bool:
+        return host.lower().strip("[]") in allowed_hosts
+
+    with egress.client(allow_private=private_ok, timeout=timeout,
+                       headers={"User-Agent": "MCPForge-importer"}) as client:
         for _hop in range(MAX_REDIRECTS + 1):
-            check_url(current, allowed_hosts)
+            check_url(current)
             try:
                 with client.stream("GET", current) as response:
                     if response.is_redirect:
@@ -103,6 +89,8 @@ def fetch_spec(
                     return Fetched(
                         url=current, content=bytes(body), content_type=response.headers.get("content-type", "")
                     )
+            except egress.Refused as exc:
+                raise _refusal(exc) from None
             except httpx.HTTPError as exc:
                 raise FetchError(f"could not download the document: {exc.__class__.__name__}") from exc
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")

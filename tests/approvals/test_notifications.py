@@ -181,15 +181,6 @@ def test_client_errors_are_not_retried(world, people, receiver, private_webhooks
     assert services.webhook_deliver(delivery_id=delivery.pk).status == "failed"
 
 
-def test_pinned_url_keeps_host_header_and_sni():
-    url, headers, sni = webhook.pinned_url("https://hooks.example.com/x?a=1", "93.184.215.14")
-    assert url == "https://93.184.215.14/x?a=1" and headers == {"Host": "hooks.example.com"}
-    assert sni == "hooks.example.com"
-    url, headers, sni = webhook.pinned_url("http://hooks.example.com:8080/x", "2606:2800::1")
-    assert url == "http://[2606:2800::1]:8080/x" and headers == {"Host": "hooks.example.com:8080"} and sni is None
-    assert webhook.pinned_url("http://127.0.0.1:9/x", "127.0.0.1") == ("http://127.0.0.1:9/x", {}, None)
-
-
 def test_signature_covers_timestamp_and_body():
     body = webhook.canonical_body({"b": 1, "a": "é"})
     assert body == '{"a":"é","b":1}'.encode()

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from apps.core.egress import address_refusal
 from apps.credentials.schemes import UpstreamAuth
 from apps.gateway import upstream
-from apps.gateway.upstream import UpstreamError, address_refusal, build_request, response_outcome
+from apps.gateway.upstream import UpstreamError, build_request, response_outcome
 from tests.gateway.conftest import run_async
 from tests.gateway.doubles import FakeEnv, FakeTool
 
