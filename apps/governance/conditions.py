@@ -72,6 +72,7 @@ just before executing, so an approved ``refund 10 EUR`` cannot turn into ``refun
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -97,6 +98,8 @@ __all__ = [
     "evaluate",
     "parse_path",
     "select_policy_tier",
+    "strictest",
+    "strictness",
     "validate_rule",
     "validate_tiers",
 ]
@@ -141,6 +144,16 @@ class ConditionError(ValueError):
     def __init__(self, errors: Sequence[str]):
         self.errors = list(errors)
         super().__init__("; ".join(self.errors))
+
+
+class Undecidable(Exception):
+    """A condition cannot be decided on this value (non-finite number, a string common
+    parsers read differently, a value over a size cap...). ``reason`` says why. Policy
+    selection turns it into the policy's strictest tier; it never escapes ``select_policy_tier``."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
 
 
 class RegexError(ValueError):
@@ -253,9 +266,13 @@ def _as_number(value: Any) -> Decimal | None:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        return Decimal(repr(value)) if math.isfinite(value) else None
+        if not math.isfinite(value):
+            raise Undecidable(f"non-finite number {value!r}")
+        return Decimal(repr(value))
     if isinstance(value, Decimal):
-        return value if value.is_finite() else None
+        if not value.is_finite():
+            raise Undecidable(f"non-finite number {value}")
+        return value
     if isinstance(value, str):
         text = value.strip()
         if len(text) > MAX_NUMBER_STRING or not _DECIMAL_RE.fullmatch(text):
@@ -334,6 +351,22 @@ class Condition:
 
     def to_dict(self) -> dict[str, Any]:
         return {"field": self.field, "operator": self.operator, "value": self.value}
+
+    def describe(self) -> str:
+        return f"{self.field} {self.operator} {self.value!r}"
+
+    def decide(self, arguments: Any) -> bool | None:
+        """``matches`` as three states: ``None`` when the value cannot be decided (the
+        reason is in ``undecided_reason``). Never raises."""
+        return self.decide_with_reason(arguments)[0]
+
+    def decide_with_reason(self, arguments: Any) -> tuple[bool | None, str]:
+        try:
+            return bool(self.matches(arguments)), ""
+        except Undecidable as exc:
+            return None, f"condition {self.describe()} could not be decided ({exc.reason})"
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen
+            return None, f"condition {self.describe()} could not be decided ({type(exc).__name__})"
 
     def matches(self, arguments: Any) -> bool:
         actual = _lookup(arguments, self.path)
@@ -461,13 +494,17 @@ def _compile_rules(rules: Iterable[Mapping[str, Any] | Condition], prefix: str =
     return tuple(compiled)
 
 
-def evaluate(rules: Iterable[Mapping[str, Any] | Condition], arguments: Any) -> bool:
-    """True when every rule matches ``arguments`` (vacuously true for no rules).
+def evaluate(rules: Iterable[Mapping[str, Any] | Condition], arguments: Any) -> bool | None:
+    """Three-valued AND of the rules on ``arguments``: ``True`` when every rule matches
+    (vacuously for no rules), ``False`` when one definitely does not, ``None`` when the
+    answer depends on a value that cannot be decided (see ``Undecidable``). Never raises
+    on argument values.
 
     Invalid rules raise ``ConditionError`` rather than evaluating to false: a policy
     that cannot be read must stop the call (fail closed), not silently skip approval.
     """
-    return all(condition.matches(arguments) for condition in _compile_rules(rules))
+    tier = Tier(approvals=0, order="any", when=_compile_rules(rules), index=0)
+    return tier.decide(arguments)[0]
 
 
 # =========================================================================== tiers
@@ -481,13 +518,28 @@ class Tier:
     order: str
     when: tuple[Condition, ...]
     index: int
+    undecided: tuple[str, ...] = ()  # set on the tier chosen because something was undecidable
 
     @property
     def is_default(self) -> bool:
         return not self.when
 
+    def decide(self, arguments: Any) -> tuple[bool | None, list[str]]:
+        """Three-valued AND of the conditions: ``False`` if one is definitely false,
+        ``True`` if all are true, else ``None`` with the reasons."""
+        reasons: list[str] = []
+        for condition in self.when:
+            result, reason = condition.decide_with_reason(arguments)
+            if result is False:
+                return False, []
+            if result is None:
+                reasons.append(reason)
+        return (None, reasons) if reasons else (True, [])
+
     def matches(self, arguments: Any) -> bool:
-        return all(condition.matches(arguments) for condition in self.when)
+        """Two-valued view (an undecidable tier does not "match"); policy selection uses
+        ``decide`` through ``select_policy_tier``."""
+        return self.decide(arguments)[0] is True
 
 
 def _tier_errors(tiers: Any) -> tuple[list[str], tuple[Tier, ...]]:
@@ -551,8 +603,30 @@ def compile_tiers(tiers: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
     return compiled
 
 
+def strictness(approvals: int, order: str) -> tuple[int, int]:
+    """How strict an approval requirement is, as a sortable key (bigger = stricter).
+
+    The single definition used everywhere the product must pick "the strictest": more
+    approvals first; on a tie, ``sequential`` (approvers one after the other) beats ``any``.
+    """
+    return (int(approvals), 1 if order == "sequential" else 0)
+
+
+def strictest(tiers: Iterable[Tier]) -> Tier | None:
+    """The strictest of ``tiers`` by ``strictness`` (the earliest on a full tie)."""
+    best: Tier | None = None
+    for tier in tiers:
+        if best is None or strictness(tier.approvals, tier.order) > strictness(best.approvals, best.order):
+            best = tier
+    return best
+
+
 def select_policy_tier(tiers: Sequence[Mapping[str, Any]] | Sequence[Tier], arguments: Any) -> Tier | None:
     """The first tier whose conditions all match ``arguments``.
+
+    Fail closed: if, walking the tiers in order, a tier's conditions cannot be decided
+    (``Undecidable``, or anything unforeseen raising) before one matches, the policy's
+    *strictest* tier (``strictest``) is returned, with ``undecided`` naming the reason.
 
     The default tier (no conditions, last) catches everything else; without one, ``None``
     means the policy does not apply to these arguments. Accepts raw tier dicts (validated
@@ -564,7 +638,15 @@ def select_policy_tier(tiers: Sequence[Mapping[str, Any]] | Sequence[Tier], argu
         compiled = tuple(tier for tier in tiers if isinstance(tier, Tier))
     else:
         compiled = compile_tiers(tiers)  # type: ignore[arg-type]
-    return next((tier for tier in compiled if tier.matches(arguments)), None)
+    for tier in compiled:
+        result, reasons = tier.decide(arguments)
+        if result is True:
+            return tier
+        if result is None:
+            chosen = strictest(compiled)
+            assert chosen is not None  # compiled is non-empty: tier is in it
+            return dataclasses.replace(chosen, undecided=tuple(reasons))
+    return None
 
 
 # =========================================================================== hashing
