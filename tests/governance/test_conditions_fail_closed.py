@@ -209,6 +209,13 @@ def test_an_unforeseen_error_selects_the_strictest_tier(monkeypatch: pytest.Monk
     assert tier.index == 0 and "RuntimeError" in tier.undecided[0]
 
 
+def test_a_unicode_minus_sign_is_read_as_a_minus() -> None:
+    refunds = [{"when": [rule("amount", "<", -1000)], "approvals": 2}, {"approvals": 1}]
+    assert tier_for(refunds, {"amount": "-5000"}).index == 0
+    assert tier_for(refunds, {"amount": "\u22125000"}).index == 0  # no parser agrees: strictest
+    assert tier_for(refunds, {"amount": "\u2212500"}).index == 1
+
+
 def test_equality_and_membership_read_numeric_strings_too() -> None:
     eq = [{"when": [rule("amount", "==", 5000)], "approvals": 2}, {"approvals": 1}]
     assert tier_for(eq, {"amount": "٥٠٠٠"}).index == 0
