@@ -12,6 +12,12 @@ categories, tags or every tool) in one environment or all of them. For a call:
    the matching tier's approval count is the answer, and 0 means no approval. A policy
    whose tiers have no default and none match "does not apply to these arguments", so the
    next policy is asked. Policies written in the UI always have a default tier.
+3. Fail closed: a condition that cannot be decided on the arguments (a non-finite number,
+   a string parsers read differently, a value over a cap) selects the deciding policy's
+   strictest tier (``conditions.strictness``), and the ``reason`` says which condition.
+4. ``requirement(..., received=[...])`` also evaluates the policies on each document the
+   upstream actually receives (query string, headers, body as the gateway serialises
+   them) and returns the strictest requirement over all documents.
 
 Tier dicts follow ``conditions.py``; ``steps`` (who fills the first approvals) are shared
 by the policy's tiers and cut to the tier's approval count.
@@ -130,32 +136,64 @@ def applicable(policies: Sequence[PolicyRef], tool: ToolRef, environment_id: obj
     return [policy for _, policy in sorted(ranked, key=lambda item: item[0])]
 
 
-def requirement(policies: Sequence[PolicyRef], tool: ToolRef, environment_id: object,
-                arguments: Any) -> Requirement | None:
-    """The approval a call needs, or ``None`` when none applies (or the deciding tier needs 0).
+def _policy_requirement(policy: PolicyRef, tier: conditions.Tier, document: str) -> Requirement:
+    steps = [dict(step) for step in policy.steps][: tier.approvals]
+    if tier.undecided:
+        why = "strictest tier, because " + "; ".join(tier.undecided)
+    elif tier.is_default:
+        why = "default tier"
+    else:
+        why = "conditions " + " and ".join(f"{c.field} {c.operator} {c.value!r}" for c in tier.when)
+    return Requirement(
+        policy_id=policy.id,
+        policy_label=policy.label,
+        kind="single" if tier.approvals == 1 else "multi",
+        approvals_required=tier.approvals,
+        steps=steps,
+        order=tier.order,
+        expires_after=policy.expires_after,
+        justification_required=policy.justification_required,
+        tier_index=tier.index,
+        reason=f"{policy.label}: {why}{document} -> {tier.approvals} approval{'s' if tier.approvals != 1 else ''}",
+    )
 
-    Invalid stored tiers raise ``conditions.ConditionError``: the gateway must refuse the
-    call rather than skip approval (fail closed).
-    """
+
+def _requirement_for(policies: Sequence[PolicyRef], tool: ToolRef, environment_id: object,
+                     document: Any, label: str) -> Requirement | None:
     for policy in applicable(policies, tool, environment_id):
-        tier = conditions.select_policy_tier(list(policy.tiers), arguments)
+        tier = conditions.select_policy_tier(list(policy.tiers), document)
         if tier is None:
             continue
         if tier.approvals == 0:
             return None
-        steps = [dict(step) for step in policy.steps][: tier.approvals]
-        why = "default tier" if tier.is_default else "conditions " + " and ".join(
-            f"{c.field} {c.operator} {c.value!r}" for c in tier.when)
-        return Requirement(
-            policy_id=policy.id,
-            policy_label=policy.label,
-            kind="single" if tier.approvals == 1 else "multi",
-            approvals_required=tier.approvals,
-            steps=steps,
-            order=tier.order,
-            expires_after=policy.expires_after,
-            justification_required=policy.justification_required,
-            tier_index=tier.index,
-            reason=f"{policy.label}: {why} -> {tier.approvals} approval{'s' if tier.approvals != 1 else ''}",
-        )
+        return _policy_requirement(policy, tier, label)
     return None
+
+
+def strictness(need: Requirement | None) -> tuple[int, int]:
+    """``conditions.strictness`` of a requirement; no requirement is the least strict."""
+    if need is None:
+        return (0, -1)
+    return conditions.strictness(need.approvals_required, need.order)
+
+
+def requirement(policies: Sequence[PolicyRef], tool: ToolRef, environment_id: object,
+                arguments: Any, *, received: Sequence[Any] = ()) -> Requirement | None:
+    """The approval a call needs, or ``None`` when none applies (or the deciding tier needs 0).
+
+    The policies are evaluated on the tool ``arguments`` and, separately, on every document
+    in ``received`` (what the upstream actually receives, e.g. the query string as a
+    mapping, as the gateway serialises it); the strictest answer over all documents wins
+    (``strictness``; on a tie the earlier document, so the arguments first). A condition
+    that cannot be decided on a document selects its policy's strictest tier there.
+
+    Invalid stored tiers raise ``conditions.ConditionError``: the gateway must refuse the
+    call rather than skip approval (fail closed).
+    """
+    best = _requirement_for(policies, tool, environment_id, arguments, "")
+    for number, document in enumerate(received, start=1):
+        label = f" (on what the upstream receives, document {number})"
+        need = _requirement_for(policies, tool, environment_id, document, label)
+        if strictness(need) > strictness(best):
+            best = need
+    return best

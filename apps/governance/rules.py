@@ -97,10 +97,13 @@ def callable_tools(rules: ProjectRules, subject: grants.Subject, tools: Iterable
 
 
 def approval_requirement(rules: ProjectRules, tool: Any, environment: EnvironmentRef,
-                         arguments: Mapping[str, Any] | None) -> policies.Requirement | None:
-    """What approval a call with ``arguments`` needs (``policies.requirement``); raises
+                         arguments: Mapping[str, Any] | None, *,
+                         received: Sequence[Any] = ()) -> policies.Requirement | None:
+    """What approval a call with ``arguments`` needs (``policies.requirement``, also
+    evaluated on each ``received`` document: what the upstream actually receives); raises
     ``conditions.ConditionError`` for a stored policy with invalid tiers (fail closed)."""
-    return policies.requirement(rules.policies, tool_ref(tool), environment.id, arguments or {})
+    return policies.requirement(rules.policies, tool_ref(tool), environment.id, arguments or {},
+                                received=received)
 
 
 def has_approval(refs: Sequence[policies.PolicyRef], ref: grants.ToolRef, environment_id: object) -> bool:

@@ -94,3 +94,42 @@ def test_validate_policy_reports_every_problem():
     assert "Conditions:" in text and "field is required" in text
     assert validate_policy(kind="single", approvals_required=1, order="any", steps=[],
                            tiers=build_tiers("single", 1, "any")) == []
+
+
+# --------------------------------------------------------------- several documents, fail closed
+
+SMALL_AND_LARGE = [
+    {"when": [{"field": "amount", "operator": ">", "value": 1000}], "approvals": 2, "order": "sequential"},
+]
+
+
+def test_received_documents_are_evaluated_and_the_strictest_wins():
+    refs = [policy("p", Target.names("POST /refunds"), conditional=SMALL_AND_LARGE)]
+    # the tool arguments hide the amount inside an object; the query string the upstream
+    # receives carries it at the top level: the received document decides
+    need = requirement(refs, REFUND, PROD, {"filter": {"amount": 5000000}}, received=[{"amount": "5000000"}])
+    assert (need.approvals_required, need.order, need.tier_index) == (2, "sequential", 0)
+    assert "what the upstream receives" in need.reason and "amount > 1000" in need.reason
+    # without the received document the arguments alone select the default tier
+    assert requirement(refs, REFUND, PROD, {"filter": {"amount": 5000000}}).approvals_required == 1
+    # a lenient received document never lowers what the arguments need
+    need = requirement(refs, REFUND, PROD, {"amount": 5000}, received=[{"amount": 1}, {}])
+    assert need.approvals_required == 2 and "upstream" not in need.reason
+
+
+def test_received_documents_can_create_a_requirement_where_arguments_need_none():
+    only_large = PolicyRef(id="large", label="large", target=Target.names("POST /refunds"), kind="multi",
+                           approvals_required=2, tiers=tuple(SMALL_AND_LARGE))
+    assert requirement([only_large], REFUND, PROD, {"q": 1}) is None
+    assert requirement([only_large], REFUND, PROD, {"q": 1}, received=[{"q": "1"}]) is None
+    need = requirement([only_large], REFUND, PROD, {"q": 1}, received=[{"q": "1"}, {"amount": "9000"}])
+    assert need.approvals_required == 2
+
+
+@pytest.mark.parametrize("amount", [float("inf"), float("-inf"), float("nan")])
+def test_undecidable_value_selects_the_strictest_tier_and_says_why(amount):
+    refs = [policy("p", Target.names("POST /refunds"), conditional=SMALL_AND_LARGE)]
+    need = requirement(refs, REFUND, PROD, {"amount": amount})
+    assert (need.approvals_required, need.order, need.tier_index) == (2, "sequential", 0)
+    assert "strictest tier" in need.reason and "could not be decided" in need.reason
+    assert "amount > 1000" in need.reason
