@@ -6,12 +6,16 @@ UI shows each finding on the operation it is about. Project-wide findings and im
 warnings point at the line of their JSON pointer (or its nearest existing parent).
 
 Lines come from PyYAML's composer (the C one when available), which records the position
-of every node; JSON documents are YAML too. A text that does not compose (tabs in JSON
-indentation, odd escapes) simply yields results without a line.
+of every node; JSON documents are YAML too, except for a few string escapes (surrogate pairs
+such as ``\\ud83d\\ude00``) that PyYAML refuses: such a JSON text is composed again with each
+string literal re-encoded (same line, same key). A text that still does not compose yields
+results without a line.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,6 +34,8 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 #: GitHub code scanning reads ``properties.security-severity`` (0.0-10.0) on rules.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
 _Composer: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# A JSON string literal ("unrolled loop": linear); literals never span lines in JSON.
+_JSON_STRING = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
 
 
 def to_sarif(
@@ -140,15 +146,9 @@ class PointerLines:
     """JSON pointer -> 1-based line of that member's key in the source text (nearest parent if absent)."""
 
     def __init__(self, text: str):
-        self.root: yaml.Node | None
-        try:
-            loader = _Composer(text)
-            try:
-                self.root = loader.get_single_node()
-            finally:
-                loader.dispose()
-        except yaml.YAMLError:
-            self.root = None
+        self.root = _compose(text)
+        if self.root is None and text.lstrip()[:1] == "{":
+            self.root = _compose(_JSON_STRING.sub(_reencode, text))
 
     def line(self, pointer: str) -> int | None:
         if self.root is None:
@@ -170,3 +170,22 @@ class PointerLines:
             else:
                 break
         return line
+
+
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        loader = _Composer(text)
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
+    except (yaml.YAMLError, ValueError):
+        return None
+
+
+def _reencode(match: re.Match[str]) -> str:
+    """One JSON string literal as a YAML-safe double-quoted scalar of the same value."""
+    try:
+        return json.dumps(json.loads(match.group()), ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+    except (ValueError, UnicodeError):
+        return '""'
