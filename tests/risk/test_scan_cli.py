@@ -193,3 +193,23 @@ def test_sarif_outside_the_working_directory_uses_an_absolute_file_uri(tmp_path)
     assert result.returncode == 0, result.stderr
     uri = json.loads(result.stdout)["runs"][0]["artifacts"][0]["location"]["uri"]
     assert uri == (SPECS_DIR / "petstore-v3.yaml").resolve().as_uri()
+
+
+def test_broken_real_spec_scans_with_import_warnings_located(workdir):
+    """A dangling $ref deep in a response schema no longer makes the CI gate exit 2."""
+    from tests.specs.helpers import broken_adyen_bytes
+
+    path = workdir / "api" / "adyen-broken.json"
+    path.write_bytes(broken_adyen_bytes())
+    result = scan("api/adyen-broken.json", "--format", "sarif", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    sarif = json.loads(result.stdout)
+    jsonschema.validate(sarif, SARIF_SCHEMA)
+    run = sarif["runs"][0]
+    assert "import-warning" in [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    lines = path.read_text().splitlines()
+    dangling = next(r for r in run["results"] if r["ruleId"] == "import-warning" and "FraudCheckResult" in
+                    r["message"]["text"])
+    assert dangling["level"] == "note"
+    line = dangling["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert '"$ref": "#/components/schemas/FraudCheckResult"' in lines[line - 1]
