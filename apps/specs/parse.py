@@ -629,7 +629,9 @@ def _check_schema_refs(
         except KeyError as exc:
             message = f"$ref '{_short(ref)}' cannot be resolved: {exc.args[0]}"
             del holder["$ref"]
-            holder["description"] = f"Schema unknown (unresolvable $ref '{_short(ref)}' in the spec): any value."
+            note = f"Schema unknown (unresolvable $ref '{_short(ref)}' in the spec): any value."
+            own = holder.get("description")
+            holder["description"] = f"{own}\n\n{note}" if isinstance(own, str) and own.strip() else note
             warnings.append(SpecWarning(f"{message}; replaced by a schema that accepts any value", where))
             continue
         followed.add(ref)

@@ -149,12 +149,14 @@ def test_path_level_dangling_parameter_skips_the_operations_of_that_path():
 
 
 def test_dangling_ref_in_a_request_body_property_keeps_the_property_unconstrained():
-    body = {"type": "object", "required": ["who"], "properties": {"who": {"$ref": "#/components/schemas/Gone"},
-                                                                   "n": {"type": "integer"}}}
+    who = {"$ref": "#/components/schemas/Gone", "description": "Who pays."}
+    body = {"type": "object", "required": ["who"], "properties": {"who": who, "n": {"type": "integer"}}}
     paths = {"/a": {"post": {"requestBody": {"content": {"application/json": {"schema": body}}}, "responses": ok()}}}
     spec = _spec(paths, schemas={})
     tool = build_tools(spec)[0]
     assert set(tool.input_schema["properties"]["who"]) == {"description"}
+    description = tool.input_schema["properties"]["who"]["description"]
+    assert description.startswith("Who pays.") and "Schema unknown" in description  # the author's text is kept
     assert "who" in tool.input_schema["required"]  # the spec's own constraint is kept
     assert tool.input_schema["properties"]["n"] == {"type": "integer"}
     pointer = "/paths/~1a/post/requestBody/content/application~1json/schema/properties/who/$ref"
