@@ -19,7 +19,13 @@ Validation is split in three layers, cheapest first:
 
 1. MCPForge's own structural checks (always): version, ``paths``, operations,
    parameters, and every ``$ref`` an operation needs.  Only these raise
-   ``SpecError``; everything else is a ``SpecWarning``.
+   ``SpecError``; everything else is a ``SpecWarning``.  Real specs ship broken,
+   so these checks tolerate what a tool can be built without (``_check_refs``):
+   a dangling ``$ref`` in a schema becomes a schema accepting any value, an
+   operation whose parameter, body or path item ``$ref`` dangles is skipped, and
+   only a document with no operation left is refused.  Path parameters are
+   matched to the template and schema examples checked against their schema
+   (``_drop_invalid_examples``), with a warning for each repair.
 2. openapi-spec-validator's meta-schema check (``schema`` phase).
 3. openapi-spec-validator's semantic checks (``semantic`` phase: duplicate
    operationIds, undeclared path parameters, defaults against schemas ...).
