@@ -44,6 +44,7 @@ the worker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -529,6 +530,7 @@ def _check_refs(doc: dict[str, Any], raw: bytes, warnings: list[SpecWarning]) ->
     """
     unbuildable: dict[str, tuple[str, str]] = {}
     followed: set[str] = set()
+    chains: dict[str, tuple[Any, str, str | None]] = {}  # each chain followed once, however many sites
     stack: list[tuple[Any, str, str, str]] = [
         (item, f"/paths/{escape_pointer(path)}", "path", f"/paths/{escape_pointer(path)}")
         for path, item in doc["paths"].items()
@@ -543,7 +545,9 @@ def _check_refs(doc: dict[str, Any], raw: bytes, warnings: list[SpecWarning]) ->
             continue
         if isinstance(node.get("$ref"), str):
             where = f"{pointer}/$ref"
-            target, final, problem = _resolve_chain(doc, node["$ref"], where)
+            if node["$ref"] not in chains:
+                chains[node["$ref"]] = _resolve_chain(doc, node["$ref"], where)
+            target, final, problem = chains[node["$ref"]]
             if problem is not None:
                 message = f"$ref '{_short(node['$ref'])}' cannot be resolved: {problem}"
                 if kind in _UNBUILDABLE:
@@ -703,12 +707,11 @@ def _drop_invalid_examples(doc: dict[str, Any], warnings: list[SpecWarning]) -> 
     example teaches a wrong call. Only schemas reachable from an operation are checked; the
     document is 3.x here (2.0 is converted first, so ``x-nullable`` is already ``nullable``)."""
     from jsonschema.exceptions import best_match
-    from openapi_schema_validator import OAS30Validator, OAS31Validator
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT4, DRAFT202012
 
     is_30 = str(doc.get("openapi", "")).startswith("3.0")
-    validator_class = OAS30Validator if is_30 else OAS31Validator
+    validator_class = _example_validator("3.0" if is_30 else "3.1")
     resource = Resource.from_contents(doc, default_specification=DRAFT4 if is_30 else DRAFT202012)
     registry = Registry().with_resource(_SPEC_URI, resource)
 
@@ -755,6 +758,61 @@ def _drop_invalid_examples(doc: dict[str, Any], warnings: list[SpecWarning]) -> 
                     schema["examples"] = kept
                 else:
                     del schema["examples"]
+
+
+@functools.cache
+def _example_validator(version: str) -> Any:
+    """openapi-schema-validator's class for ``version`` with the regex keywords on RE2.
+
+    Schemas and examples are both uploaded text: Python's backtracking ``re`` would let
+    ``pattern: '^(a+)+$'`` with ``example: 'aaaa…!'`` stall the worker. RE2 runs in linear time;
+    a pattern RE2 cannot compile (look-arounds, back-references) is not checked, and a
+    ``patternProperties`` + ``additionalProperties`` combination is not checked either (so an
+    example is only ever dropped on evidence)."""
+    from jsonschema import ValidationError, validators
+    from openapi_schema_validator import OAS30Validator, OAS31Validator
+
+    base = OAS30Validator if version == "3.0" else OAS31Validator
+    plain_additional = base.VALIDATORS["additionalProperties"]
+
+    def pattern(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+        compiled = _re2(value)
+        if validator.is_type(instance, "string") and compiled is not None and not compiled.search(instance):
+            yield ValidationError(f"{_short(repr(instance))} does not match {_short(repr(value))}")
+
+    def pattern_properties(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+        if not validator.is_type(instance, "object") or not isinstance(value, dict):
+            return
+        for regex, subschema in value.items():
+            compiled = _re2(regex)
+            if compiled is None:
+                continue
+            for key, item in instance.items():
+                if compiled.search(key):
+                    yield from validator.descend(item, subschema, path=key, schema_path=regex)
+
+    def additional_properties(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+        if "patternProperties" not in schema:  # jsonschema's own code uses no regex then
+            yield from plain_additional(validator, value, instance, schema)
+
+    return validators.extend(
+        base,
+        {"pattern": pattern, "patternProperties": pattern_properties, "additionalProperties": additional_properties},
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _re2(pattern: Any) -> Any:
+    import re2
+
+    if not isinstance(pattern, str):
+        return None
+    options = re2.Options()
+    options.log_errors = False  # unsupported syntax is expected here, not worth a line on stderr
+    try:
+        return re2.compile(pattern, options)
+    except Exception:  # noqa: BLE001 - re2.error and friends: unsupported syntax is not checked
+        return None
 
 
 def _has_ref(schema: Any) -> bool:

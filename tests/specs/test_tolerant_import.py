@@ -241,3 +241,19 @@ def test_warnings_reach_the_version_page_and_the_rest_api(people, client_for, ap
     assert page.status_code == 200
     assert DEEP_REF.encode() in page.content
     assert b"no tool is generated for POST /validateShopperId" in page.content
+
+
+@pytest.mark.timeout(60)
+def test_example_check_is_not_a_redos_vector():
+    """Schema patterns and examples are both uploaded text: the check runs patterns on RE2
+    (Python's `re` would backtrack 2**60 times here and never return)."""
+    schema = {"type": "object", "properties": {
+        "a": {"type": "string", "pattern": "^(a+)+$", "example": "a" * 60 + "!"},
+        "b": {"type": "string", "pattern": "^(?=x)x$", "example": "y"},  # RE2 cannot compile: not checked
+        "m": {"type": "object", "patternProperties": {"^(a+)+$": {"type": "integer"}},
+              "additionalProperties": False, "example": {"a" * 60 + "!": "x"}},
+    }}
+    spec = load_document(openapi({"/a": {"get": {"responses": ok(schema)}}}))
+    props = spec.operations[0].responses["200"]["content"]["application/json"]["schema"]["properties"]
+    assert "example" not in props["a"]
+    assert props["b"]["example"] == "y" and "example" in props["m"]
