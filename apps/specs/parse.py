@@ -987,12 +987,14 @@ def _warning_from(error: Any) -> SpecWarning:
 
 
 def _merge_warnings(validator: list[SpecWarning], own: list[SpecWarning]) -> list[SpecWarning]:
-    """Validator findings first; MCPForge's own warning is dropped when the validator already
-    reported the same pointer (e.g. ``security: [{oauth2: null}]`` is found by both)."""
+    """MCPForge's own warnings first (they say what the import did: a schema made permissive, an
+    operation skipped, a parameter dropped; pages list the first 50), then the validator's
+    findings; an own warning is dropped when the validator already reported the same pointer
+    (e.g. ``security: [{oauth2: null}]`` is found by both)."""
     reported = {w.pointer for w in validator if w.pointer}
     merged: list[SpecWarning] = []
     seen: set[tuple[str, str]] = set()
-    for warning in validator + [w for w in own if not w.pointer or w.pointer not in reported]:
+    for warning in [w for w in own if not w.pointer or w.pointer not in reported] + validator:
         if (warning.pointer, warning.message) not in seen:
             seen.add((warning.pointer, warning.message))
             merged.append(warning)

@@ -257,3 +257,12 @@ def test_example_check_is_not_a_redos_vector():
     props = spec.operations[0].responses["200"]["content"]["application/json"]["schema"]["properties"]
     assert "example" not in props["a"]
     assert props["b"]["example"] == "y" and "example" in props["m"]
+
+
+def test_what_the_import_did_is_listed_before_the_validator_findings():
+    """Pages show the first 50 warnings: a skipped operation must not hide behind meta-schema noise."""
+    noisy = {f"/n{i}": {"get": {"responses": {"200": {"content": {}}}}} for i in range(60)}  # no description
+    noisy["/x"] = {"get": {"parameters": [{"$ref": "#/components/parameters/Gone"}], "responses": ok()}}
+    spec = load_document(openapi(noisy, components={"parameters": {}}), validation="full")
+    assert len(spec.warnings) > 50
+    assert "no tool is generated for GET /x" in spec.warnings[0].message
