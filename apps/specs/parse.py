@@ -1338,7 +1338,7 @@ def _extract_operations(
     ``_check_refs``); they are skipped with a warning at the pointer of the dangling ``$ref``."""
     unbuildable = unbuildable or {}
     operations: list[Operation] = []
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, tuple[str, str]] = {}  # lower-cased operationId -> (operationId, "METHOD /path")
     for path, raw_item in doc["paths"].items():
         path = str(path)
         if path.startswith("x-"):
@@ -1368,17 +1368,20 @@ def _extract_operations(
                 continue
             operation = _operation(path, method, op, shared, op_pointer, refs, warnings)
             if operation.operation_id:
-                if operation.operation_id in seen_ids:
+                # tool names are unique regardless of case (clients and the gateway match them so)
+                key = operation.operation_id.lower()
+                if key in seen_ids:
+                    other_id, other = seen_ids[key]
+                    same = "is also used by" if other_id == operation.operation_id else f"clashes with '{other_id}' of"
                     warnings.append(
                         SpecWarning(
-                            f"operationId '{operation.operation_id}' is also used by "
-                            f"{seen_ids[operation.operation_id]}: the tool names are kept distinct with a "
-                            "suffix derived from the method and path",
+                            f"operationId '{operation.operation_id}' {same} {other}: the tool names are kept "
+                            "distinct with a suffix derived from the method and path",
                             f"{op_pointer}/operationId",
                         )
                     )
                 else:
-                    seen_ids[operation.operation_id] = f"{method.upper()} {path}"
+                    seen_ids[key] = (operation.operation_id, f"{method.upper()} {path}")
             operations.append(operation)
     return operations
 

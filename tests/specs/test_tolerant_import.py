@@ -266,3 +266,12 @@ def test_what_the_import_did_is_listed_before_the_validator_findings():
     spec = load_document(openapi(noisy, components={"parameters": {}}), validation="full")
     assert len(spec.warnings) > 50
     assert "no tool is generated for GET /x" in spec.warnings[0].message
+
+
+def test_operation_ids_differing_only_in_case_are_reported_and_named_apart():
+    paths = {"/a": {"get": {"operationId": "getPet", "responses": ok()}},
+             "/b": {"get": {"operationId": "GetPet", "responses": ok()}}}
+    spec = _spec(paths)
+    assert "clashes with 'getPet' of GET /a" in warning_at(spec, "/paths/~1b/get/operationId").message
+    names = [tool.name for tool in build_tools(spec)]
+    assert names[0] == "getPet" and names[1].startswith("GetPet_") and len({n.lower() for n in names}) == 2
