@@ -19,7 +19,13 @@ Validation is split in three layers, cheapest first:
 
 1. MCPForge's own structural checks (always): version, ``paths``, operations,
    parameters, and every ``$ref`` an operation needs.  Only these raise
-   ``SpecError``; everything else is a ``SpecWarning``.
+   ``SpecError``; everything else is a ``SpecWarning``.  Real specs ship broken,
+   so these checks tolerate what a tool can be built without (``_check_refs``):
+   a dangling ``$ref`` in a schema becomes a schema accepting any value, an
+   operation whose parameter, body or path item ``$ref`` dangles is skipped, and
+   only a document with no operation left is refused.  Path parameters are
+   matched to the template and schema examples checked against their schema
+   (``_drop_invalid_examples``), with a warning for each repair.
 2. openapi-spec-validator's meta-schema check (``schema`` phase).
 3. openapi-spec-validator's semantic checks (``semantic`` phase: duplicate
    operationIds, undeclared path parameters, defaults against schemas ...).
@@ -38,6 +44,7 @@ the worker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -129,12 +136,16 @@ def load_document(
     source_version = _detect_version(doc)
     _require_paths(doc)
     warnings: list[SpecWarning] = []
-    _check_refs(doc, data, warnings)
+    unbuildable = _check_refs(doc, data, warnings)
     validator_warnings = _validate(doc, source_version, len(data), validation, max_warnings)
     if source_version == "2.0":
         doc = convert_swagger2(doc)
+    _drop_invalid_examples(doc, warnings)
     refs = _LocalRefs(doc)
-    operations = _extract_operations(doc, refs, warnings)
+    operations = _extract_operations(doc, refs, warnings, unbuildable)
+    if not operations and unbuildable:
+        message, where = next(iter(unbuildable.values()))
+        raise SpecError(f"no operation can be turned into a tool: {message}", pointer=where)
     if not operations:
         warnings.append(SpecWarning("the document defines no operations: no tools will be generated", "/paths"))
     info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
@@ -495,38 +506,65 @@ def _short(message: str) -> str:
 _EXTERNAL_REF_HINT = re.compile(rb"""\$ref['"]?\s*+:\s*+(?!['"]?#)""")
 
 
-def _check_refs(doc: dict[str, Any], raw: bytes, warnings: list[SpecWarning]) -> None:
-    """Every ``$ref`` reachable from an operation must be local and resolve; others only warn.
+_MISSING = object()
+#: Where a dangling ``$ref`` leaves no honest tool: the object names parameters (their name and
+#: location are unknown) or the body (its media type is unknown), so the operation is skipped.
+_UNBUILDABLE = {"path": "path item", "operation": "operation", "parameter": "parameter", "requestBody": "request body"}
 
-    Walks the path items and, transitively, every target they reference (each target
-    once).  Unreachable external refs are found with a whole-document walk that only
-    runs when a cheap byte-level scan says a non-local ``$ref`` may exist.
+
+def _check_refs(doc: dict[str, Any], raw: bytes, warnings: list[SpecWarning]) -> dict[str, tuple[str, str]]:
+    """Check every ``$ref`` reachable from an operation; repair or report the dangling ones.
+
+    External refs reachable from an operation raise ``SpecError`` (never fetched); unreachable
+    ones only warn. A dangling local ref is *tolerated* where the tool can still be built:
+
+    * in a schema it becomes a permissive schema (the ``$ref`` removed, a description saying so)
+      and a warning names its JSON pointer;
+    * a response, header, example or link becomes ``{"description": ...}`` (no schema);
+    * a path item, parameter or request body cannot be replaced honestly: the operations it
+      belongs to are returned as ``{operation or path item pointer: (message, pointer of the $ref)}``
+      and skipped by ``_extract_operations`` with a warning.
+
+    Walks the path items structurally (so the kind of object each ``$ref`` stands for is known)
+    and, transitively, every target they reference (each schema target once).
     """
-    targets: dict[str, Any] = {}
-    reached: set[str] = set()
-    queue: list[tuple[Any, str]] = [
-        (item, f"/paths/{escape_pointer(path)}")
+    unbuildable: dict[str, tuple[str, str]] = {}
+    followed: set[str] = set()
+    chains: dict[str, tuple[Any, str, str | None]] = {}  # each chain followed once, however many sites
+    stack: list[tuple[Any, str, str, str]] = [
+        (item, f"/paths/{escape_pointer(path)}", "path", f"/paths/{escape_pointer(path)}")
         for path, item in doc["paths"].items()
         if not str(path).startswith("x-")
     ]
-    while queue:
-        node, pointer = queue.pop()
-        for ref, where in _iter_refs(node, pointer):
-            if not ref.startswith("#"):
-                raise SpecError(
-                    f"external $ref '{_short(ref)}' at {where} is not allowed: MCPForge never fetches remote documents",
-                    pointer=where,
-                )
-            if ref in reached:
+    while stack:
+        node, pointer, kind, owner = stack.pop()
+        if kind == "schema":
+            _check_schema_refs(doc, node, pointer, owner, followed, stack, warnings)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("$ref"), str):
+            where = f"{pointer}/$ref"
+            if node["$ref"] not in chains:
+                chains[node["$ref"]] = _resolve_chain(doc, node["$ref"], where)
+            target, final, problem = chains[node["$ref"]]
+            if problem is not None:
+                message = f"$ref '{_short(node['$ref'])}' cannot be resolved: {problem}"
+                if kind in _UNBUILDABLE:
+                    unbuildable.setdefault(owner, (message, where))
+                else:
+                    node.clear()
+                    node["description"] = f"Unresolvable $ref removed at import: {message}"
+                    warnings.append(SpecWarning(f"{message}; the {kind} is kept without a schema", where))
                 continue
-            reached.add(ref)
-            try:
-                target = targets[ref] = resolve_pointer(doc, ref)
-            except KeyError as exc:
-                raise SpecError(
-                    f"$ref '{_short(ref)}' at {where} cannot be resolved: {exc.args[0]}", pointer=where
-                ) from None
-            queue.append((target, ref[1:]))
+            if kind != "path":  # path items are walked once per referring path (owners differ)
+                if final in followed:
+                    continue
+                followed.add(final)
+            stack.append((target, final[1:], kind, owner))
+            continue
+        for key, child, child_kind, child_owner in _structural_children(node, kind, owner):
+            stack.append((child, f"{pointer}/{key}", child_kind, child_owner))
     if _EXTERNAL_REF_HINT.search(raw):
         for ref, where in _iter_refs(doc, ""):
             if not ref.startswith("#"):
@@ -537,17 +575,112 @@ def _check_refs(doc: dict[str, Any], raw: bytes, warnings: list[SpecWarning]) ->
                         where,
                     )
                 )
+    return unbuildable
+
+
+def _structural_children(node: dict[str, Any], kind: str, owner: str) -> Iterator[tuple[str, Any, str, str]]:
+    """``(escaped pointer suffix, child, child kind, child owner)`` for the parts of an OpenAPI object that may
+    hold ``$ref``s we follow (examples, links and callbacks are data or out of scope)."""
+
+    def each(key: str, child_kind: str) -> Iterator[tuple[str, Any, str, str]]:
+        value = node.get(key)
+        if isinstance(value, dict):
+            for name, child in value.items():
+                if not str(name).startswith("x-"):
+                    yield f"{key}/{escape_pointer(name)}", child, child_kind, owner
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                yield f"{key}/{index}", child, child_kind, owner
+
+    if kind == "path":
+        yield from each("parameters", "parameter")
+        for method in HTTP_METHODS:
+            if isinstance(node.get(method), dict):
+                yield method, node[method], "operation", f"{owner}/{method}"
+    elif kind == "operation":
+        yield from each("parameters", "parameter")
+        if "requestBody" in node:
+            yield "requestBody", node["requestBody"], "requestBody", owner
+        yield from each("responses", "response")
+    elif kind in ("parameter", "header", "media", "response", "requestBody"):
+        if "schema" in node:  # 2.0 responses and body parameters hold their schema directly
+            yield "schema", node["schema"], "schema", owner
+        yield from each("content", "media")
+        if kind == "response":
+            yield from each("headers", "header")
+        if kind == "media" and isinstance(node.get("encoding"), dict):
+            for name, encoding in node["encoding"].items():
+                if isinstance(encoding, dict) and isinstance(encoding.get("headers"), dict):
+                    for header, child in encoding["headers"].items():
+                        key = f"encoding/{escape_pointer(name)}/headers/{escape_pointer(header)}"
+                        yield key, child, "header", owner
+
+
+def _check_schema_refs(
+    doc: dict[str, Any],
+    schema: Any,
+    pointer: str,
+    owner: str,
+    followed: set[str],
+    stack: list[tuple[Any, str, str, str]],
+    warnings: list[SpecWarning],
+) -> None:
+    """Every ``$ref`` inside one schema: follow resolvable targets, make dangling ones permissive."""
+    for holder, ref, where in list(_iter_ref_nodes(schema, pointer)):
+        if not ref.startswith("#"):
+            raise SpecError(
+                f"external $ref '{_short(ref)}' at {where} is not allowed: MCPForge never fetches remote documents",
+                pointer=where,
+            )
+        if ref in followed:
+            continue
+        try:
+            target = resolve_pointer(doc, ref)
+        except KeyError as exc:
+            message = f"$ref '{_short(ref)}' cannot be resolved: {exc.args[0]}"
+            del holder["$ref"]
+            note = f"Schema unknown (unresolvable $ref '{_short(ref)}' in the spec): any value."
+            own = holder.get("description")
+            holder["description"] = f"{own}\n\n{note}" if isinstance(own, str) and own.strip() else note
+            warnings.append(SpecWarning(f"{message}; replaced by a schema that accepts any value", where))
+            continue
+        followed.add(ref)
+        stack.append((target, ref[1:], "schema", owner))
+
+
+def _resolve_chain(doc: dict[str, Any], ref: str, where: str) -> tuple[Any, str, str | None]:
+    """Follow ``ref`` (and refs it lands on) to an object: ``(target, last ref, problem or None)``."""
+    for _ in range(_MAX_REF_HOPS):
+        if not ref.startswith("#"):
+            raise SpecError(
+                f"external $ref '{_short(ref)}' at {where} is not allowed: MCPForge never fetches remote documents",
+                pointer=where,
+            )
+        try:
+            target = resolve_pointer(doc, ref)
+        except KeyError as exc:
+            return _MISSING, ref, f"{exc.args[0]}"
+        if not (isinstance(target, dict) and isinstance(target.get("$ref"), str)):
+            return target, ref, None
+        ref, where = target["$ref"], f"{ref[1:]}/$ref"
+    return _MISSING, ref, f"more than {_MAX_REF_HOPS} chained $refs (a loop)"
 
 
 def _iter_refs(root: Any, pointer: str) -> Iterator[tuple[str, str]]:
     """Yield ``($ref value, pointer of the $ref)`` under ``root`` without entering data values."""
+    for _holder, ref, where in _iter_ref_nodes(root, pointer):
+        yield ref, where
+
+
+def _iter_ref_nodes(root: Any, pointer: str) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """``(object holding the $ref, its value, pointer of the $ref)`` under ``root``, data values skipped."""
     stack: list[tuple[Any, str, bool]] = [(root, pointer, False)]
     while stack:
         node, where, is_name_map = stack.pop()
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str):
-                yield ref, f"{where}/$ref"
+                yield node, ref, f"{where}/$ref"
             for key, value in node.items():
                 if isinstance(value, dict | list) and (
                     is_name_map or (key not in _DATA_KEYS and not str(key).startswith("x-"))
@@ -557,6 +690,183 @@ def _iter_refs(root: Any, pointer: str) -> Iterator[tuple[str, str]]:
             for index, value in enumerate(node):
                 if isinstance(value, dict | list):
                     stack.append((value, f"{where}/{index}", False))
+
+
+# --------------------------------------------------------------------------- examples
+
+
+_SCHEMA_CHILD = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
+_SCHEMA_CHILD_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_SCHEMA_CHILD_MAPS = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
+_SPEC_URI = "urn:mcpforge:spec"
+
+
+def _drop_invalid_examples(doc: dict[str, Any], warnings: list[SpecWarning]) -> None:
+    """Remove schema ``example`` values (and 3.1 ``examples`` items) that do not validate against
+    their own schema, with a warning: tools copy them into the schemas agents read, and a wrong
+    example teaches a wrong call. Only schemas reachable from an operation are checked; the
+    document is 3.x here (2.0 is converted first, so ``x-nullable`` is already ``nullable``)."""
+    from jsonschema.exceptions import best_match
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4, DRAFT202012
+
+    is_30 = str(doc.get("openapi", "")).startswith("3.0")
+    validator_class = _example_validator("3.0" if is_30 else "3.1")
+    resource = Resource.from_contents(doc, default_specification=DRAFT4 if is_30 else DRAFT202012)
+    registry = Registry().with_resource(_SPEC_URI, resource)
+
+    base = validator_class({}, registry=registry)
+
+    def problem(schema: dict[str, Any], pointer: str, value: Any) -> str | None:
+        # Most examples sit on small ref-free schemas: validating against the node itself skips the
+        # registry lookup (Box: 1,728 examples in ~50 ms instead of ~340 ms).
+        target = {"$ref": f"{_SPEC_URI}#{pointer}"} if _has_ref(schema) else schema
+        try:
+            validator = base.evolve(schema=target)
+            if validator.is_valid(value):
+                return None
+            error = best_match(validator.iter_errors(value))
+        except Exception:  # noqa: BLE001 - a schema the validator cannot use: keep the example
+            return None
+        if error is None:
+            return None
+        where = "".join(f"/{escape_pointer(t)}" for t in error.absolute_path)
+        return f"{_short(error.message)}{f' at {where}' if where else ''}"
+
+    for schema, pointer in _reachable_schemas(doc):
+        if "example" in schema:
+            reason = problem(schema, pointer, schema["example"])
+            if reason:
+                del schema["example"]
+                warnings.append(
+                    SpecWarning(f"example does not match its schema ({reason}): dropped", f"{pointer}/example")
+                )
+        if not is_30 and isinstance(schema.get("examples"), list):
+            kept = []
+            for index, value in enumerate(schema["examples"]):
+                reason = problem(schema, pointer, value)
+                if reason:
+                    warnings.append(
+                        SpecWarning(
+                            f"example does not match its schema ({reason}): dropped", f"{pointer}/examples/{index}"
+                        )
+                    )
+                else:
+                    kept.append(value)
+            if len(kept) != len(schema["examples"]):
+                if kept:
+                    schema["examples"] = kept
+                else:
+                    del schema["examples"]
+
+
+@functools.cache
+def _example_validator(version: str) -> Any:
+    """openapi-schema-validator's class for ``version`` with the regex keywords on RE2.
+
+    Schemas and examples are both uploaded text: Python's backtracking ``re`` would let
+    ``pattern: '^(a+)+$'`` with ``example: 'aaaa…!'`` stall the worker. RE2 runs in linear time;
+    a pattern RE2 cannot compile (look-arounds, back-references) is not checked, and a
+    ``patternProperties`` + ``additionalProperties`` combination is not checked either (so an
+    example is only ever dropped on evidence)."""
+    from jsonschema import ValidationError, validators
+    from openapi_schema_validator import OAS30Validator, OAS31Validator
+
+    base = OAS30Validator if version == "3.0" else OAS31Validator
+    plain_additional = base.VALIDATORS["additionalProperties"]
+
+    def pattern(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+        compiled = _re2(value)
+        if validator.is_type(instance, "string") and compiled is not None and not compiled.search(instance):
+            yield ValidationError(f"{_short(repr(instance))} does not match {_short(repr(value))}")
+
+    def pattern_properties(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+        if not validator.is_type(instance, "object") or not isinstance(value, dict):
+            return
+        for regex, subschema in value.items():
+            compiled = _re2(regex)
+            if compiled is None:
+                continue
+            for key, item in instance.items():
+                if compiled.search(key):
+                    yield from validator.descend(item, subschema, path=key, schema_path=regex)
+
+    def additional_properties(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+        if "patternProperties" not in schema:  # jsonschema's own code uses no regex then
+            yield from plain_additional(validator, value, instance, schema)
+
+    return validators.extend(
+        base,
+        {"pattern": pattern, "patternProperties": pattern_properties, "additionalProperties": additional_properties},
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _re2(pattern: Any) -> Any:
+    import re2
+
+    if not isinstance(pattern, str):
+        return None
+    options = re2.Options()
+    options.log_errors = False  # unsupported syntax is expected here, not worth a line on stderr
+    try:
+        return re2.compile(pattern, options)
+    except Exception:  # noqa: BLE001 - re2.error and friends: unsupported syntax is not checked
+        return None
+
+
+def _has_ref(schema: Any) -> bool:
+    """Does a ``$ref`` occur in this schema (data keywords such as ``example`` not entered)?"""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return True
+            stack.extend(v for k, v in node.items() if k not in _DATA_KEYS and isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return False
+
+
+def _reachable_schemas(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """``(schema object, its JSON pointer)`` for every schema an operation can reach, each once."""
+    seen: set[str] = set()
+    stack: list[tuple[Any, str, str]] = [
+        (item, f"/paths/{escape_pointer(path)}", "path")
+        for path, item in doc["paths"].items()
+        if not str(path).startswith("x-")
+    ]
+    while stack:
+        node, pointer, kind = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref not in seen:
+                seen.add(ref)
+                try:
+                    stack.append((resolve_pointer(doc, ref), ref[1:], kind))
+                except KeyError:
+                    pass
+            if kind != "schema" or len(node) == 1:
+                continue
+        if kind == "schema":
+            yield node, pointer
+            for key in _SCHEMA_CHILD:
+                if isinstance(node.get(key), dict):
+                    stack.append((node[key], f"{pointer}/{key}", "schema"))
+            for key in _SCHEMA_CHILD_LISTS:
+                if isinstance(node.get(key), list):
+                    stack.extend((sub, f"{pointer}/{key}/{i}", "schema") for i, sub in enumerate(node[key]))
+            for key in _SCHEMA_CHILD_MAPS:
+                if isinstance(node.get(key), dict):
+                    stack.extend(
+                        (sub, f"{pointer}/{key}/{escape_pointer(name)}", "schema") for name, sub in node[key].items()
+                    )
+            continue
+        for key, child, child_kind, _owner in _structural_children(node, kind, ""):
+            stack.append((child, f"{pointer}/{key}", child_kind))
 
 
 class _LocalRefs:
@@ -677,12 +987,14 @@ def _warning_from(error: Any) -> SpecWarning:
 
 
 def _merge_warnings(validator: list[SpecWarning], own: list[SpecWarning]) -> list[SpecWarning]:
-    """Validator findings first; MCPForge's own warning is dropped when the validator already
-    reported the same pointer (e.g. ``security: [{oauth2: null}]`` is found by both)."""
+    """MCPForge's own warnings first (they say what the import did: a schema made permissive, an
+    operation skipped, a parameter dropped; pages list the first 50), then the validator's
+    findings; an own warning is dropped when the validator already reported the same pointer
+    (e.g. ``security: [{oauth2: null}]`` is found by both)."""
     reported = {w.pointer for w in validator if w.pointer}
     merged: list[SpecWarning] = []
     seen: set[tuple[str, str]] = set()
-    for warning in validator + [w for w in own if not w.pointer or w.pointer not in reported]:
+    for warning in [w for w in own if not w.pointer or w.pointer not in reported] + validator:
         if (warning.pointer, warning.message) not in seen:
             seen.add((warning.pointer, warning.message))
             merged.append(warning)
@@ -1016,14 +1328,26 @@ def _string_list(value: Any) -> list[str]:
 _PATH_TEMPLATE = re.compile(r"\{([^{}/]+)\}")
 
 
-def _extract_operations(doc: dict[str, Any], refs: _LocalRefs, warnings: list[SpecWarning]) -> list[Operation]:
+def _extract_operations(
+    doc: dict[str, Any],
+    refs: _LocalRefs,
+    warnings: list[SpecWarning],
+    unbuildable: dict[str, tuple[str, str]] | None = None,
+) -> list[Operation]:
+    """``unbuildable``: operation or path item pointers whose tools cannot be built (see
+    ``_check_refs``); they are skipped with a warning at the pointer of the dangling ``$ref``."""
+    unbuildable = unbuildable or {}
     operations: list[Operation] = []
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, tuple[str, str]] = {}  # lower-cased operationId -> (operationId, "METHOD /path")
     for path, raw_item in doc["paths"].items():
         path = str(path)
         if path.startswith("x-"):
             continue
         pointer = f"/paths/{escape_pointer(path)}"
+        if pointer in unbuildable:
+            message, where = unbuildable[pointer]
+            warnings.append(SpecWarning(f"{message}; no tool is generated for the operations of {path}", where))
+            continue
         item = refs.resolve(raw_item)
         if not isinstance(item, dict):
             warnings.append(SpecWarning(f"path item is {_kind(item)}, not a mapping: skipped", pointer))
@@ -1038,18 +1362,26 @@ def _extract_operations(doc: dict[str, Any], refs: _LocalRefs, warnings: list[Sp
             if not isinstance(op, dict):
                 warnings.append(SpecWarning(f"operation is {_kind(op)}, not a mapping: skipped", op_pointer))
                 continue
+            if op_pointer in unbuildable:
+                message, where = unbuildable[op_pointer]
+                warnings.append(SpecWarning(f"{message}; no tool is generated for {method.upper()} {path}", where))
+                continue
             operation = _operation(path, method, op, shared, op_pointer, refs, warnings)
             if operation.operation_id:
-                if operation.operation_id in seen_ids:
+                # tool names are unique regardless of case (clients and the gateway match them so)
+                key = operation.operation_id.lower()
+                if key in seen_ids:
+                    other_id, other = seen_ids[key]
+                    same = "is also used by" if other_id == operation.operation_id else f"clashes with '{other_id}' of"
                     warnings.append(
                         SpecWarning(
-                            f"operationId '{operation.operation_id}' is also used by "
-                            f"{seen_ids[operation.operation_id]}",
+                            f"operationId '{operation.operation_id}' {same} {other}: the tool names are kept "
+                            "distinct with a suffix derived from the method and path",
                             f"{op_pointer}/operationId",
                         )
                     )
                 else:
-                    seen_ids[operation.operation_id] = f"{method.upper()} {path}"
+                    seen_ids[key] = (operation.operation_id, f"{method.upper()} {path}")
             operations.append(operation)
     return operations
 
@@ -1147,10 +1479,29 @@ def _parameter_schema(param: dict[str, Any]) -> dict[str, Any]:
 def _ensure_path_parameters(
     path: str, parameters: list[Parameter], pointer: str, warnings: list[SpecWarning]
 ) -> list[Parameter]:
-    """Every ``{name}`` in the path template needs a path parameter or the tool cannot build
-    the URL: undeclared ones are added as required strings (with a warning)."""
-    declared = {p.name for p in parameters if p.location == "path"}
-    for name in _PATH_TEMPLATE.findall(path):
+    """Make the path parameters match the path template, with a warning for each mismatch.
+
+    * ``{name}`` in the template but not declared: the URL cannot be built without a value, so
+      the tool takes it as a required string with no other constraint (every path segment is
+      text; nothing is claimed about its format).
+    * declared ``in: path`` but absent from the template: it has nowhere to go in the URL, so
+      it is dropped rather than offered to the agent as an argument that would be ignored.
+    """
+    template = _PATH_TEMPLATE.findall(path)
+    kept: list[Parameter] = []
+    for param in parameters:
+        if param.location == "path" and param.name not in template:
+            warnings.append(
+                SpecWarning(
+                    f"path parameter '{param.name}' does not appear in the path template {path}: dropped "
+                    "(it cannot be sent)",
+                    f"{pointer}/parameters",
+                )
+            )
+            continue
+        kept.append(param)
+    declared = {p.name for p in kept if p.location == "path"}
+    for name in template:
         if name not in declared:
             warnings.append(
                 SpecWarning(
@@ -1158,9 +1509,9 @@ def _ensure_path_parameters(
                     f"{pointer}/parameters",
                 )
             )
-            parameters.append(Parameter(name=name, location="path", required=True, schema={"type": "string"}))
+            kept.append(Parameter(name=name, location="path", required=True, schema={"type": "string"}))
             declared.add(name)
-    return parameters
+    return kept
 
 
 def _normalise_security(raw: Any, pointer: str, warnings: list[SpecWarning]) -> list[dict[str, list[str]]] | None:

@@ -46,3 +46,41 @@ def ok(schema: dict[str, Any] | None = None, description: str = "ok") -> dict[st
     if schema is not None:
         response["content"] = {"application/json": {"schema": schema}}
     return {"200": response}
+
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def _pointer_parent(doc: Any, pointer: str) -> tuple[Any, str]:
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+    node = doc
+    for token in tokens[:-1]:
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    return node, tokens[-1]
+
+
+def apply_json_patch(doc: Any, operations: list[dict[str, Any]]) -> Any:
+    """The add / remove / replace / move operations of RFC 6902 (enough for the test data)."""
+    for op in operations:
+        parent, key = _pointer_parent(doc, op["path"])
+        if op["op"] == "move":
+            source_parent, source_key = _pointer_parent(doc, op["from"])
+            value = source_parent.pop(source_key)
+            parent[key] = value
+        elif op["op"] == "remove":
+            del parent[int(key) if isinstance(parent, list) else key]
+        elif op["op"] in ("add", "replace"):
+            if isinstance(parent, list):
+                parent.append(op["value"]) if key == "-" else parent.insert(int(key), op["value"])
+            else:
+                parent[key] = op["value"]
+        else:
+            raise ValueError(op["op"])
+    return doc
+
+
+def broken_adyen_bytes() -> bytes:
+    """The real Adyen Checkout v71 document with the defects of data/adyen-checkout-v71-defects.json."""
+    doc = json.loads(spec_bytes("adyen-checkout-v71.json"))
+    patch = json.loads((DATA_DIR / "adyen-checkout-v71-defects.json").read_text())
+    return json.dumps(apply_json_patch(doc, patch), indent=2).encode()

@@ -353,21 +353,24 @@ def test_empty_document():
         load_document(b"  \n")
 
 
-def test_broken_local_ref_needed_by_an_operation_is_an_error():
+def test_broken_local_ref_in_a_response_schema_becomes_permissive_with_a_warning():
     paths = {"/a": {"get": {"responses": ok({"$ref": "#/components/schemas/Missing"})}}}
-    with pytest.raises(SpecError) as caught:
-        load_document(openapi(paths, components={"schemas": {"Present": {"type": "string"}}}))
-    assert caught.value.pointer == "/paths/~1a/get/responses/200/content/application~1json/schema/$ref"
-    assert "'#/components/schemas/Missing'" in caught.value.message
-    assert "'Missing' does not exist" in caught.value.message
+    spec = load_document(openapi(paths, components={"schemas": {"Present": {"type": "string"}}}))
+    assert len(spec.operations) == 1
+    schema = spec.operations[0].responses["200"]["content"]["application/json"]["schema"]
+    assert "$ref" not in schema and "'#/components/schemas/Missing'" in schema["description"]
+    warning = next(w for w in spec.warnings if "cannot be resolved" in w.message)
+    assert warning.pointer == "/paths/~1a/get/responses/200/content/application~1json/schema/$ref"
+    assert "'Missing' does not exist" in warning.message
 
 
 def test_broken_ref_reached_through_another_ref_names_where_it_is():
     components = {"schemas": {"A": {"type": "object", "properties": {"b": {"$ref": "#/components/schemas/B"}}}}}
     paths = {"/a": {"get": {"responses": ok({"$ref": "#/components/schemas/A"})}}}
-    with pytest.raises(SpecError) as caught:
-        load_document(openapi(paths, components=components))
-    assert caught.value.pointer == "/components/schemas/A/properties/b/$ref"
+    spec = load_document(openapi(paths, components=components))
+    assert [w.pointer for w in spec.warnings if "cannot be resolved" in w.message] == [
+        "/components/schemas/A/properties/b/$ref"
+    ]
 
 
 def test_unused_broken_ref_is_not_an_error():
