@@ -239,6 +239,16 @@ class PiiScanner:
         return tuple(list(out.items())[: self.max_hits])
 
 
+#: Kinds the scanner reports that are secrets, not data about a person: shown to reviewers,
+#: but not a "personal data" flag (docs/labelling-guide.md).
+NON_PERSONAL_KINDS = frozenset({"credential"})
+
+
+def is_personal(kind: str) -> bool:
+    """True when a hit of ``kind`` is personal data (a password or API key is a secret, not PII)."""
+    return kind not in NON_PERSONAL_KINDS
+
+
 def find_pii(tool: ToolDef, *, scanner: PiiScanner | None = None) -> list[dict[str, str]]:
     """``[{"path", "kind", "where"}]`` for one tool (convenience wrapper over ``PiiScanner``)."""
     return [hit.to_dict() for hit in (scanner or PiiScanner()).scan_tool(tool)]
