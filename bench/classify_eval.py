@@ -62,7 +62,8 @@ def report(title: str, scores: Scores, show_errors: bool) -> None:
           f"   method-rule baseline {scores.baseline_accuracy:.3f}")
     print(f"PII precision       {scores.pii_precision:.3f}  recall {scores.pii_recall:.3f}"
           f"  (tp {scores.pii_tp}, fp {scores.pii_fp}, fn {scores.pii_fn}; {scores.pii_labelled} with a PII label)")
-    print(f"high-risk rated low {len(scores.high_risk_low)}" + (f"  {scores.high_risk_low}" if scores.high_risk_low else ""))
+    listed = f"  {scores.high_risk_low}" if scores.high_risk_low else ""
+    print(f"high-risk rated low {len(scores.high_risk_low)}{listed}")
     print("\nper spec                          n   accuracy")
     for spec in sorted(scores.by_spec):
         n = scores.by_spec[spec]

@@ -35,7 +35,7 @@ from typing import Any
 from apps.specs.domain import ToolDef
 
 from . import rules
-from .pii import PiiHit, PiiScanner, summarize_kinds
+from .pii import PiiHit, PiiScanner, personal_data, summarize_kinds
 from .schemawalk import iter_fields
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -743,11 +743,17 @@ def classify_tool(
             reasons += evidence.top_reasons(domain)
 
     # personal data
-    pii_hits = scanner.scan_tool(tool)
+    personal = personal_data(tool, scanner.scan_tool(tool), document=scanner.document)
+    pii_hits = personal.flagged
     for where in ("response", "request"):
         kinds = summarize_kinds(pii_hits, where)
         if kinds:
             reasons.append(f"{where} contains " + ", ".join(kinds))
+    fields = [h.path for h in pii_hits if "." in h.path]
+    if fields:
+        more = f" (+{len(fields) - 4} more)" if len(fields) > 4 else ""
+        reasons.append("personal fields: " + ", ".join(fields[:4]) + more)
+    reasons += personal.evidence
 
     open_world, open_world_reason = _open_world(f, side_effect)
     if open_world_reason:
