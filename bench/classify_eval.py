@@ -58,10 +58,14 @@ def report(title: str, scores: Scores, show_errors: bool) -> None:
     print(f"\n=== {title}: {scores.total} operations ===")
     if not scores.total:
         return
-    print(f"category accuracy   {scores.accuracy:.3f}  ({scores.correct}/{scores.total})"
-          f"   method-rule baseline {scores.baseline_accuracy:.3f}")
-    print(f"PII precision       {scores.pii_precision:.3f}  recall {scores.pii_recall:.3f}"
-          f"  (tp {scores.pii_tp}, fp {scores.pii_fp}, fn {scores.pii_fn}; {scores.pii_labelled} with a PII label)")
+    print(
+        f"category accuracy   {scores.accuracy:.3f}  ({scores.correct}/{scores.total})"
+        f"   method-rule baseline {scores.baseline_accuracy:.3f}"
+    )
+    print(
+        f"PII precision       {scores.pii_precision:.3f}  recall {scores.pii_recall:.3f}"
+        f"  (tp {scores.pii_tp}, fp {scores.pii_fp}, fn {scores.pii_fn}; {scores.pii_labelled} with a PII label)"
+    )
     listed = f"  {scores.high_risk_low}" if scores.high_risk_low else ""
     print(f"high-risk rated low {len(scores.high_risk_low)}{listed}")
     print("\nper spec                          n   accuracy")
@@ -89,8 +93,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=DATA / "labels.yaml", help="hand labels (YAML/JSON/CSV)")
     parser.add_argument("--specs", type=Path, action="append", help="folders holding the specs (repeatable)")
-    parser.add_argument("--overrides", type=Path, action="append", default=[],
-                        help="overrides exported from MCPForge (JSON or CSV), scored as extra labels")
+    parser.add_argument(
+        "--overrides",
+        type=Path,
+        action="append",
+        default=[],
+        help="overrides exported from MCPForge (JSON or CSV), scored as extra labels",
+    )
     parser.add_argument("--split", choices=("tuning", "heldout", "both"), default="both")
     parser.add_argument("--errors", action="store_true", help="list every disagreement")
     args = parser.parse_args()
