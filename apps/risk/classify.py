@@ -635,7 +635,10 @@ def _domain_evidence(
 
 def _charge_evidence(f: _Facts, hits: list[tuple[str, rules.DestructiveVerb]], request_money: list[str]) -> str:
     """Why a billing-topic write moves money or changes what is charged ("" when it does not:
-    storing a card, deleting a payment token, transferring a repository)."""
+    storing a card, deleting a payment token, transferring a repository, updating a payout's
+    metadata)."""
+    if _metadata_only_update(f):
+        return ""
     if request_money:
         return f"request body has {', '.join(request_money)}"
     for where, spec in hits:
@@ -653,6 +656,15 @@ def _charge_evidence(f: _Facts, hits: list[tuple[str, rules.DestructiveVerb]], r
             if word in rules.CHARGE_WORDS and nxt not in rules.CHARGE_WORD_NOT_BEFORE:
                 return f"names what is charged ('{word}')"
     return ""
+
+
+def _metadata_only_update(f: _Facts) -> bool:
+    """An update of an existing object whose body holds only descriptive fields (metadata,
+    description, name): ``POST /v1/payouts/{payout}`` with ``metadata``."""
+    if f.method not in ("POST", "PUT", "PATCH") or not f.path.ends_with_param:
+        return False
+    body = [name for name, _, where in f.inputs if where == "body"]
+    return bool(body) and all("".join(rules.split_words(n)) in rules.METADATA_FIELDS for n in body)
 
 
 def _reversible_removal(f: _Facts) -> bool:
@@ -784,7 +796,8 @@ def classify_tool(
                 reasons.append(f"billing write: {charge}")
             else:
                 primary.discard(rules.BILLING)
-                reasons.append("touches billing, but no money moves and nothing charged changes: not a billing write")
+                why = "only metadata is updated" if _metadata_only_update(f) else "no money moves"
+                reasons.append(f"touches billing, but {why} and nothing charged changes: not a billing write")
         admin_why = {r for _, r in evidence.reasons.get(rules.ADMINISTRATIVE, [])}
         if destructive and rules.ADMINISTRATIVE in primary and admin_why and rules.ADMINISTRATIVE not in declared:
             if all(rules.ORG_CONTAINER_REASON in r for r in admin_why):
@@ -824,6 +837,10 @@ def classify_tool(
         _Verdict(category, tags, side_effect, destructive, money_movement, open_world, permanent, bulk, pii_hits)
     )
     reasons += score_reasons
+    scopes = _security_scopes(tool)
+    if scopes:
+        reasons.append("requires security scopes: " + ", ".join(scopes[:6]))
+    reasons.append(_decision(category, f, side_effect))
 
     # MCP annotations (readOnly/destructive/idempotent/openWorld hints)
     idempotent = (not side_effect) or f.method in ("PUT", "DELETE")
@@ -850,6 +867,35 @@ def classify_tool(
         money_movement=money_movement,
         open_world=open_world,
     )
+
+
+def _security_scopes(tool: ToolDef) -> list[str]:
+    """OAuth scopes the operation requires (``payments:write``, ``admin:org``): evidence a
+    reviewer reads alongside the verdict."""
+    out: list[str] = []
+    for requirement in tool.security if isinstance(tool.security, list) else []:
+        if isinstance(requirement, Mapping):
+            for values in requirement.values():
+                for scope in values if isinstance(values, list) else []:
+                    if isinstance(scope, str) and scope and scope not in out:
+                        out.append(scope)
+    return out
+
+
+_DECISION = {
+    rules.READ_ONLY: "read_only: reads only, nothing above changes state",
+    rules.SIDE_EFFECT: "side_effect: a write with no destructive, money or identity/access evidence",
+    rules.CRITICAL: "critical: destroys or irreversibly closes something, moving no money",
+    rules.ADMINISTRATIVE: "administrative: identity, access, credentials or account configuration",
+    rules.BILLING: "billing: money moves or what is charged changes",
+}
+
+
+def _decision(category: str, f: _Facts, side_effect: bool) -> str:
+    """The last reason: the category and the action that decided it (method and verb)."""
+    verb = next(iter(f.op_verbs + f.summary_verbs + f.path_verbs), "")
+    action = f"{f.method or '?'}" + (f", verb '{verb}'" if verb else "")
+    return f"Decision: {_DECISION.get(category, category)} ({action})"
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -403,6 +403,12 @@ CHARGE_WORDS = frozenset(
 )  # fmt: skip
 #: ... unless followed by one of these ("payment method", "payment details" are instruments).
 CHARGE_WORD_NOT_BEFORE = frozenset({"method", "detail", "instrument", "token", "validation", "source"})
+#: Request fields that only describe an object: an update sending nothing else to an existing
+#: billing object (a payout's metadata) changes no charge.
+METADATA_FIELDS = frozenset(
+    {"metadata", "description", "name", "friendlyname", "nickname", "tags", "labels", "note", "notes", "memo",
+     "displayname", "title", "expand"}
+)  # fmt: skip
 #: Destructive verbs that change a charge when the tool is about money (cancel an authorisation,
 #: void a payment, expire a payment link); "transfer" only when it creates a /transfers resource.
 CHARGE_CHANGE_VERBS = frozenset({"cancel", "void", "close", "expire", "reverse"})
