@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from . import rules
 
 HIGH_RISK = frozenset({rules.BILLING, rules.CRITICAL, rules.ADMINISTRATIVE})
@@ -122,8 +124,6 @@ def load_labels(text: str, *, fmt: str = "auto") -> list[Label]:
             except json.JSONDecodeError as exc:
                 raise LabelError(f"not valid JSON: {exc}") from exc
         else:
-            import yaml  # PyYAML: already a dependency of the spec parser
-
             try:
                 data = yaml.safe_load(text)
             except yaml.YAMLError as exc:
