@@ -132,3 +132,12 @@ def test_benchmark_reads_the_exported_overrides(people, petstore, api_for, tmp_p
     # the classifier says critical, the reviewer said side_effect: the benchmark counts the disagreement
     assert "category accuracy   0.000  (0/1)" in section
     assert "petstore-v3.yaml DELETE /pet/{petId}: labelled side_effect, got critical" in section
+
+
+def test_tool_page_shows_the_evidence_and_the_decision(people, petstore, client_for):
+    url = reverse("inventory:detail", args=[people.org.slug, petstore.slug, "loginUser"])
+    page = client_for(people.viewer).get(url).content.decode()
+    assert "Why this classification" in page
+    assert "GET path action &#x27;login&#x27; changes state" in page  # the verb and where it was found
+    assert "Decision: administrative: identity, access, credentials or account configuration" in page
+    assert "personal fields: request.password, request.username" in page
