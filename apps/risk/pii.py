@@ -353,8 +353,9 @@ def personal_data(tool: ToolDef, hits: list[PiiHit], *, document: Any = None) ->
         inventory.add("ip_address")
     response = _first_response(tool)
     thing_side: set[str] = set()
+    last = _last_literal_words(str(getattr(tool, "path", "") or ""))
     if not about_people:
-        if words & _THING_CONTEXT_WORDS:
+        if last & _THING_CONTEXT_WORDS:  # the resource itself is the thing (PATCH /orgs/{org})
             thing_side.add("request")
         for where, schema in (("request", tool.request_schema), ("response", response)):
             top = _top_words(schema, document) if isinstance(schema, Mapping) else set()
@@ -385,7 +386,6 @@ def personal_data(tool: ToolDef, hits: list[PiiHit], *, document: Any = None) ->
                     if "".join(rules.split_words(str(name))) in _MESSAGE_FIELDS:
                         flagged.append(PiiHit(f"{where}.{name}", "message_content", where))
                         evidence.append(f"{where} field '{name}' of a message/comment resource: message content")
-    last = _last_literal_words(str(getattr(tool, "path", "") or ""))
     if not flagged and method == "GET" and response is None:
         if last & PEOPLE_PATH_WORDS:
             flagged.append(PiiHit("response", "person", "response"))

@@ -233,3 +233,10 @@ def test_benchmark_targets_on_the_tuning_split():
     assert scores.pii_precision >= 0.85 and scores.pii_recall >= 0.80, scores.errors
     assert scores.high_risk_low == []
     assert scores.accuracy > scores.baseline_accuracy + 0.2
+
+
+def test_an_organisations_own_email_is_not_flagged_but_an_email_sent_below_a_thing_is():
+    org = c("PATCH", "/orgs/{org}", body=obj(billing_email="string", email="string", description="string"))
+    assert org.pii == []
+    share = c("POST", "/files/{file_id}/share", body=obj(recipient_email="string"))
+    assert kinds(share) == {"email"}
