@@ -33,6 +33,7 @@ CAPABILITIES: dict[str, Role] = {
     "credentials.manage": Role.ADMIN,
     "tool.rename": Role.ADMIN,
     "risk.override": Role.ADMIN,
+    "risk.export_overrides": Role.REVIEWER,  # overrides as labelled data for the classifier benchmark
     "member.manage": Role.ADMIN,
     "team.manage": Role.ADMIN,
     "audit.export": Role.ADMIN,

@@ -33,6 +33,7 @@ EVENT_TYPES: dict[str, str] = {
     # risk
     "risk.overridden": "A tool's category or risk level was overridden",
     "risk.override_removed": "A risk override was removed",
+    "risk.overrides_exported": "A project's risk overrides were exported as labelled data",
     # governance
     "tool.enabled": "A tool was enabled in an environment",
     "tool.disabled": "A tool was disabled in an environment",

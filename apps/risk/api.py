@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -163,3 +164,22 @@ class ToolOverride(APIView):
         if tool is None:
             raise NotFound("No tool with that name in the current version.")
         return tool
+
+
+class OverridesExport(APIView):
+    """The project's classification overrides as labelled data, in the format of
+    ``tests/data/classify_eval/labels.yaml`` (``docs/labelling-guide.md``), for
+    ``bench/classify_eval.py --overrides``. ``?fmt=json`` (default) or ``?fmt=csv``.
+    Reviewers and above; every export is audited."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, enum=["json", "csv"], description="json (default) or csv")],
+        responses={200: OpenApiResponse(description="labels file"), 400: OpenApiResponse(description="bad fmt")},
+    )
+    def get(self, request, id):
+        _, project = project_access_by_id(request.user, id, "risk.export_overrides")
+        fmt = (request.query_params.get("fmt") or "json").strip().lower()
+        body, content_type = services.risk_overrides_export(project=project, actor=request.user, fmt=fmt)
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="overrides-{project.slug}.{fmt}"'
+        return response

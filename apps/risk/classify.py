@@ -35,7 +35,7 @@ from typing import Any
 from apps.specs.domain import ToolDef
 
 from . import rules
-from .pii import PiiHit, PiiScanner, summarize_kinds
+from .pii import PiiHit, PiiScanner, personal_data, summarize_kinds
 from .schemawalk import iter_fields
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -141,6 +141,15 @@ def _parse_path(path: str) -> _Path:
 
 def _lemmas(text: str) -> tuple[str, ...]:
     return tuple(rules.lemma(w) for w in rules.split_words(text))
+
+
+def _without_qualifier(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Drop a trailing "for ..." qualifier of an operationId or summary: GitHub's
+    ``codespaces/delete-for-authenticated-user`` ("Delete a codespace for the authenticated
+    user") deletes a codespace, not a user."""
+    if "for" in words[1:]:
+        return words[: words.index("for", 1)]
+    return words
 
 
 def _is_echo(op_words: tuple[str, ...], path: _Path) -> bool:
@@ -434,7 +443,7 @@ class _Facts:
 def _extract(tool: ToolDef) -> _Facts:
     method = str(tool.method or "").strip().upper()
     path = _parse_path(str(tool.path or ""))
-    op_words = _lemmas(str(tool.operation_id or ""))
+    op_words = _without_qualifier(_lemmas(str(tool.operation_id or "")))
     alt = _extension(tool, ("x-methodName", "x-operation-name"))
     alt_words = _lemmas(alt[1]) if alt and isinstance(alt[1], str) else ()
     op_sources = [w for w in (() if _is_echo(op_words, path) else op_words, alt_words) if w]
@@ -590,7 +599,7 @@ def _domain_evidence(
         _match_keywords(scope, "scope", evidence, seen)
     for words in f.op_sources:
         _match_keywords(words, "operation", evidence, seen)
-    _match_keywords(f.summary_words, f.summary_source, evidence, seen)
+    _match_keywords(_without_qualifier(f.summary_words), f.summary_source, evidence, seen)
     if f.summary:
         _match_keywords(_lemmas(f.description[:300]), "description", evidence, seen)
     for words in f.tag_words:
@@ -621,7 +630,51 @@ def _domain_evidence(
         declared = {str(v).strip().lower() for v in values} & {rules.BILLING, rules.ADMINISTRATIVE, rules.CRITICAL}
         for value in sorted(declared - {rules.CRITICAL}):
             evidence.add(value, 2.0, f"{cat_ext[0]}: {value}")
-    return evidence, declared, cat_ext[0] if cat_ext else ""
+    return evidence, declared, cat_ext[0] if cat_ext else "", request_money
+
+
+def _charge_evidence(f: _Facts, hits: list[tuple[str, rules.DestructiveVerb]], request_money: list[str]) -> str:
+    """Why a billing-topic write moves money or changes what is charged ("" when it does not:
+    storing a card, deleting a payment token, transferring a repository, updating a payout's
+    metadata)."""
+    if _metadata_only_update(f):
+        return ""
+    if request_money:
+        return f"request body has {', '.join(request_money)}"
+    for where, spec in hits:
+        if spec.money:
+            return f"{where}: {spec.reason}"
+    for where, spec in hits:
+        if spec.verb in rules.CHARGE_CHANGE_VERBS and f.method != "DELETE":
+            return f"{where}: {spec.reason} (a charge)"
+        if spec.verb == "transfer" and where.startswith("POST creates"):
+            return f"{where}: transfers funds"
+    sources = [f.path.resource, *f.op_sources] + ([] if f.method == "DELETE" else [f.summary_words])
+    for words in sources:
+        for i, word in enumerate(words):
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if word in rules.CHARGE_WORDS and nxt not in rules.CHARGE_WORD_NOT_BEFORE:
+                return f"names what is charged ('{word}')"
+    return ""
+
+
+def _metadata_only_update(f: _Facts) -> bool:
+    """An update of an existing object whose body holds only descriptive fields (metadata,
+    description, name): ``POST /v1/payouts/{payout}`` with ``metadata``."""
+    if f.method not in ("POST", "PUT", "PATCH") or not f.path.ends_with_param:
+        return False
+    body = [name for name, _, where in f.inputs if where == "body"]
+    return bool(body) and all("".join(rules.split_words(n)) in rules.METADATA_FIELDS for n in body)
+
+
+def _reversible_removal(f: _Facts) -> bool:
+    """Summary "Remove a label from an issue" / "Unassign ... from ...": an association is taken
+    away and can be put back (not "Remove comment", not "permanently")."""
+    words = f.summary_words
+    if not words or not set(f.summary_verbs[:1]) & rules.REVERSIBLE_REMOVAL_VERBS or "from" not in words:
+        return False
+    removed = [w for w in words[1 : words.index("from")] if w not in ("a", "an", "the", "all")]
+    return bool(removed) and removed[-1] in rules.REVERSIBLE_REMOVAL_OBJECTS and not set(words) & rules.PERMANENT_WORDS
 
 
 def _open_world(f: _Facts, side_effect: bool) -> tuple[bool, str]:
@@ -711,6 +764,10 @@ def classify_tool(
     # 2. is it destructive / does it move money?
     hits = _destruction(f) if side_effect else []
     destructive = side_effect and (f.method == "DELETE" or bool(hits) or f.destructive_hint.value is True)
+    if destructive and f.destructive_hint.value is not True and _reversible_removal(f):
+        hits = [h for h in hits if h[1].verb not in rules.REVERSIBLE_REMOVAL_VERBS]
+        destructive = bool(hits)
+        reasons.append(f"summary '{f.summary[:60]}': removes an association, which can be restored")
     if side_effect and f.readonly.value is True and (hits or f.method != "POST"):
         reasons.append(f"{f.readonly.key} ignored: contradicted by the operation")
     if side_effect and f.method == "DELETE":
@@ -720,21 +777,33 @@ def classify_tool(
         reasons.append(f"{f.destructive_hint.key}: true")
 
     # 3. what does it touch?
-    evidence, declared, declared_key = _domain_evidence(f, side_effect, scanner.document, inherited)
+    evidence, declared, declared_key, request_money = _domain_evidence(f, side_effect, scanner.document, inherited)
     domains = evidence.categories()
     if rules.CRITICAL in declared and side_effect and not destructive:
         destructive = True
         reasons.append(f"{declared_key}: critical")
-    money_movement = rules.BILLING in domains and any(
-        spec.money or spec.verb in rules.MONEY_IF_BILLING for _, spec in hits
-    )
+    charge = _charge_evidence(f, hits, request_money) if side_effect and rules.BILLING in domains else ""
+    money_movement = bool(charge) and any(spec.money or spec.verb in rules.MONEY_IF_BILLING for _, spec in hits)
 
     # category: reads stay read_only with domain tags; writes take the most specific domain
     tags: set[str] = set(domains)
     if side_effect:
         if destructive:
             tags.add(rules.CRITICAL)
-        category = next((c for c in rules.WRITE_CATEGORY_PRECEDENCE if c in tags), rules.SIDE_EFFECT)
+        primary = set(tags)
+        if rules.BILLING in primary and rules.BILLING not in declared and not (inherited or {}).get(rules.BILLING):
+            if charge:
+                reasons.append(f"billing write: {charge}")
+            else:
+                primary.discard(rules.BILLING)
+                why = "only metadata is updated" if _metadata_only_update(f) else "no money moves"
+                reasons.append(f"touches billing, but {why} and nothing charged changes: not a billing write")
+        admin_why = {r for _, r in evidence.reasons.get(rules.ADMINISTRATIVE, [])}
+        if destructive and rules.ADMINISTRATIVE in primary and admin_why and rules.ADMINISTRATIVE not in declared:
+            if all(rules.ORG_CONTAINER_REASON in r for r in admin_why):
+                primary.discard(rules.ADMINISTRATIVE)
+                reasons.append("destroys an organisation/account container: critical rather than administrative")
+        category = next((c for c in rules.WRITE_CATEGORY_PRECEDENCE if c in primary), rules.SIDE_EFFECT)
         tags.discard(category)
     else:
         category = rules.READ_ONLY
@@ -743,11 +812,17 @@ def classify_tool(
             reasons += evidence.top_reasons(domain)
 
     # personal data
-    pii_hits = scanner.scan_tool(tool)
+    personal = personal_data(tool, scanner.scan_tool(tool), document=scanner.document)
+    pii_hits = personal.flagged
     for where in ("response", "request"):
         kinds = summarize_kinds(pii_hits, where)
         if kinds:
             reasons.append(f"{where} contains " + ", ".join(kinds))
+    fields = [h.path for h in pii_hits if "." in h.path]
+    if fields:
+        more = f" (+{len(fields) - 4} more)" if len(fields) > 4 else ""
+        reasons.append("personal fields: " + ", ".join(fields[:4]) + more)
+    reasons += personal.evidence
 
     open_world, open_world_reason = _open_world(f, side_effect)
     if open_world_reason:
@@ -762,6 +837,10 @@ def classify_tool(
         _Verdict(category, tags, side_effect, destructive, money_movement, open_world, permanent, bulk, pii_hits)
     )
     reasons += score_reasons
+    scopes = _security_scopes(tool)
+    if scopes:
+        reasons.append("requires security scopes: " + ", ".join(scopes[:6]))
+    reasons.append(_decision(category, f, side_effect))
 
     # MCP annotations (readOnly/destructive/idempotent/openWorld hints)
     idempotent = (not side_effect) or f.method in ("PUT", "DELETE")
@@ -790,6 +869,35 @@ def classify_tool(
     )
 
 
+def _security_scopes(tool: ToolDef) -> list[str]:
+    """OAuth scopes the operation requires (``payments:write``, ``admin:org``): evidence a
+    reviewer reads alongside the verdict."""
+    out: list[str] = []
+    for requirement in tool.security if isinstance(tool.security, list) else []:
+        if isinstance(requirement, Mapping):
+            for values in requirement.values():
+                for scope in values if isinstance(values, list) else []:
+                    if isinstance(scope, str) and scope and scope not in out:
+                        out.append(scope)
+    return out
+
+
+_DECISION = {
+    rules.READ_ONLY: "read_only: reads only, nothing above changes state",
+    rules.SIDE_EFFECT: "side_effect: a write with no destructive, money or identity/access evidence",
+    rules.CRITICAL: "critical: destroys or irreversibly closes something, moving no money",
+    rules.ADMINISTRATIVE: "administrative: identity, access, credentials or account configuration",
+    rules.BILLING: "billing: money moves or what is charged changes",
+}
+
+
+def _decision(category: str, f: _Facts, side_effect: bool) -> str:
+    """The last reason: the category and the action that decided it (method and verb)."""
+    verb = next(iter(f.op_verbs + f.summary_verbs + f.path_verbs), "")
+    action = f"{f.method or '?'}" + (f", verb '{verb}'" if verb else "")
+    return f"Decision: {_DECISION.get(category, category)} ({action})"
+
+
 def _dedupe(items: list[str]) -> list[str]:
     out: list[str] = []
     for item in items:
@@ -807,9 +915,6 @@ def _path_key(path: str) -> tuple[str, ...]:
             continue
         out.append("{}" if "{" in seg else _EXTENSION_RE.sub("", seg).lower())
     return tuple(out)
-
-
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def classify_tools(tools: Iterable[ToolDef], *, document: Any = None) -> dict[str, Classification]:
@@ -836,9 +941,11 @@ def classify_tools(tools: Iterable[ToolDef], *, document: Any = None) -> dict[st
         return result
     for tool in tools:
         current = result[tool.name]
-        if current.has(rules.BILLING) or str(tool.method or "").upper() not in _WRITE_METHODS:
+        if current.has(rules.BILLING) or str(tool.method or "").upper() != "POST":
             continue
         key = _path_key(str(tool.path or ""))
+        if key and key[-1] == "{}":
+            continue  # updating an existing item (a number's webhooks) is not buying another one
         parent = next(
             (label for prefix, label in sources if prefix and len(prefix) < len(key) and key[: len(prefix)] == prefix),
             None,

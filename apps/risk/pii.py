@@ -239,6 +239,186 @@ class PiiScanner:
         return tuple(list(out.items())[: self.max_hits])
 
 
+#: Kinds the scanner reports that are secrets, not data about a person: shown to reviewers,
+#: but not a "personal data" flag (docs/labelling-guide.md).
+NON_PERSONAL_KINDS = frozenset({"credential"})
+
+
+def is_personal(kind: str) -> bool:
+    """True when a hit of ``kind`` is personal data (a password or API key is a secret, not PII)."""
+    return kind not in NON_PERSONAL_KINDS
+
+
+#: Nested objects whose personal fields belong to the operation's subject rather than to a
+#: passing reference: a shopper's payment method or account info, a card, a bank account.
+_SUBJECT_CONTAINER_WORDS = frozenset({"card", "cards", "bank", "shopper", "holder", "cardholder", "customer", "payer"})
+_SUBJECT_CONTAINER_NAMES = frozenset({"paymentmethod", "accountinfo", "storedpaymentmethods", "shoppername"})
+#: Path words meaning the operation is *about* people (membership, users, invitations): there,
+#: a nested ``user`` / ``invitee`` / ``accessible_by`` object is the subject, not a reference.
+PEOPLE_PATH_WORDS = frozenset(
+    {"user", "users", "member", "members", "membership", "memberships", "collaborator", "collaborators",
+     "invitation", "invitations", "invitee", "people", "person", "contact", "contacts", "customer",
+     "customers", "shopper", "participant", "participants", "recipient", "recipients", "employee",
+     "employees", "follower", "followers"}
+)  # fmt: skip
+_PERSON_CONTAINER_WORDS = frozenset({"user", "users", "invitee", "accessible", "member", "members", "person"})
+PEOPLE_PATH_WORDS = PEOPLE_PATH_WORDS | {"collaboration", "collaborations"}
+#: Resources that are themselves messages/comments: their text fields are message content.
+MESSAGE_PATH_WORDS = frozenset({"message", "messages", "comment", "comments", "sms", "chat", "reply", "replies"})
+_MESSAGE_FIELDS = frozenset({"body", "content", "text", "richtext", "message", "bodytext", "messagetext"})
+#: Objects that are organisations or things, not people: their ``email`` / ``name`` is a
+#: contact or label of the thing (GitHub organisation email, Box folder upload email).
+_THING_CONTEXT_WORDS = frozenset(
+    {"organization", "organisation", "org", "company", "merchant", "business", "enterprise", "team",
+     "repository", "repo", "repos", "orgs", "folder", "file", "project", "workspace"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """The PII verdict for one tool: ``flagged`` is what the operation carries or returns about
+    people; ``incidental`` are hits in passing references (``created_by.login``, a repository's
+    ``owner``), deep optional sub-schemas or path identifiers, reported but not flagged."""
+
+    flagged: list[PiiHit]
+    incidental: list[PiiHit]
+    evidence: list[str]
+
+
+def _segments(hit: PiiHit) -> list[str]:
+    """``response.entries[].created_by.login`` -> ["entries[]", "created_by", "login"];
+    ``response[].email`` -> ["email"] (the top-level array is the list itself)."""
+    path = hit.path.split(".", 1)[1] if "." in hit.path else ""
+    return [seg for seg in path.split(".") if seg]
+
+
+def _container_is_subject(name: str, about_people: bool) -> bool:
+    words = set(rules.split_words(name.replace("[]", "")))
+    if words & _SUBJECT_CONTAINER_WORDS or "".join(rules.split_words(name)) in _SUBJECT_CONTAINER_NAMES:
+        return True
+    if about_people and words & _PERSON_CONTAINER_WORDS:
+        return True
+    return any(w.endswith("s") and rules.PII_WORDS.get(w[:-1]) for w in words)  # "emails": [{"email": ...}]
+
+
+_LIST_WRAPPERS = frozenset({"entries", "items", "data", "results", "records", "values", "elements", "list"})
+
+
+def _is_list_wrapper(segment: str, path_words: set[str]) -> bool:
+    """``entries[]`` / ``items[]``, or a list named after the path's resource (Twilio's
+    ``incoming_phone_numbers[]`` under ``/IncomingPhoneNumbers``): the list *is* the response."""
+    words = set(rules.split_words(segment.replace("[]", "")))
+    if words and words <= _LIST_WRAPPERS:
+        return True
+    singular = {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
+    return bool(words) and singular <= path_words | {w[:-1] for w in path_words if w.endswith("s")}
+
+
+def _top_words(schema: Any, document: Any) -> set[str]:
+    """Words of the ref name / title of a schema's top object (or of its items, for a list)."""
+    roots: tuple[Any, ...] = (schema,) if document is None else (schema, document)
+    target, name = deref(schema, roots)
+    if target is not None and "array" in schema_types(target) and isinstance(target.get("items"), Mapping):
+        target, name = deref(target["items"], roots)
+    if target is None:
+        return set()
+    return _context_words(name, target.get("title"))
+
+
+def personal_data(tool: ToolDef, hits: list[PiiHit], *, document: Any = None) -> PersonalData:
+    """Split the scanner's hits into flagged personal data and incidental mentions.
+
+    Flagged: a personal field sent or returned directly (``shopperEmail``, ``response[].email``,
+    ``entries[].phone``), or inside an object that is the subject (a payment method, a card, the
+    ``user`` of a membership).  Not flagged: path parameters (``/users/{username}`` names whom the
+    call targets, it carries no data about them); people reached through references on a thing
+    (``created_by``, ``owner``, ``assignee``); fields of a thing (an organisation's email, a
+    folder's upload address); phone numbers and IP addresses that *are* the resource (numbers for
+    sale, an IP allow-list).  When a read about people or messages declares no response schema
+    (Notion ``GET /v1/users``), the path is the evidence.  Message/comment resources flag their
+    text fields (``body``, ``content``, ``rich_text``) as message content.
+    """
+    words = _path_words(str(getattr(tool, "path", "") or ""))
+    about_people = bool(words & PEOPLE_PATH_WORDS)
+    method = str(getattr(tool, "method", "") or "").upper()
+    arg_map = tool.arg_map if isinstance(tool.arg_map, Mapping) else {}
+    path_args: set[str] = set()
+    for key, mapping in arg_map.items():
+        if isinstance(mapping, Mapping) and mapping.get("in") == "path":
+            path_args |= {str(key), str(mapping.get("name", key))}
+    inventory: set[str] = set()
+    if {"phone", "number"} <= words:
+        inventory |= {"phone", "address"}  # numbers for sale / owned: the number is the resource
+    if {"ip", "address"} <= words or {"access", "control"} <= words:
+        inventory.add("ip_address")
+    response = _first_response(tool)
+    thing_side: set[str] = set()
+    last = _last_literal_words(str(getattr(tool, "path", "") or ""))
+    if not about_people:
+        if last & _THING_CONTEXT_WORDS:  # the resource itself is the thing (PATCH /orgs/{org})
+            thing_side.add("request")
+        for where, schema in (("request", tool.request_schema), ("response", response)):
+            top = _top_words(schema, document) if isinstance(schema, Mapping) else set()
+            if top & _THING_CONTEXT_WORDS and not top & rules.PERSON_CONTEXT_WORDS:
+                thing_side.add(where)
+    flagged: list[PiiHit] = []
+    incidental: list[PiiHit] = []
+    for hit in hits:
+        segs = _segments(hit)
+        if not hit.path.startswith(f"{hit.where}[]") and len(segs) > 1 and segs[0].endswith("[]"):
+            if segs[0] == "body[]" or (hit.where == "response" and _is_list_wrapper(segs[0], words)):
+                segs = segs[1:]  # a list response's items ("entries[]", "usage_records[]") or a list body
+        direct = len(segs) <= 1
+        if hit.kind in inventory or (hit.where == "request" and direct and segs and segs[0] in path_args):
+            incidental.append(hit)
+        elif direct and hit.where in thing_side:
+            incidental.append(hit)
+        elif all(_container_is_subject(c, about_people) for c in segs[:-1]):
+            flagged.append(hit)
+        else:
+            incidental.append(hit)
+    evidence: list[str] = []
+    if MESSAGE_PATH_WORDS & words:
+        for where, schema in (("request", tool.input_schema), ("response", response)):
+            props = schema.get("properties") if isinstance(schema, Mapping) else None
+            if isinstance(props, Mapping):
+                for name in props:
+                    if "".join(rules.split_words(str(name))) in _MESSAGE_FIELDS:
+                        flagged.append(PiiHit(f"{where}.{name}", "message_content", where))
+                        evidence.append(f"{where} field '{name}' of a message/comment resource: message content")
+    if not flagged and method == "GET" and response is None:
+        if last & PEOPLE_PATH_WORDS:
+            flagged.append(PiiHit("response", "person", "response"))
+            evidence.append("returns people (path names users/members; no response schema declared)")
+        elif MESSAGE_PATH_WORDS & last:
+            flagged.append(PiiHit("response", "message_content", "response"))
+            evidence.append("returns messages/comments (no response schema declared)")
+    if incidental and not flagged:
+        refs = sorted({".".join(_segments(h)[:1]) or h.where for h in incidental})[:3]
+        where = ", ".join(refs)
+        evidence.append(f"personal fields only in references, identifiers or things ({where}): not flagged")
+    return PersonalData(flagged, incidental, evidence)
+
+
+def _first_response(tool: ToolDef) -> Mapping[str, Any] | None:
+    responses = tool.responses if isinstance(tool.responses, Mapping) else {}
+    for status, resp in responses.items():
+        if str(status).startswith("2") and isinstance(resp, Mapping) and isinstance(resp.get("schema"), Mapping):
+            return resp["schema"]
+    return tool.output_schema if isinstance(tool.output_schema, Mapping) and tool.output_schema else None
+
+
+def _last_literal_words(path: str) -> set[str]:
+    segs = [seg for seg in path.split("?", 1)[0].replace("#", "/").split("/") if seg and "{" not in seg]
+    return set(rules.split_words(segs[-1])) if segs else set()
+
+
+def _path_words(path: str) -> set[str]:
+    path = path.split("?", 1)[0].replace("#", "/")
+    words = {w for seg in path.split("/") if seg and "{" not in seg for w in rules.split_words(seg)}
+    return words | {w[:-1] for w in words if w.endswith("s") and len(w) > 3}  # "Numbers" -> "number"
+
+
 def find_pii(tool: ToolDef, *, scanner: PiiScanner | None = None) -> list[dict[str, str]]:
     """``[{"path", "kind", "where"}]`` for one tool (convenience wrapper over ``PiiScanner``)."""
     return [hit.to_dict() for hit in (scanner or PiiScanner()).scan_tool(tool)]

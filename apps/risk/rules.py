@@ -389,6 +389,38 @@ def _rules(
     ]
 
 
+#: Reason of the organisation/account container words: on a destructive operation they do not make
+#: it administrative by themselves (deleting an organisation destroys its data: critical), see
+#: ``classify._primary_category``.
+ORG_CONTAINER_REASON = "organisations and accounts"
+
+#: "Billing means money moves or what is charged changes": words of a resource, operationId or
+#: summary that name what is charged (a write on them is billing), as opposed to payment
+#: *instruments* (a stored card, a payment method), whose writes are side effects or critical.
+CHARGE_WORDS = frozenset(
+    {"subscription", "seat", "budget", "invoice", "price", "pricing", "fee", "coupon", "discount", "charge",
+     "payment", "payout", "refund", "capture", "donation", "checkout", "purchase", "donate", "pay"}
+)  # fmt: skip
+#: ... unless followed by one of these ("payment method", "payment details" are instruments).
+CHARGE_WORD_NOT_BEFORE = frozenset({"method", "detail", "instrument", "token", "validation", "source"})
+#: Request fields that only describe an object: an update sending nothing else to an existing
+#: billing object (a payout's metadata) changes no charge.
+METADATA_FIELDS = frozenset(
+    {"metadata", "description", "name", "friendlyname", "nickname", "tags", "labels", "note", "notes", "memo",
+     "displayname", "title", "expand"}
+)  # fmt: skip
+#: Destructive verbs that change a charge when the tool is about money (cancel an authorisation,
+#: void a payment, expire a payment link); "transfer" only when it creates a /transfers resource.
+CHARGE_CHANGE_VERBS = frozenset({"cancel", "void", "close", "expire", "reverse"})
+#: A summary "Remove X from Y" / "Unassign X from Y" takes an association away: reversible,
+#: when X is one of ``REVERSIBLE_REMOVAL_OBJECTS`` (a label, a member, a watermark - not a
+#: metadata instance or a comment, whose content is lost).
+REVERSIBLE_REMOVAL_VERBS = frozenset({"remove", "unassign", "detach", "unlink"})
+REVERSIBLE_REMOVAL_OBJECTS = frozenset(
+    {"label", "tag", "user", "member", "collaborator", "assignee", "reviewer", "participant", "watermark",
+     "star", "pin", "reaction", "topic", "assignment", "domain", "photo", "image", "group", "team"}
+)  # fmt: skip
+
 #: The domain keyword table.  Multi-word phrases are written with underscores.
 KEYWORD_RULES: tuple[KeywordRule, ...] = tuple(
     # -- billing: money, payment instruments, prices ------------------------------------
@@ -423,8 +455,7 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = tuple(
         2.0,
         "administration",
         "admin administrator administration superuser impersonate impersonation",
-        scope_ok=True,
-        prose_ok=True,
+        scope_ok=True,  # not prose: "must be an administrator" says who may call, not what it touches
     )
     + _rules(
         ADMINISTRATIVE,
@@ -432,7 +463,7 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = tuple(
         "roles and permissions",
         "role permission privilege acl "
         "access_control access_grant access_policy allowlist whitelist blocklist blacklist "
-        "collaboration shield_information_barrier information_barrier",
+        "collaboration collaborator shield_information_barrier information_barrier",
         scope_ok=True,
     )
     + _rules(
@@ -455,11 +486,13 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = tuple(
     + _rules(
         ADMINISTRATIVE,
         1.0,
-        "users, groups and organisations",
-        "user group membership "
-        "invite invitation email_alias enterprise organization org tenant workspace account "
-        "subaccount employee",
+        "users, groups and memberships",
+        "user group membership member team invite invitation email_alias employee",
     )
+    + _rules(
+        ADMINISTRATIVE, 1.0, ORG_CONTAINER_REASON, "enterprise organization org tenant workspace account subaccount"
+    )
+    + _rules(ADMINISTRATIVE, 2.0, "app installations (grant an app access)", "installation", scope_ok=True)
     + _rules(
         ADMINISTRATIVE,
         1.0,
@@ -481,6 +514,8 @@ EXCLUDED_PHRASES: frozenset[tuple[str, str]] = frozenset(
         ("template", "key"), ("taxonomy", "key"), ("field", "key"), ("idempotency", "key"),
         ("sort", "key"), ("partition", "key"), ("cache", "key"), ("upload", "session"),
         ("skill", "card"), ("skills", "card"), ("box", "skill"),
+        ("secret", "scanning"),  # a secret-scanning alert is a finding, not a secret
+        ("admin", "access"), ("admin", "permission"), ("admin", "right"), ("admin", "level"),  # who may call
     }
 )  # fmt: skip
 

@@ -24,6 +24,7 @@ from apps.inventory.selectors import current_version
 from apps.specs.domain import Finding, ToolDef
 
 from .classify import Classification
+from .evalset import Label
 from .models import RiskOverride
 
 log = logging.getLogger(__name__)
@@ -317,6 +318,32 @@ def inventory_counts(project) -> dict[str, Any]:
 def severity_counts(findings: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
     counts = Counter(f["severity"] for f in findings)
     return [(s, counts.get(s, 0)) for s in SEVERITY_ORDER if counts.get(s)]
+
+
+def overrides_as_labels(project) -> tuple[list[Label], int]:
+    """The project's overrides in the benchmark's label format (``apps.risk.evalset``), and how
+    many were left out because they change only the risk level (no category to learn from).
+    ``spec`` is the current version's file name, so ``bench/classify_eval.py --specs DIR``
+    finds the document; ``pii`` is unknown (an override says nothing about personal data)."""
+    version = current_version(project)
+    spec = (getattr(version, "filename", "") or "") or f"{project.slug}.json"
+    labels: list[Label] = []
+    skipped = 0
+    for o in RiskOverride.objects.filter(project=project).order_by("operation_key"):
+        if not o.category:
+            skipped += 1
+            continue
+        labels.append(
+            Label(
+                spec=spec,
+                operation=o.operation_key,
+                category=o.category,
+                pii=None,
+                notes=f"override by {o.actor_label}: {o.justification}",
+                source="override",
+            )
+        )
+    return labels, skipped
 
 
 def recent_overrides(project, limit: int = 50) -> list[RiskOverride]:

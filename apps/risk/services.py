@@ -27,6 +27,7 @@ from apps.inventory.models import Tool
 from apps.inventory.selectors import current_tools
 
 from . import rules
+from .evalset import dump_csv, dump_json
 from .models import RiskOverride
 
 log = logging.getLogger(__name__)
@@ -304,3 +305,29 @@ def risk_override_remove(*, tool: Tool, actor) -> None:
     )
     override.delete()
     _refresh_current_row(tool, None)
+
+
+EXPORT_FORMATS = ("json", "csv")
+
+
+@transaction.atomic
+def risk_overrides_export(*, project, actor, fmt: str) -> tuple[str, str]:
+    """The project's overrides as labelled data (``docs/labelling-guide.md`` format) for
+    ``bench/classify_eval.py --overrides``; audited as ``risk.overrides_exported``.
+    Returns (body, content type). Raises ``DomainError`` for an unknown format."""
+    from .selectors import overrides_as_labels  # selectors import this module's constants
+
+    if fmt not in EXPORT_FORMATS:
+        raise DomainError(f"Unknown export format {fmt!r}: use json or csv.", field="format")
+    labels, skipped = overrides_as_labels(project)
+    audit_record(
+        organization=project.organization,
+        event_type="risk.overrides_exported",
+        actor=actor,
+        target=project,
+        target_label=project.slug,
+        payload={"project": project.slug, "format": fmt, "labels": len(labels), "skipped_risk_level_only": skipped},
+    )
+    if fmt == "csv":
+        return dump_csv(labels), "text/csv; charset=utf-8"
+    return dump_json(labels), "application/json"

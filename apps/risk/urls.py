@@ -8,6 +8,11 @@ urlpatterns = [
     path("o/<slug:org_slug>/p/<slug:project_slug>/findings/", views.findings, name="findings"),
     path("o/<slug:org_slug>/p/<slug:project_slug>/score/", views.score_formula, name="score"),
     path(
+        "o/<slug:org_slug>/p/<slug:project_slug>/overrides/export.<str:fmt>",
+        views.overrides_export,
+        name="overrides_export",
+    ),
+    path(
         "o/<slug:org_slug>/p/<slug:project_slug>/tools/<str:tool_name>/override/",
         views.override_set,
         name="override_set",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -58,6 +58,7 @@ def findings(request, org_slug, project_slug):
             "categories": list(selectors.FINDING_CATEGORY_LABELS.items()),
             "severity_counts": selectors.severity_counts(all_findings),
             "overrides": selectors.recent_overrides(project),
+            "can_export_overrides": access.can("risk.export_overrides"),
             "crumb": "Findings",
             "active_nav": "projects",
         },
@@ -83,6 +84,20 @@ def score_formula(request, org_slug, project_slug):
             "active_nav": "projects",
         },
     )
+
+
+@login_required
+@require_GET
+def overrides_export(request, org_slug, project_slug, fmt):
+    """Download the project's overrides as labelled data (JSON/CSV) for the classifier benchmark."""
+    access, project = project_access(request.user, org_slug, project_slug, "risk.export_overrides")
+    try:
+        body, content_type = services.risk_overrides_export(project=project, actor=request.user, fmt=fmt)
+    except DomainError as exc:
+        raise Http404(str(exc)) from exc
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="overrides-{project.slug}.{fmt}"'
+    return response
 
 
 def _tool_or_404(project, tool_name):

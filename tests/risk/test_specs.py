@@ -109,7 +109,9 @@ def test_adyen_session_creation_and_order_cancel_are_billing_writes():
     assert get(ADYEN, "POST /sessions").category == "billing"
     cancel = get(ADYEN, "POST /orders/cancel")
     assert cancel.category == "billing" and "critical" in cancel.tags
-    assert get(ADYEN, "DELETE /storedPaymentMethods/{storedPaymentMethodId}").category == "billing"
+    # deleting a stored card token moves no money: destructive, not a billing write (issue 19)
+    token = get(ADYEN, "DELETE /storedPaymentMethods/{storedPaymentMethodId}")
+    assert token.category != "billing" and "critical" in token.categories and "billing" in token.tags
 
 
 @needs(BOX)
@@ -225,7 +227,8 @@ def test_invariants(filename):
         assert c.annotations["readOnlyHint"] == (not c.side_effect)
         if tool.method in ("DELETE", "PUT", "PATCH"):
             assert c.side_effect and c.category != "read_only", tool.operation_key
-        if tool.method == "DELETE":
+        # a DELETE destroys, unless it takes an association away ("Remove a label from an issue")
+        if tool.method == "DELETE" and not any("removes an association" in r for r in c.reasons):
             assert c.destructive and "critical" in c.categories
         if not c.side_effect and any(p["where"] == "response" for p in c.pii):
             assert c.risk_level != "low", tool.operation_key
@@ -238,6 +241,9 @@ def test_dangerous_writes_are_never_low(filename):
     for tool in tools:
         c = cls[tool.name]
         if tool.method != "GET" and _DANGEROUS.search(f"{tool.operation_id} {tool.summary}") and c.side_effect:
+            if any("removes an association" in r for r in c.reasons):  # issue 19: reversible removal
+                assert c.risk_level != "low" and not c.destructive, tool.operation_key
+                continue
             assert c.risk_level in ("high", "critical"), (tool.operation_key, c.reasons)
 
 
