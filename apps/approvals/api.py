@@ -8,8 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import roles
-from apps.accounts.access import access_for_org_id, org_access
-from apps.accounts.models import Membership
+from apps.accounts.access import access_for_org_id, membership_for, org_access
 
 from . import selectors, services
 from .models import ApprovalRequest
@@ -99,8 +98,8 @@ class ApprovalDecisionCreate(APIView):
     @extend_schema(request=DecisionSerializer)
     def post(self, request, request_id):
         approval = _visible_request(request.user, request_id)
-        role = (Membership.objects.filter(organization_id=approval.organization_id, user=request.user)
-                .values_list("role", flat=True).first())
+        membership = membership_for(request.user, approval.organization_id)
+        role = membership.role if membership else None
         if not roles.has_capability(role, "approval.decide"):
             raise PermissionDenied(f"Your role ({role}) does not allow this.")
         data = DecisionSerializer(data=request.data)
