@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.accounts import roles
-from apps.accounts.access import Access
+from apps.accounts.access import Access, membership_for
 from apps.accounts.models import Membership
 from apps.audit.redact import redact
 from apps.core.errors import DomainError
@@ -40,23 +40,33 @@ def effective_status(request: ApprovalRequest, now=None) -> str:
 # --------------------------------------------------------------------------- status tool
 
 
-def request_status_for(user, request_id: str) -> dict[str, Any]:
-    """What mcpforge_approval_status returns. Visible to the requester and to reviewers,
-    admins and owners of the request's organization; everyone else gets the same
-    "no such request" as for an id that does not exist."""
+def request_status_for(user, request_id: str, *, organization_id: int | None = None,
+                       environment_id: int | None = None) -> dict[str, Any]:
+    """What mcpforge_approval_status returns. Visible to the requester while still a member
+    of the request's organization, and to its reviewers, admins and owners; the MCP endpoint
+    also confines it to its own organization and environment (``organization_id``,
+    ``environment_id``). Everyone else gets the same "no such request" as for an id that
+    does not exist, so the answer reveals nothing about other tenants' requests."""
     try:
         public_id = uuid.UUID(str(request_id).strip())
     except (ValueError, AttributeError):
         raise DomainError(NOT_FOUND) from None
-    request = (ApprovalRequest.objects.select_related("environment", "organization")
-               .filter(public_id=public_id).first())
-    if request is None or not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False):
         raise DomainError(NOT_FOUND)
-    if request.requester_id != user.pk:
-        role = (Membership.objects.filter(organization_id=request.organization_id, user=user)
-                .values_list("role", flat=True).first())
-        if not roles.has_capability(role, "approval.decide"):
-            raise DomainError(NOT_FOUND)
+    scope: dict[str, Any] = {"public_id": public_id}
+    if organization_id is not None:
+        scope["organization_id"] = organization_id
+    if environment_id is not None:
+        scope["environment_id"] = environment_id
+    request = ApprovalRequest.objects.select_related("environment", "organization").filter(**scope).first()
+    if request is None:
+        raise DomainError(NOT_FOUND)
+    membership = membership_for(user, request.organization_id)
+    role = membership.role if membership else None
+    if role is None:
+        raise DomainError(NOT_FOUND)  # a former member (or an outsider) sees nothing, not even their own
+    if request.requester_id != user.pk and not roles.has_capability(role, "approval.decide"):
+        raise DomainError(NOT_FOUND)
     decisions = list(request.decisions.all())
     status = effective_status(request)
     plan = services.request_plan(request, decisions)
