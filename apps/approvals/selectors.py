@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from apps.accounts import roles
 from apps.accounts.access import Access, membership_for
-from apps.accounts.models import Membership
 from apps.audit.redact import redact
 from apps.core.errors import DomainError
 from apps.inventory.models import Tool
