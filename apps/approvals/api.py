@@ -3,12 +3,13 @@
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import roles
 from apps.accounts.access import access_for_org_id, membership_for, org_access
+from apps.core.query import QueryError
 
 from . import selectors, services
 from .models import ApprovalRequest
@@ -64,7 +65,7 @@ class ApprovalRequestList(APIView):
         services.approval_expire_due(organization=access.organization)
         filters, errors = selectors.QueueFilters.from_query(request.query_params)
         if errors:
-            raise ValidationError({"detail": " ".join(errors)})
+            raise QueryError(" ".join(errors))
         rows = selectors.queue_for(access, filters).rows[:200]
         return Response({"count": len(rows), "results": ApprovalRequestSerializer(rows, many=True).data})
 

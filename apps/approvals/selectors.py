@@ -15,6 +15,7 @@ from apps.accounts import roles
 from apps.accounts.access import Access, membership_for
 from apps.audit.redact import redact
 from apps.core.errors import DomainError
+from apps.core.query import QueryInput
 from apps.inventory.models import Tool
 from apps.projects.models import Environment, Project
 
@@ -146,25 +147,25 @@ class QueueFilters:
 
     @classmethod
     def from_query(cls, query) -> tuple[QueueFilters, list[str]]:
-        errors: list[str] = []
-        scope = (query.get("scope") or "mine").strip()
+        """The filters of ``query`` and a message per refused value (apps/core/query.py rules)."""
+        params = QueryInput(query)
+        scope = params.text("scope") or "mine"
         if scope not in ("mine", "all"):
-            errors.append("Scope must be 'mine' or 'all'.")
+            params.errors.append("Scope must be 'mine' or 'all'.")
             scope = "mine"
-        status = (query.get("status") if "status" in query else Status.PENDING) or ""
-        status = status.strip()
+        status = params.text("status", default=Status.PENDING) if "status" in query else Status.PENDING
         if status and status not in STATUS_CHOICES:
-            errors.append(f"Unknown status {status!r}; use one of {', '.join(STATUS_CHOICES)}.")
+            params.errors.append(f"Unknown status {status[:40]!r}; use one of {', '.join(STATUS_CHOICES)}.")
             status = Status.PENDING
-        risk = (query.get("risk") or "").strip()
+        risk = params.text("risk")
         if risk and risk not in RISK_LEVELS:
-            errors.append(f"Unknown risk level {risk!r}; use one of {', '.join(RISK_LEVELS)}.")
+            params.errors.append(f"Unknown risk level {risk[:40]!r}; use one of {', '.join(RISK_LEVELS)}.")
             risk = ""
         if scope == "mine" and status and status != Status.PENDING:
             scope = "all"  # only pending requests can be approved; "mine" would always be empty
-        return cls(scope=scope, status=status, project=(query.get("project") or "").strip()[:60],
-                   environment=(query.get("environment") or "").strip()[:60],
-                   tool=(query.get("tool") or "").strip()[:64], risk=risk), errors
+        return cls(scope=scope, status=status, project=params.text("project", max_length=60),
+                   environment=params.text("environment", max_length=60),
+                   tool=params.text("tool", max_length=64), risk=risk), params.errors
 
     def as_query(self) -> dict[str, str]:
         out = {"scope": self.scope, "status": self.status, "project": self.project,

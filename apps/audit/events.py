@@ -59,6 +59,9 @@ EVENT_TYPES: dict[str, str] = {
     "approval.expired": "A pending request expired",
     "approval.execution_refused": "An approved call was refused: its stored arguments no longer match their hash",
     "approval.webhook_updated": "The approval webhook settings changed",
+    # audit log and refusals
+    "audit.exported": "The audit log was exported (CSV/JSON download or a REST API read)",
+    "access.refused": "A write was refused because the caller's role does not allow it",
     # reports
     "report.generated": "A security report was generated",
     "report.downloaded": "A security report was downloaded",
