@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from apps.audit import refusals
+
 from . import roles
 from .models import Membership, Organization
 
@@ -35,7 +37,9 @@ class Access:
 
     def require(self, capability: str) -> Access:
         if not self.can(capability):
-            raise PermissionDenied(f"Your role ({self.role}) does not allow this.")
+            message = f"Your role ({self.role}) does not allow this."
+            refusals.note_refusal(self.membership, capability=capability, reason=message)
+            raise PermissionDenied(message)
         return self
 
 
@@ -69,7 +73,10 @@ def memberships_of(user):
 
 
 def membership_for(user, organization_id: int) -> Membership | None:
-    return memberships_of(user).filter(organization_id=organization_id).select_related("user").first()
+    membership = (memberships_of(user).filter(organization_id=organization_id)
+                  .select_related("user", "organization").first())
+    refusals.note_membership(membership)  # a 403 on a write is audited in this organization
+    return membership
 
 
 def org_access(user, org_slug: str, capability: str = "org.view") -> Access:
@@ -77,6 +84,7 @@ def org_access(user, org_slug: str, capability: str = "org.view") -> Access:
     membership = memberships_of(user).select_related("organization", "user").filter(organization__slug=org_slug).first()
     if membership is None:
         raise Http404("No such organization.")
+    refusals.note_membership(membership)  # a 403 on a write is audited in this organization
     return Access(membership.organization, membership).require(capability)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 
+from apps.audit import refusals
+
 from . import roles
 from .access import membership_for, memberships_of
 
@@ -29,8 +31,11 @@ class TenantScopedMixin:
     def check_role(self, organization_id: int) -> str:
         membership = membership_for(self.request.user, organization_id)
         role = membership.role if membership else None
-        if not roles.has_capability(role, self.capability_for_request()):
-            raise PermissionDenied(f"Your role ({role}) does not allow this.")
+        capability = self.capability_for_request()
+        if not roles.has_capability(role, capability):
+            message = f"Your role ({role}) does not allow this."
+            refusals.note_refusal(membership, capability=capability, reason=message)
+            raise PermissionDenied(message)
         return role
 
     def check_object_permissions(self, request, obj):

@@ -55,6 +55,7 @@ EVENT_TYPES: dict[str, str] = {
     "approval.status_checked": "An agent checked the status of a held call",
     "approval.requested": "A tool call was queued for approval",
     "approval.decided": "A reviewer approved or rejected a request",
+    "approval.decision_refused": "A reviewer's decision was refused (their own request, or not their step)",
     "approval.executed": "An approved call ran against the upstream API",
     "approval.expired": "A pending request expired",
     "approval.execution_refused": "An approved call was refused: its stored arguments no longer match their hash",
