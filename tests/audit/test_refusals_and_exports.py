@@ -10,6 +10,7 @@ from apps.approvals.models import ApprovalRequest
 from apps.audit.models import AuditEvent
 from apps.credentials.models import Credential
 from tests.approvals.conftest import queue_request, upstream  # noqa: F401 - fixture
+from tests.gateway.conftest import gateway_server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -218,3 +219,22 @@ def test_refusal_rows_are_committed(people, api_for, petstore):
         cursor.execute(f"SELECT count(*) FROM {AuditEvent._meta.db_table} "  # noqa: S608
                        "WHERE event_type = 'access.refused'")
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refusals_are_audited_under_the_asgi_server(people, gateway_server):  # noqa: F811 - imported fixture
+    """The production stack (uvicorn + mcpforge.asgi): the middleware's notes survive Django's
+    sync/async hops, so a refused REST write is still audited."""
+    import httpx
+
+    from apps.accounts.services import token_create
+    from tests.factories import make_project
+
+    project = make_project(people.org, people.owner, name="Asgi")
+    _, raw = token_create(organization=people.org, user=people.viewer, name="asgi")
+    response = httpx.post(f"{gateway_server}/api/v1/projects/{project.public_id}/grants/", json={"effect": "allow"},
+                          headers={"Authorization": f"Bearer {raw}"}, timeout=10)
+    assert response.status_code == 403
+    (row,) = events(people.org, "access.refused")
+    assert row.actor == people.viewer and row.payload["capability"] == "governance.manage"
+    assert row.request_id == response.headers["X-Request-ID"]
