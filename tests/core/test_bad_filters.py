@@ -148,3 +148,12 @@ def test_no_list_endpoint_answers_500_to_hostile_query_strings(people, project, 
         if pages.get(url, hostile).status_code >= 500:
             failures.append(url)
     assert failures == []
+
+
+@pytest.mark.parametrize("value", ["1" * 30, "-1", "٣", "\x00", "1" * 100_000])
+def test_spec_diff_version_numbers(people, project, api_for, client_for, value):
+    r = api_for(people.owner).get(f"/api/v1/projects/{project.public_id}/specs/diff/", {"from": value, "to": "1"})
+    assert r.status_code == 400 and "version numbers" in r.json()["detail"]
+    import_spec(project, "petstore-v3.yaml", people.owner)  # a second version: the page offers a diff
+    page = client_for(people.owner).get(f"/o/{people.org.slug}/p/{project.slug}/specs/diff/", {"from": value})
+    assert page.status_code == 400 and "Choose two existing versions." in page.content.decode()
