@@ -5,6 +5,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .access import memberships_of
 from .models import Membership
 
 
@@ -25,7 +26,7 @@ class OrganizationList(ListAPIView):
 
     def get_queryset(self):
         return (
-            Membership.objects.filter(user=self.request.user)
+            memberships_of(self.request.user)
             .select_related("organization")
             .order_by("organization__name")
         )

@@ -6,8 +6,10 @@ from __future__ import annotations
 from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 
+from apps.audit import refusals
+
 from . import roles
-from .models import Membership
+from .access import membership_for, memberships_of
 
 
 class TenantScopedMixin:
@@ -20,17 +22,20 @@ class TenantScopedMixin:
 
     def get_queryset(self):
         qs = super().get_queryset()
-        org_ids = Membership.objects.filter(user=self.request.user).values("organization_id")
+        org_ids = memberships_of(self.request.user).values("organization_id")
         return qs.filter(**{f"{self.org_lookup}__in": org_ids})
 
     def capability_for_request(self) -> str:
         return self.capabilities.get(self.request.method, self.capabilities.get("GET", "org.view"))
 
     def check_role(self, organization_id: int) -> str:
-        membership = Membership.objects.filter(user=self.request.user, organization_id=organization_id).first()
+        membership = membership_for(self.request.user, organization_id)
         role = membership.role if membership else None
-        if not roles.has_capability(role, self.capability_for_request()):
-            raise PermissionDenied(f"Your role ({role}) does not allow this.")
+        capability = self.capability_for_request()
+        if not roles.has_capability(role, capability):
+            message = f"Your role ({role}) does not allow this."
+            refusals.note_refusal(membership, capability=capability, reason=message)
+            raise PermissionDenied(message)
         return role
 
     def check_object_permissions(self, request, obj):

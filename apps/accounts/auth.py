@@ -2,6 +2,7 @@
 
 from rest_framework import authentication, exceptions
 
+from .access import bind_token
 from .services import token_authenticate
 
 
@@ -21,6 +22,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
         request.api_token = token
+        # The token works only in its own organization (see access.memberships_of).
+        bind_token(token.user, token.organization_id)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -3,13 +3,13 @@
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import roles
-from apps.accounts.access import access_for_org_id, org_access
-from apps.accounts.models import Membership
+from apps.accounts.access import access_for_org_id, membership_for, org_access
+from apps.core.query import QueryError
 
 from . import selectors, services
 from .models import ApprovalRequest
@@ -65,7 +65,7 @@ class ApprovalRequestList(APIView):
         services.approval_expire_due(organization=access.organization)
         filters, errors = selectors.QueueFilters.from_query(request.query_params)
         if errors:
-            raise ValidationError({"detail": " ".join(errors)})
+            raise QueryError(" ".join(errors))
         rows = selectors.queue_for(access, filters).rows[:200]
         return Response({"count": len(rows), "results": ApprovalRequestSerializer(rows, many=True).data})
 
@@ -99,8 +99,8 @@ class ApprovalDecisionCreate(APIView):
     @extend_schema(request=DecisionSerializer)
     def post(self, request, request_id):
         approval = _visible_request(request.user, request_id)
-        role = (Membership.objects.filter(organization_id=approval.organization_id, user=request.user)
-                .values_list("role", flat=True).first())
+        membership = membership_for(request.user, approval.organization_id)
+        role = membership.role if membership else None
         if not roles.has_capability(role, "approval.decide"):
             raise PermissionDenied(f"Your role ({role}) does not allow this.")
         data = DecisionSerializer(data=request.data)

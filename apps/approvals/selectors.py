@@ -12,10 +12,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.accounts import roles
-from apps.accounts.access import Access
-from apps.accounts.models import Membership
+from apps.accounts.access import Access, membership_for
 from apps.audit.redact import redact
 from apps.core.errors import DomainError
+from apps.core.query import QueryInput
 from apps.inventory.models import Tool
 from apps.projects.models import Environment, Project
 
@@ -40,23 +40,33 @@ def effective_status(request: ApprovalRequest, now=None) -> str:
 # --------------------------------------------------------------------------- status tool
 
 
-def request_status_for(user, request_id: str) -> dict[str, Any]:
-    """What mcpforge_approval_status returns. Visible to the requester and to reviewers,
-    admins and owners of the request's organization; everyone else gets the same
-    "no such request" as for an id that does not exist."""
+def request_status_for(user, request_id: str, *, organization_id: int | None = None,
+                       environment_id: int | None = None) -> dict[str, Any]:
+    """What mcpforge_approval_status returns. Visible to the requester while still a member
+    of the request's organization, and to its reviewers, admins and owners; the MCP endpoint
+    also confines it to its own organization and environment (``organization_id``,
+    ``environment_id``). Everyone else gets the same "no such request" as for an id that
+    does not exist, so the answer reveals nothing about other tenants' requests."""
     try:
         public_id = uuid.UUID(str(request_id).strip())
     except (ValueError, AttributeError):
         raise DomainError(NOT_FOUND) from None
-    request = (ApprovalRequest.objects.select_related("environment", "organization")
-               .filter(public_id=public_id).first())
-    if request is None or not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False):
         raise DomainError(NOT_FOUND)
-    if request.requester_id != user.pk:
-        role = (Membership.objects.filter(organization_id=request.organization_id, user=user)
-                .values_list("role", flat=True).first())
-        if not roles.has_capability(role, "approval.decide"):
-            raise DomainError(NOT_FOUND)
+    scope: dict[str, Any] = {"public_id": public_id}
+    if organization_id is not None:
+        scope["organization_id"] = organization_id
+    if environment_id is not None:
+        scope["environment_id"] = environment_id
+    request = ApprovalRequest.objects.select_related("environment", "organization").filter(**scope).first()
+    if request is None:
+        raise DomainError(NOT_FOUND)
+    membership = membership_for(user, request.organization_id)
+    role = membership.role if membership else None
+    if role is None:
+        raise DomainError(NOT_FOUND)  # a former member (or an outsider) sees nothing, not even their own
+    if request.requester_id != user.pk and not roles.has_capability(role, "approval.decide"):
+        raise DomainError(NOT_FOUND)
     decisions = list(request.decisions.all())
     status = effective_status(request)
     plan = services.request_plan(request, decisions)
@@ -137,25 +147,25 @@ class QueueFilters:
 
     @classmethod
     def from_query(cls, query) -> tuple[QueueFilters, list[str]]:
-        errors: list[str] = []
-        scope = (query.get("scope") or "mine").strip()
+        """The filters of ``query`` and a message per refused value (apps/core/query.py rules)."""
+        params = QueryInput(query)
+        scope = params.text("scope") or "mine"
         if scope not in ("mine", "all"):
-            errors.append("Scope must be 'mine' or 'all'.")
+            params.errors.append("Scope must be 'mine' or 'all'.")
             scope = "mine"
-        status = (query.get("status") if "status" in query else Status.PENDING) or ""
-        status = status.strip()
+        status = params.text("status", default=Status.PENDING) if "status" in query else Status.PENDING
         if status and status not in STATUS_CHOICES:
-            errors.append(f"Unknown status {status!r}; use one of {', '.join(STATUS_CHOICES)}.")
+            params.errors.append(f"Unknown status {status[:40]!r}; use one of {', '.join(STATUS_CHOICES)}.")
             status = Status.PENDING
-        risk = (query.get("risk") or "").strip()
+        risk = params.text("risk")
         if risk and risk not in RISK_LEVELS:
-            errors.append(f"Unknown risk level {risk!r}; use one of {', '.join(RISK_LEVELS)}.")
+            params.errors.append(f"Unknown risk level {risk[:40]!r}; use one of {', '.join(RISK_LEVELS)}.")
             risk = ""
         if scope == "mine" and status and status != Status.PENDING:
             scope = "all"  # only pending requests can be approved; "mine" would always be empty
-        return cls(scope=scope, status=status, project=(query.get("project") or "").strip()[:60],
-                   environment=(query.get("environment") or "").strip()[:60],
-                   tool=(query.get("tool") or "").strip()[:64], risk=risk), errors
+        return cls(scope=scope, status=status, project=params.text("project", max_length=60),
+                   environment=params.text("environment", max_length=60),
+                   tool=params.text("tool", max_length=64), risk=risk), params.errors
 
     def as_query(self) -> dict[str, str]:
         out = {"scope": self.scope, "status": self.status, "project": self.project,

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from apps.accounts import roles
 from apps.accounts.models import Membership, Team
+from apps.audit import refusals
 from apps.audit.models import AuditEvent
 from apps.audit.redact import redact
 from apps.audit.services import actor_label_for, audit_record
@@ -400,6 +401,17 @@ def _refuse_tampered_locked(request: ApprovalRequest, *, actor, stage: str) -> N
     _queue_notifications(request, "approval.executed")
 
 
+def _decision_refused_locked(request: ApprovalRequest, *, reviewer, role: str, decision: str, reason: str,
+                            message: str) -> None:
+    """Audit a refused decision (``approval.decision_refused``). Called inside the decision's
+    transaction, which then commits (the refusal is raised after it), so the row stays."""
+    audit_record(organization=request.organization, event_type="approval.decision_refused", actor=reviewer,
+                 target=request, target_label=f"{request.tool_name} in {request.environment}",
+                 payload={**_request_summary(request), "decision": decision, "reason": reason, "role": role,
+                          "message": message})
+    refusals.recorded()  # the request's 403 is this row; the middleware does not write another
+
+
 def approval_decide(*, request: ApprovalRequest, reviewer, decision: str, comment: str) -> ApprovalRequest:
     """Record one reviewer's approve or reject.
 
@@ -407,7 +419,8 @@ def approval_decide(*, request: ApprovalRequest, reviewer, decision: str, commen
     simultaneous clicks serialise: one wins, the rest see "already approved". When the last
     required approval lands the request becomes ``approved`` and its execution is queued
     after commit. An expired or tampered request is marked so (and audited) in its own
-    committed transaction before the refusal is raised.
+    committed transaction before the refusal is raised; so is a refused decision (a reviewer
+    deciding their own request, or a step that is not theirs: ``approval.decision_refused``).
     """
     decision = (decision or "").strip().lower()
     if decision not in (ApprovalDecision.Decision.APPROVE, ApprovalDecision.Decision.REJECT):
@@ -426,10 +439,12 @@ def approval_decide(*, request: ApprovalRequest, reviewer, decision: str, commen
         approver = approver_for(locked.organization, reviewer)
         if approver is None or not roles.has_capability(approver.role, "approval.decide"):
             raise PermissionDeniedError("Only reviewers, admins and owners of the organization decide approvals.")
-        if locked.requester_id is not None and locked.requester_id == reviewer.pk:
-            raise PermissionDeniedError("You requested this call; another reviewer has to decide it.")
         now = timezone.now()
-        if locked.status == Status.PENDING and locked.expires_at <= now:
+        if locked.requester_id is not None and locked.requester_id == reviewer.pk:
+            refusal = PermissionDeniedError("You requested this call; another reviewer has to decide it.")
+            _decision_refused_locked(locked, reviewer=reviewer, role=approver.role, decision=decision,
+                                     reason="own_request", message=refusal.message)
+        elif locked.status == Status.PENDING and locked.expires_at <= now:
             _expire_locked(locked, now=now)
             refusal = Conflict(f"This request expired at {locked.expires_at:%Y-%m-%d %H:%M} UTC "
                                "and can no longer be approved.")
@@ -439,8 +454,14 @@ def approval_decide(*, request: ApprovalRequest, reviewer, decision: str, commen
             _refuse_tampered_locked(locked, actor=reviewer, stage="decision")
             refusal = Conflict(TAMPERED_MESSAGE)
         else:
-            _record_decision(locked, reviewer=reviewer, approver=approver, decision=decision, comment=comment,
-                             now=now)
+            try:
+                with transaction.atomic():
+                    _record_decision(locked, reviewer=reviewer, approver=approver, decision=decision,
+                                     comment=comment, now=now)
+            except PermissionDeniedError as exc:  # not this reviewer's step
+                refusal = exc
+                _decision_refused_locked(locked, reviewer=reviewer, role=approver.role, decision=decision,
+                                         reason="not_an_approver_of_this_step", message=exc.message)
     if refusal is not None:
         raise refusal
     locked.refresh_from_db()

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.access import org_access
 from apps.core.errors import DomainError
+from apps.core.query import QueryInput
 
 from . import selectors, services
 from .forms import DecisionForm, WebhookSettingsForm
@@ -36,14 +37,18 @@ def queue(request, org_slug):
     # Lazy expiry: the page never offers a request whose deadline passed, even without beat.
     services.approval_expire_due(organization=access.organization)
     filters, errors = selectors.QueueFilters.from_query(request.GET)
-    queue_rows = selectors.queue_for(access, filters)
-    page = Paginator(queue_rows.rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    paging = QueryInput(request.GET)
+    page_number = paging.page()
+    errors += paging.errors
+    # refused filters answer 400 with the form re-shown and no rows, never a guess
+    queue_rows = selectors.queue_for(access, filters) if not errors else selectors.Queue(rows=[])
+    page = Paginator(queue_rows.rows, PAGE_SIZE).get_page(page_number)
     return render(request, "approvals/queue.html", {
         "access": access, "org": access.organization, "page": page, "filters": filters, "errors": errors,
         "waiting_for_others": queue_rows.waiting_for_others,
         "options": selectors.filter_options(access.organization), "query": urlencode(filters.as_query()),
         "active_nav": "approvals",
-    })
+    }, status=400 if errors else 200)
 
 
 @login_required

@@ -2,11 +2,12 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 
 from apps.accounts.access import org_access
+from apps.core.query import QueryError
 
+from .exports import audit_export_record
 from .models import AuditEvent
 from .selectors import AuditFilters, audit_events
 
@@ -41,9 +42,17 @@ class AuditEventList(ListAPIView):
 
     serializer_class = AuditEventSerializer
 
-    def get_queryset(self):
-        access = org_access(self.request.user, self.kwargs["org_slug"], "audit.view")
-        filters, errors = AuditFilters.from_query(self.request.query_params)
+    def list(self, request, *args, **kwargs):
+        access = org_access(request.user, self.kwargs["org_slug"], "audit.view")
+        filters, errors = AuditFilters.from_query(request.query_params)
         if errors:
-            raise ValidationError({"detail": " ".join(errors)})
-        return audit_events(access.organization, filters)
+            raise QueryError(" ".join(errors))
+        self._events = audit_events(access.organization, filters)
+        response = super().list(request, *args, **kwargs)  # paging validated here, before the record
+        audit_export_record(organization=access.organization, actor=request.user, fmt="json", channel="api",
+                            filters=filters.as_query(), limit=self.paginator.limit,
+                            offset=self.paginator.offset)
+        return response
+
+    def get_queryset(self):
+        return getattr(self, "_events", AuditEvent.objects.none())

@@ -56,10 +56,14 @@ EVENT_TYPES: dict[str, str] = {
     "approval.status_checked": "An agent checked the status of a held call",
     "approval.requested": "A tool call was queued for approval",
     "approval.decided": "A reviewer approved or rejected a request",
+    "approval.decision_refused": "A reviewer's decision was refused (their own request, or not their step)",
     "approval.executed": "An approved call ran against the upstream API",
     "approval.expired": "A pending request expired",
     "approval.execution_refused": "An approved call was refused: its stored arguments no longer match their hash",
     "approval.webhook_updated": "The approval webhook settings changed",
+    # audit log and refusals
+    "audit.exported": "The audit log was exported (CSV/JSON download or a REST API read)",
+    "access.refused": "A write was refused because the caller's role does not allow it",
     # reports
     "report.generated": "A security report was generated",
     "report.downloaded": "A security report was downloaded",

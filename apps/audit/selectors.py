@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
+from apps.core.query import QueryInput
+
 from .events import EVENT_TYPES
 from .models import AuditEvent
 
@@ -21,30 +23,33 @@ class AuditFilters:
 
     @classmethod
     def from_query(cls, query) -> tuple[AuditFilters, list[str]]:
-        errors: list[str] = []
+        """The filters of ``query`` and a message per refused value (apps/core/query.py rules)."""
+        params = QueryInput(query)
 
         def parse_date(key: str) -> date | None:
-            raw = (query.get(key) or "").strip()
+            raw = params.text(key, label=key.replace("_", " "), max_length=40)
             if not raw:
                 return None
             try:
+                if not raw.isascii():
+                    raise ValueError(raw)
                 return date.fromisoformat(raw)
             except ValueError:
-                errors.append(f"{key.replace('_', ' ')} must be a date like 2026-01-31.")
+                params.errors.append(f"{key.replace('_', ' ')} must be a date like 2026-01-31.")
                 return None
 
-        event_type = (query.get("event_type") or "").strip()
+        event_type = params.text("event_type", label="event type", max_length=80)
         if event_type and event_type not in EVENT_TYPES and not event_type.endswith("."):
-            errors.append(f"Unknown event type {event_type!r}.")
+            params.errors.append(f"Unknown event type {event_type[:80]!r}.")
             event_type = ""
         filters = cls(
-            actor=(query.get("actor") or "").strip()[:200],
+            actor=params.text("actor"),
             event_type=event_type,
-            target=(query.get("target") or "").strip()[:200],
+            target=params.text("target", label="object"),
             date_from=parse_date("date_from"),
             date_to=parse_date("date_to"),
         )
-        return filters, errors
+        return filters, params.errors
 
     def as_query(self) -> dict[str, str]:
         out = {

@@ -6,12 +6,15 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 
 from apps.accounts.access import org_access
+from apps.core.query import QueryInput
 
 from .events import EVENT_TYPES
+from .exports import audit_export_record
+from .models import AuditEvent
 from .selectors import AuditFilters, audit_events, event_as_dict
 
 EXPORT_LIMIT = 100_000
@@ -37,13 +40,11 @@ class _Echo:
         return value
 
 
-@login_required
-def audit_log(request, org_slug):
-    access = org_access(request.user, org_slug, "audit.view")
-    filters, errors = AuditFilters.from_query(request.GET)
-    events = audit_events(access.organization, filters)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    query = filters.as_query()
+def _log_page(request, access, filters, errors, page_number=1):
+    """The log page; with ``errors`` it answers 400, shows them above the re-shown form and
+    lists nothing (a filter that was refused is not silently dropped)."""
+    events = audit_events(access.organization, filters) if not errors else AuditEvent.objects.none()
+    page = Paginator(events, 50).get_page(page_number)
     return render(
         request,
         "audit/log.html",
@@ -54,16 +55,32 @@ def audit_log(request, org_slug):
             "filters": filters,
             "errors": errors,
             "event_types": sorted(EVENT_TYPES.items()),
-            "query": urlencode(query),
+            "query": urlencode(filters.as_query()),
             "active_nav": "audit",
         },
+        status=400 if errors else 200,
     )
+
+
+@login_required
+def audit_log(request, org_slug):
+    access = org_access(request.user, org_slug, "audit.view")
+    filters, errors = AuditFilters.from_query(request.GET)
+    paging = QueryInput(request.GET)
+    page_number = paging.page()
+    return _log_page(request, access, filters, errors + paging.errors, page_number)
 
 
 @login_required
 def audit_export(request, org_slug, fmt):
     access = org_access(request.user, org_slug, "audit.export")
-    filters, _ = AuditFilters.from_query(request.GET)
+    if fmt not in ("csv", "json"):
+        raise Http404("Export as .csv or .json.")
+    filters, errors = AuditFilters.from_query(request.GET)
+    if errors:  # refused before the stream starts: never a cut-off download
+        return _log_page(request, access, filters, errors)
+    audit_export_record(organization=access.organization, actor=request.user, fmt=fmt, channel="page",
+                        filters=filters.as_query())
     events = audit_events(access.organization, filters)[:EXPORT_LIMIT].iterator(chunk_size=2000)
     filename = f"audit-{access.organization.slug}"
     if fmt == "csv":

@@ -3,11 +3,33 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
+from .query import MAX_NUMBER, MAX_PAGE_SIZE, QueryInput
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    """DRF's limit/offset paging with the product's input rules (apps/core/query.py): a
+    ``?limit=`` or ``?offset=`` that is not a plain number in range is a 400 with a ``detail``,
+    never a database error; ``limit`` is at most ``MAX_PAGE_SIZE``."""
+
+    max_limit = MAX_PAGE_SIZE
+
+    def get_limit(self, request):
+        params = QueryInput(request.query_params)
+        limit = params.number(self.limit_query_param, label="limit", default=self.default_limit, minimum=1,
+                              maximum=MAX_PAGE_SIZE)
+        params.raise_for_errors()
+        return limit
+
+    def get_offset(self, request):
+        params = QueryInput(request.query_params)
+        offset = params.number(self.offset_query_param, label="offset", default=0, minimum=0, maximum=MAX_NUMBER)
+        params.raise_for_errors()
+        return offset
 
 
 def exception_handler(exc, context):

@@ -423,7 +423,8 @@ def approval_status(*, caller: Caller, request_id: str) -> dict[str, Any]:
     from apps.approvals.selectors import request_status_for
 
     try:
-        status = request_status_for(caller.user, request_id)
+        status = request_status_for(caller.user, request_id, organization_id=caller.organization.pk,
+                                    environment_id=caller.environment.pk)
     except DomainError as exc:
         return results.error_result(exc.message)
     return results.status_result(status)
@@ -434,7 +435,8 @@ def approval_outcome(*, caller: Caller, request_id: str) -> dict[str, Any] | Non
     from apps.approvals.selectors import request_status_for
 
     try:
-        status = request_status_for(caller.user, request_id)
+        status = request_status_for(caller.user, request_id, organization_id=caller.organization.pk,
+                                    environment_id=caller.environment.pk)
     except DomainError as exc:
         return results.error_result(exc.message)
     return results.decided_result(status)

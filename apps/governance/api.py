@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Team
 from apps.core.errors import DomainError
+from apps.core.query import QueryInput
 from apps.inventory.selectors import tool_by_name
 from apps.projects.selectors import environment_for, project_access_by_id
 
@@ -327,16 +328,20 @@ class Simulate(APIView):
                                OpenApiParameter("environment", str), OpenApiParameter("arguments", str)])
     def get(self, request, id):
         project = _project(request, id, VIEW)
-        params = request.query_params
-        user = selectors.member(project.organization, params.get("user", ""))
+        query = QueryInput(request.query_params)
+        params = {"user": query.text("user", max_length=254), "tool": query.text("tool", max_length=64),
+                  "environment": query.text("environment", max_length=60),
+                  "arguments": query.text("arguments", max_length=100_000, multiline=True)}
+        query.raise_for_errors()
+        user = selectors.member(project.organization, params["user"])
         if user is None:
             raise DomainError("user: no such member of this organization.", field="user")
-        tool = tool_by_name(project, params.get("tool", ""))
+        tool = tool_by_name(project, params["tool"])
         if tool is None:
             raise DomainError("tool: no such tool in the current spec.", field="tool")
-        environment = environment_for(project, params.get("environment", ""))
+        environment = environment_for(project, params["environment"])
         try:
-            arguments = json.loads(params.get("arguments") or "{}")
+            arguments = json.loads(params["arguments"] or "{}")
         except ValueError:
             raise DomainError("arguments must be a JSON object.", field="arguments") from None
         if not isinstance(arguments, dict):

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Team
 from apps.core.errors import DomainError
+from apps.core.query import QueryInput
 from apps.core.views import form_error
 from apps.inventory.selectors import current_tools, current_version, tool_by_name
 from apps.projects.selectors import environment_for, project_access
@@ -60,15 +61,20 @@ def index(request, org_slug, project_slug):
 @login_required
 def permissions(request, org_slug, project_slug):
     access, project = project_access(request.user, org_slug, project_slug, VIEW)
-    params = {k: request.GET.get(k, "").strip() for k in ("q", "category", "tag")}
+    query = QueryInput(request.GET)
+    params = {"q": query.text("q", label="search"),
+              "category": query.choice("category", [v for v, _ in CATEGORY_CHOICES]), "tag": query.text("tag")}
+    page_number = query.page()
     ctx = _context(access, project, "permissions", params=params, categories=CATEGORY_CHOICES,
-                   tags=selectors.project_tag_choices(project), version=current_version(project))
-    rows = selectors.matrix(project, ctx["environments"], **params)
+                   tags=selectors.project_tag_choices(project), version=current_version(project),
+                   errors=query.errors)
+    # refused filters: 400, the form re-shown with the messages, no rows
+    rows = selectors.matrix(project, ctx["environments"], **params) if query.ok else []
     ctx["unguarded"] = sum(1 for row in rows for cell in row.cells if cell["unguarded"])
-    ctx["page"] = Paginator(rows, MATRIX_PAGE_SIZE).get_page(request.GET.get("page"))
+    ctx["page"] = Paginator(rows, MATRIX_PAGE_SIZE).get_page(page_number)
     ctx["rows"], ctx["total"] = ctx["page"].object_list, len(rows)
     ctx["query"] = urlencode({k: v for k, v in params.items() if v})
-    return render(request, "governance/permissions.html", ctx)
+    return render(request, "governance/permissions.html", ctx, status=200 if query.ok else 400)
 
 
 @login_required

@@ -7,6 +7,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.query import QueryError
 from apps.projects.selectors import project_access_by_id
 
 from . import selectors, services
@@ -56,10 +57,9 @@ class ToolList(ListAPIView):
 
     def get_queryset(self):
         _, project = project_access_by_id(self.request.user, self.kwargs["id"], "project.view")
-        params = {
-            k: (self.request.query_params.get(k) or "").strip()
-            for k in ("q", "method", "tag", "category", "risk_level", "sort")
-        }
+        params, errors = selectors.tool_filters(self.request.query_params)
+        if errors:
+            raise QueryError(" ".join(errors))
         return selectors.filtered_tools(project, **params).select_related("spec_version")
 
 

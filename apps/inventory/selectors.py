@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from apps.core.query import QueryInput
 from apps.specs.models import SpecVersion
 
 from .models import Tool
@@ -24,6 +25,25 @@ def tool_by_name(project, name: str) -> Tool | None:
 
 
 INVENTORY_SORTS = {"position": "position", "name": "name", "risk": "-risk_score", "method": "method"}
+INVENTORY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
+
+
+def tool_filters(query) -> tuple[dict[str, str], list[str]]:
+    """The inventory filters of ``query`` (page and REST) and a message per refused value."""
+    params = QueryInput(query)
+    method = params.text("method", max_length=10).upper()
+    if method and method not in INVENTORY_METHODS:
+        params.errors.append(f"Unknown method {method!r}; use one of {', '.join(INVENTORY_METHODS)}.")
+        method = ""
+    values = {
+        "q": params.text("q", label="search"),
+        "method": method,
+        "tag": params.text("tag"),
+        "category": params.choice("category", Tool.Category.values),
+        "risk_level": params.choice("risk_level", Tool.RiskLevel.values, label="risk level"),
+        "sort": params.choice("sort", INVENTORY_SORTS),
+    }
+    return values, params.errors
 
 
 def filtered_tools(

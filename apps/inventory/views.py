@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from apps.core.errors import DomainError
+from apps.core.query import QueryInput
 from apps.projects.selectors import project_access
 
 from . import selectors, services
@@ -31,9 +32,13 @@ def _enabled_by_env(project, tools):
 @login_required
 def tool_list(request, org_slug, project_slug):
     access, project = project_access(request.user, org_slug, project_slug)
-    params = {k: (request.GET.get(k) or "").strip() for k in ("q", "method", "tag", "category", "risk_level", "sort")}
-    tools = selectors.filtered_tools(project, **{k: v for k, v in params.items()})
-    page = Paginator(tools, 50).get_page(request.GET.get("page"))
+    params, errors = selectors.tool_filters(request.GET)
+    paging = QueryInput(request.GET)
+    page_number = paging.page()
+    errors += paging.errors
+    # refused filters: 400, the form re-shown with the messages, no rows
+    tools = selectors.filtered_tools(project, **params) if not errors else Tool.objects.none()
+    page = Paginator(tools, 50).get_page(page_number)
     rows = list(page.object_list)
     enabled = _enabled_by_env(project, rows)
     environments = list(project.environments.all())
@@ -59,7 +64,9 @@ def tool_list(request, org_slug, project_slug):
             "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
             "crumb": "Tools",
             "active_nav": "projects",
+            "errors": errors,
         },
+        status=400 if errors else 200,
     )
 
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
+from apps.core.query import QueryInput
 from apps.projects.selectors import project_access
 
 from . import services
@@ -28,10 +29,12 @@ def _page_context(access, project, **extra) -> dict:
 @login_required
 def report_list(request, org_slug, project_slug):
     access, project = project_access(request.user, org_slug, project_slug, "project.view")
-    page = Paginator(reports_of(project), REPORTS_PER_PAGE).get_page(request.GET.get("page"))
+    paging = QueryInput(request.GET)
+    page_number = paging.page()
+    page = Paginator(reports_of(project), REPORTS_PER_PAGE).get_page(page_number)
     return render(request, "reports/list.html", _page_context(
         access, project, page=page, reports=list(page), environments=list(project.environments.all()),
-        crumb="Security reports"))
+        crumb="Security reports", errors=paging.errors), status=400 if paging.errors else 200)
 
 
 @login_required

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.http import Http404
 
+from apps.core.query import QueryInput
+
 from .models import SpecVersion
 
 
@@ -12,10 +14,12 @@ def versions_of(project):
 
 
 def version_for(project, number) -> SpecVersion:
-    try:
-        number = int(number)
-    except (TypeError, ValueError) as exc:
-        raise Http404("No such version.") from exc
+    """Version ``number`` (an int, or the text of a URL or query: ASCII digits, in range)."""
+    if not isinstance(number, int):
+        params = QueryInput({"number": "" if number is None else str(number)})
+        number = params.number("number", minimum=1)
+        if number is None or not params.ok:
+            raise Http404("No such version.")
     version = versions_of(project).filter(number=number).first()
     if version is None:
         raise Http404("No such version.")

@@ -162,4 +162,5 @@ def version_diff_view(request, org_slug, project_slug):
             "crumb": "Changes",
             "active_nav": "projects",
         },
+        status=400 if error else 200,
     )
