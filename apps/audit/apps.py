@@ -12,6 +12,8 @@ class AuditConfig(AppConfig):
 
         from mcpforge.celery import app
 
+        from . import checks  # noqa: F401 (registers the audit key check)
+
         schedule = dict(app.conf.beat_schedule or {})
         schedule.setdefault("audit-checkpoints", {
             "task": "apps.audit.tasks.checkpoint_audit_chains",

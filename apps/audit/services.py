@@ -442,8 +442,16 @@ def audit_verify_organization(organization, *, incremental: bool = False,
     if incremental and checkpoints:
         newest = max(checkpoints, key=lambda c: c.seq)
         if chain.checkpoint_valid(signing, newest.mac, organization_id=newest.organization_id, seq=newest.seq,
-                                  hash=newest.hash, created_at=newest.created_at):
-            start = chain.Tail(newest.seq, newest.hash)  # a forged one is reported by verify below
+                                  hash=newest.hash, created_at=newest.created_at):  # else verify reports it
+            at = AuditEvent.objects.filter(organization_id=organization.pk, seq=newest.seq).values_list(
+                "public_id", "hash").first()
+            if at is None:
+                return 0, chain.ChainBreak(newest.seq, "", f"event #{newest.seq} of the checkpoint of "
+                                                           f"{newest.created_at} is gone (events removed)")
+            if at[1] != newest.hash:
+                return 0, chain.ChainBreak(newest.seq, str(at[0]), f"event differs from the checkpoint of "
+                                                                   f"{newest.created_at} (chain rewritten)")
+            start = chain.Tail(newest.seq, newest.hash)
     tail = chain.Tail()
     checked, brk = chain.verify(_links(organization.pk, start.seq, _MAX_SEQ), keys.org_key(organization.pk),
                                 start=start, checkpoints=checkpoints, checkpoint_signing_key=signing, tail=tail)
