@@ -6,6 +6,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -379,13 +381,20 @@ def audit_write_many(pending: list[PendingEvent]) -> list[AuditEvent]:
 # --- Verification and checkpoints ---------------------------------------------------------------
 
 # The columns chain.event_parts needs, read with a server-side cursor as plain rows: far
-# cheaper than model instances (audit_verify of a million events). Each value arrives as
-# AuditEvent's fields give it (jsonb and inet as text on Django's connection, timestamptz
-# as an aware UTC datetime), then serialised as chain_content would be.
+# cheaper than model instances (audit_verify of a million events). The id and the time arrive
+# as the text chain_content writes for them (str(uuid); datetime.isoformat() in UTC, whose
+# fraction is omitted when zero), spelled by PostgreSQL rather than parsed and printed again
+# here; the payload (jsonb) and ip (inet) arrive as text on Django's connection, as
+# AuditEvent's fields read them.
+ISO_UTC_SQL = (
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+    "|| CASE WHEN date_trunc('second', created_at) = created_at THEN '' "
+    "ELSE to_char(created_at AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+)
 _VERIFY_SQL = (
-    "SELECT seq, public_id, prev_hash, hash, chain_version, created_at, actor_label, event_type, target_type, "
-    "target_id, target_label, payload, request_id, ip, user_agent FROM audit_auditevent "
-    "WHERE organization_id = %s AND seq > %s AND seq <= %s ORDER BY seq"
+    f"SELECT seq, public_id::text, prev_hash, hash, chain_version, {ISO_UTC_SQL}, "  # noqa: S608 (constants)
+    "actor_label, event_type, target_type, target_id, target_label, payload, request_id, ip, user_agent "
+    "FROM audit_auditevent WHERE organization_id = %s AND seq > %s AND seq <= %s ORDER BY seq"
 )
 _MAX_SEQ = 2**63 - 1
 
@@ -398,22 +407,58 @@ class ChainBroken(Exception):
         self.brk = brk
 
 
+def _prefetched(cursor, size: int):
+    """``cursor.fetchmany(size)`` batches, the next one fetched by a thread while this one is
+    hashed: PostgreSQL producing rows and Python checking them overlap (psycopg waits for the
+    server without the GIL). Only the thread touches the psycopg cursor until it is done."""
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            while not stop.is_set():
+                rows = cursor.fetchmany(size)
+                while not stop.is_set():
+                    try:
+                        batches.put(rows, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if not rows:
+                    return
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer, raised there)
+            batches.put(exc)
+
+    thread = threading.Thread(target=produce, name="audit-verify-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            rows = batches.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows:
+                return
+            yield rows
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _links(organization_id: int, after: int, upto: int):
     json_loads = json.loads
+    event_parts = chain.event_parts
+    link = chain.ChainLink
     with connection.chunked_cursor() as cursor:
         cursor.execute(_VERIFY_SQL, [organization_id, after, upto])
-        while rows := cursor.fetchmany(5000):
-            for (seq, public_id, prev_hash, hash_, version, created_at, actor_label, event_type, target_type,
+        for rows in _prefetched(cursor.cursor, 5000):
+            for (seq, event_id, prev_hash, hash_, version, created_at, actor_label, event_type, target_type,
                  target_id, target_label, payload, request_id, ip, user_agent) in rows:
-                if isinstance(payload, str):
-                    payload = json_loads(payload)
-                event_id = str(public_id)
-                parts = chain.event_parts(
-                    actor=actor_label, created_at=created_at.isoformat(), event_type=event_type, event_id=event_id,
-                    ip=ip, organization=organization_id, payload=payload, request_id=request_id,
+                parts = event_parts(
+                    actor=actor_label, created_at=created_at, event_type=event_type, event_id=event_id, ip=ip,
+                    organization=organization_id,
+                    payload=json_loads(payload) if isinstance(payload, str) else payload, request_id=request_id,
                     target=[target_type, target_id, target_label], user_agent=user_agent)
-                yield chain.ChainLink(seq=seq, event_id=event_id, prev_hash=prev_hash, hash=hash_, content=parts,
-                                      version=version)
+                yield link(seq, event_id, prev_hash, hash_, parts, version)
 
 
 def expected_hash(event: AuditEvent) -> str:

@@ -5,14 +5,13 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from apps.accounts.access import org_access
 
 from .events import EVENT_TYPES
-from .selectors import AuditFilters, audit_events, event_as_dict
+from .selectors import AuditFilters, CappedPaginator, audit_events, event_as_dict
 
 EXPORT_LIMIT = 100_000
 EXPORT_COLUMNS = [
@@ -42,7 +41,7 @@ def audit_log(request, org_slug):
     access = org_access(request.user, org_slug, "audit.view")
     filters, errors = AuditFilters.from_query(request.GET)
     events = audit_events(access.organization, filters)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = CappedPaginator(events, 50).get_page(request.GET.get("page"))
     query = filters.as_query()
     return render(
         request,

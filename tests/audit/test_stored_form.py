@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -222,3 +223,17 @@ def test_any_payload_and_ip_verify_when_appended_in_a_batch(batch):
     events = audit_write_many([_prepare(w, payload, ip) for payload, ip in batch])
     _check_stored(events)
     assert audit_verify_organization(w.org) == (1 + len(batch), None)
+
+
+@pytest.mark.django_db
+@given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                           timezones=st.sampled_from([UTC, timezone(timedelta(hours=-9, minutes=-30))])))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_verification_reads_the_time_as_chain_content_writes_it(moment):
+    """audit_verify has PostgreSQL spell created_at (services.ISO_UTC_SQL): the same text as the
+    stored value's isoformat() (UTC, no fraction when it is zero), or every event would break."""
+    from apps.audit.services import ISO_UTC_SQL
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {ISO_UTC_SQL} FROM (VALUES (%s::timestamptz)) v(created_at)", [moment])  # noqa: S608
+        assert cursor.fetchone()[0] == moment.astimezone(UTC).isoformat()

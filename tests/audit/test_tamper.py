@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import InternalError, connection, transaction
 from django.db.utils import ProgrammingError
+from django.test.utils import CaptureQueriesContext
 
 from apps.audit import chain, keys
 from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -321,3 +322,29 @@ def test_an_append_without_the_key_is_refused(w):
             cursor.execute(APPEND_SQL, params)
     assert "key" in str(err.value)
     assert AuditEvent.objects.filter(organization=w.org).count() == 6
+
+
+# --- the audit page at scale ------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_the_audit_page_counts_only_up_to_its_cap(people, client_for, monkeypatch):
+    """At millions of events an exact count reads every matching row: the page counts up to
+    cap_pages pages and says "N+" beyond, and still pages through the newest events."""
+    from django.urls import reverse
+
+    from apps.audit.selectors import CappedPaginator
+    from apps.audit.services import audit_prepare, audit_write_many
+
+    monkeypatch.setattr(CappedPaginator, "cap_pages", 2)
+    audit_write_many([audit_prepare(organization=people.org, event_type="organization.updated", actor=people.owner,
+                                    payload={"n": n}) for n in range(150)])
+    url = reverse("audit:log", args=[people.org.slug])
+    page = client_for(people.owner).get(url)
+    assert page.status_code == 200 and "Page 1 of 2+" in page.content.decode()
+    third = client_for(people.owner).get(url + "?page=3")
+    assert "Page 3 of 2+" in third.content.decode() and third.context["page"].object_list
+    small = client_for(people.owner).get(url + "?event_type=team.created")
+    assert small.status_code == 200 and "Page 1 of" not in small.content.decode()
+    with CaptureQueriesContext(connection) as ctx:
+        list(CappedPaginator(AuditEvent.objects.filter(organization=people.org), 50).get_page(1).object_list)
+    assert "LIMIT 101" in ctx.captured_queries[0]["sql"]
