@@ -108,7 +108,9 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         limit = self.per_page * self.cap_pages + 1
-        return self.object_list[:limit].count()
+        # Unordered: any ``limit`` matching rows will do, and without ORDER BY no plan sorts
+        # every match first (what an unanalysed table got: 0.3 s at 200k events).
+        return self.object_list.order_by()[:limit].count()
 
     @property
     def capped(self) -> bool:

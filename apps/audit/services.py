@@ -3,6 +3,7 @@ own transaction, so the change and its audit row commit together or not at all."
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -15,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
@@ -473,6 +474,20 @@ def _checkpoint(row: AuditCheckpoint) -> chain.Checkpoint:
                             organization_id=row.organization_id)
 
 
+@contextlib.contextmanager
+def _one_snapshot():
+    """Head row, checkpoints and events read from one snapshot (REPEATABLE READ, read only),
+    so events appended meanwhile are not mistaken for a head that disagrees with its chain.
+    Inside a caller's transaction, that transaction as it is."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def audit_verify_organization(organization, *, incremental: bool = False,
                               extra_checkpoints: list[chain.Checkpoint] = ()) -> tuple[int, chain.ChainBreak | None]:
     """Recompute the organization's chain from the stored rows, with its chain key, and hold
@@ -480,6 +495,12 @@ def audit_verify_organization(organization, *, incremental: bool = False,
     file) and against the head row. ``incremental``: start from the newest checkpoint (signed,
     so trusted) and check only the events after it; a full run also rechecks the rows
     before it. Returns (events checked, first break or None)."""
+    with _one_snapshot():
+        return _verify_organization(organization, incremental, extra_checkpoints)
+
+
+def _verify_organization(organization, incremental: bool,
+                         extra_checkpoints: list[chain.Checkpoint]) -> tuple[int, chain.ChainBreak | None]:
     checkpoints = [_checkpoint(c) for c in AuditCheckpoint.objects.filter(organization_id=organization.pk)]
     checkpoints += [c for c in extra_checkpoints if c.organization_id == organization.pk]
     signing = keys.checkpoint_key()
@@ -515,6 +536,19 @@ def audit_checkpoint_create(*, organization) -> AuditCheckpoint | None:
     events since its previous checkpoint (so a checkpoint never vouches for a chain that was
     already broken: ``ChainBroken``). None when the head has not moved since the last one.
     Not itself an audit event: it would move the head it just signed."""
+    with _one_snapshot():
+        verified = _verified_head(organization)
+    if verified is None:
+        return None
+    seq, hash_ = verified
+    created_at = timezone.now()
+    mac = chain.checkpoint_mac(keys.checkpoint_key(), organization_id=organization.pk, seq=seq, hash=hash_,
+                               created_at=created_at.isoformat())
+    return AuditCheckpoint.objects.create(organization_id=organization.pk, seq=seq, hash=hash_,
+                                          created_at=created_at, mac=mac)
+
+
+def _verified_head(organization) -> tuple[int, str] | None:
     head = AuditChainHead.objects.filter(organization_id=organization.pk).values_list("seq", "hash").first()
     if head is None:
         return None
@@ -535,11 +569,7 @@ def audit_checkpoint_create(*, organization) -> AuditCheckpoint | None:
         brk = chain.ChainBreak(head[0], "", f"the chain ends at #{tail.seq} but its head row says #{head[0]}")
     if brk is not None:
         raise ChainBroken(organization, brk)
-    created_at = timezone.now()
-    mac = chain.checkpoint_mac(signing, organization_id=organization.pk, seq=head[0], hash=head[1],
-                               created_at=created_at.isoformat())
-    return AuditCheckpoint.objects.create(organization_id=organization.pk, seq=head[0], hash=head[1],
-                                          created_at=created_at, mac=mac)
+    return head
 
 
 def checkpoint_export_row(row: AuditCheckpoint, slug: str) -> dict[str, Any]:

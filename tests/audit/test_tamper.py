@@ -348,3 +348,36 @@ def test_the_audit_page_counts_only_up_to_its_cap(people, client_for, monkeypatc
     with CaptureQueriesContext(connection) as ctx:
         list(CappedPaginator(AuditEvent.objects.filter(organization=people.org), 50).get_page(1).object_list)
     assert "LIMIT 101" in ctx.captured_queries[0]["sql"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_appended_during_verification_are_not_tampering(monkeypatch):
+    """audit_verify reads head, checkpoints and events in one snapshot: an event appended by
+    another connection while it walks (a live system) is not a head that disagrees."""
+    import threading
+
+    from django.db import connections
+
+    from apps.audit import services
+
+    writer = make_writer("live@acme.test")
+    audit_checkpoint_create(organization=writer.org)
+    original = services._links
+
+    def links_with_a_concurrent_append(*args):
+        def append():
+            try:
+                audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=append)
+        thread.start()
+        thread.join()
+        yield from original(*args)
+
+    monkeypatch.setattr(services, "_links", links_with_a_concurrent_append)
+    assert audit_verify_organization(writer.org) == (1, None)
+    assert audit_checkpoint_create(organization=writer.org).seq == 2  # appended meanwhile, verified now
+    monkeypatch.undo()
+    assert audit_verify_organization(writer.org) == (3, None)
