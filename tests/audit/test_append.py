@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import DataError, connection, connections, transaction
+from django.db import DataError, IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -412,3 +412,30 @@ def test_an_organization_id_beyond_32_bits_still_writes_its_chain():
         audit_record(organization=org, event_type="organization.updated", actor=owner)
         assert not _lock_is_free_elsewhere(7)  # held under the wrapped key until commit
     assert _lock_is_free_elsewhere(7)
+
+
+@pytest.mark.django_db
+def test_the_append_reads_the_head_row_not_the_events_table(writer):
+    """Each append takes its seq and prev_hash from audit_chainhead (kept in the same
+    statement), never from a lookup of the last event: the cost of an append does not grow
+    with the log or depend on planner statistics (bench/audit_append.py)."""
+    for n in range(3):
+        audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner, payload={"n": n})
+    head = AuditChainHead.objects.get(organization=writer.org)
+    last = AuditEvent.objects.filter(organization=writer.org).order_by("-seq").first()
+    assert (head.seq, head.hash) == (last.seq, last.hash) == (4, last.hash)
+    # A head moved ahead of the table (as only the head row can say): the next append follows it.
+    AuditChainHead.objects.filter(organization=writer.org).update(seq=41, hash="ab" * 32)
+    event = audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner)
+    assert (event.seq, event.prev_hash) == (42, "ab" * 32)
+    assert AuditChainHead.objects.filter(organization=writer.org).values_list("seq", "hash").get() == (42, event.hash)
+    # and audit_verify notices the gap such a head leaves
+    assert audit_verify_organization(writer.org)[1].seq == 42
+
+
+@pytest.mark.django_db
+def test_a_missing_head_of_an_existing_chain_fails_closed(writer):
+    AuditChainHead.objects.filter(organization=writer.org).delete()
+    with pytest.raises(IntegrityError, match="auditevent_unique_seq_per_org"), transaction.atomic():
+        audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner)
+    assert AuditEvent.objects.filter(organization=writer.org).count() == 1
