@@ -241,6 +241,15 @@ VAULT_NAMESPACE = env_str("VAULT_NAMESPACE", "")
 VAULT_CACERT = env_str("VAULT_CACERT", "")
 MCPFORGE_VAULT_TRANSIT_KEY = env_str("MCPFORGE_VAULT_TRANSIT_KEY", "mcpforge")
 MCPFORGE_VAULT_TRANSIT_MOUNT = env_str("MCPFORGE_VAULT_TRANSIT_MOUNT", "transit")
+# Audit chain key (apps/audit/keys.py): HMAC key of the tamper-evident audit chain and its
+# signed checkpoints, base64 of 32 random bytes (or AUDIT_CHAIN_KEY_FILE). Separate from the KEK:
+# rotating the KEK must not make the audit history unverifiable. Development and tests without
+# one use var/dev-audit-key, generated on first run; production without it fails `manage.py check`.
+AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
+AUDIT_DEV_CHAIN_KEY_FILE = (str(BASE_DIR / "var" / "dev-audit-key")
+                            if DEBUG or env_bool("MCPFORGE_TESTING", False) else "")
+# Seconds between signed checkpoints of every organization's audit chain (Celery beat).
+AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 3600)
 CREDENTIAL_MAX_AGE_DAYS = env_int("CREDENTIAL_MAX_AGE_DAYS", 90)
 # How long a rotated-out credential version stays usable for in-flight calls before it is wiped.
 CREDENTIAL_ROTATION_GRACE_SECONDS = env_int("CREDENTIAL_ROTATION_GRACE_SECONDS", 300)

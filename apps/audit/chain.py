@@ -1,19 +1,36 @@
 """Tamper evidence for the audit log. Pure: no Django import.
 
-Each event's hash is SHA-256 over the canonical JSON of its content plus the previous
-event's hash in the same organization, so changing, inserting or removing a row breaks
-every later link. ``verify`` finds the first broken link.
+Each event's hash covers the canonical JSON of its content plus the previous event's hash in
+the same organization, so changing, inserting or removing a row breaks every later link.
+``verify`` finds the first broken link.
+
+Two hash schemes (``AuditEvent.chain_version``):
+
+1. legacy, rows written before migration 0006: SHA-256, which anyone can recompute, so a
+   rewritten row with recomputed hashes passed verification;
+2. keyed, every row since: HMAC-SHA256 under the organization's chain key
+   (``org_chain_key``: derived from ``AUDIT_CHAIN_KEY``), so rewriting a row, or removing one
+   and re-linking the rest, needs the key. A chain is legacy rows then keyed rows, never the
+   other way round (a keyed row turned legacy is how a keyless forger would try it).
+
+What the chain cannot show by itself (a cut tail: the newest rows removed, the head row
+rewound) the signed checkpoints show: ``checkpoint_mac`` signs an organization's head
+(seq, hash) at a time; a chain shorter than a checkpoint, or holding another hash at its seq,
+is broken.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 GENESIS = "0" * 64
+LEGACY = 1  # sha256, unkeyed
+KEYED = 2  # HMAC-SHA256 under the organization's chain key
 
 # The one serialisation the hash covers. canonical_parts uses the same encoder, so its
 # pieces are byte-for-byte what canonical_json writes for the whole object.
@@ -100,14 +117,50 @@ def event_parts(*, actor: Any, created_at: Any, event_type: Any, event_id: Any, 
     return prefix, suffix
 
 
-def event_hash(content: dict[str, Any], prev_hash: str) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_json(content)).hexdigest()
+def org_chain_key(master: bytes, organization_id: int) -> bytes:
+    """The HMAC key of one organization's chain: derived from the master key (HMAC as a PRF),
+    so a key that leaks from one organization's statements (it travels with each append, see
+    migration 0006) forges no other organization's chain."""
+    return hmac.new(master, f"mcpforge audit chain\norganization {organization_id}".encode(),
+                    hashlib.sha256).digest()
 
 
-def event_hash_from_parts(prefix: str, seq: int, suffix: str, prev_hash: str) -> str:
+def checkpoint_key(master: bytes) -> bytes:
+    """The key that signs checkpoints; never sent to the database."""
+    return hmac.new(master, b"mcpforge audit checkpoint", hashlib.sha256).digest()
+
+
+def _digest(message: bytes, key: bytes | None) -> str:
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def event_hash(content: dict[str, Any], prev_hash: str, key: bytes | None = None) -> str:
+    """The event's hash: keyed (HMAC-SHA256) with the organization's chain key, legacy
+    (SHA-256) without one."""
+    return _digest(prev_hash.encode() + b"\n" + canonical_json(content), key)
+
+
+def event_hash_from_parts(prefix: str, seq: int, suffix: str, prev_hash: str, key: bytes | None = None) -> str:
     """``event_hash`` of the content ``canonical_parts`` split into ``prefix`` and ``suffix``,
     with ``seq`` in between: the same bytes, without serialising the content again."""
-    return hashlib.sha256(f"{prev_hash}\n{prefix}{seq}{suffix}".encode()).hexdigest()
+    return _digest(f"{prev_hash}\n{prefix}{seq}{suffix}".encode(), key)
+
+
+def checkpoint_message(*, organization_id: int, seq: int, hash: str, created_at: str) -> bytes:  # noqa: A002
+    return canonical_json({"organization": organization_id, "seq": seq, "hash": hash, "created_at": created_at})
+
+
+def checkpoint_mac(key: bytes, *, organization_id: int, seq: int, hash: str, created_at: str) -> str:  # noqa: A002
+    """The signature of a checkpoint (``checkpoint_key``): an organization's chain had ``seq``
+    events, the last with ``hash``, at ``created_at`` (ISO 8601)."""
+    message = checkpoint_message(organization_id=organization_id, seq=seq, hash=hash, created_at=created_at)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def checkpoint_valid(key: bytes, mac: str, **fields: Any) -> bool:
+    return hmac.compare_digest(checkpoint_mac(key, **fields), mac)
 
 
 @dataclass(frozen=True)
@@ -116,7 +169,8 @@ class ChainLink:
     event_id: str
     prev_hash: str
     hash: str
-    content: dict[str, Any]
+    content: dict[str, Any] | tuple[str, str]  # the content, or event_parts' (prefix, suffix)
+    version: int = LEGACY
 
 
 @dataclass(frozen=True)
@@ -126,19 +180,87 @@ class ChainBreak:
     reason: str
 
 
-def verify(links: Iterable[ChainLink]) -> tuple[int, ChainBreak | None]:
-    """Walk links in seq order; return (links checked, first break or None)."""
-    expected_prev = GENESIS
-    expected_seq = 1
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the chain had ``seq`` events, the last with ``hash``."""
+
+    seq: int
+    hash: str
+    created_at: str
+    mac: str
+    organization_id: int
+
+
+@dataclass
+class Tail:
+    """Where a verification ended: the last link's seq and hash (0 and GENESIS when empty)."""
+
+    seq: int = 0
+    hash: str = GENESIS
+
+
+def _link_hash(link: ChainLink, key: bytes | None) -> str:
+    if isinstance(link.content, tuple):
+        return event_hash_from_parts(link.content[0], link.seq, link.content[1], link.prev_hash, key)
+    return event_hash(link.content, link.prev_hash, key)
+
+
+def verify(links: Iterable[ChainLink], key: bytes | None = None, *, start: Tail | None = None,
+           checkpoints: Iterable[Checkpoint] = (), checkpoint_signing_key: bytes | None = None,
+           tail: Tail | None = None) -> tuple[int, ChainBreak | None]:
+    """Walk links in seq order; return (links checked, first break or None).
+
+    ``key``: the organization's chain key (``org_chain_key``), needed for keyed links; without
+    it a keyed link is a break. ``start``: begin after this (seq, hash), e.g. a verified
+    checkpoint, rather than at the genesis. ``checkpoints`` (any order, each signed with
+    ``checkpoint_signing_key``): a forged one is a break, and so is a chain that does not hold
+    a checkpoint's hash at its seq or ends before it. ``tail``, if given, receives where the
+    walk ended.
+    """
+    start = start or Tail()
+    pending: dict[int, Checkpoint] = {}
+    for cp in checkpoints:
+        if checkpoint_signing_key is None or not checkpoint_valid(
+                checkpoint_signing_key, cp.mac, organization_id=cp.organization_id, seq=cp.seq, hash=cp.hash,
+                created_at=cp.created_at):
+            return 0, ChainBreak(cp.seq, "", f"checkpoint of {cp.created_at} at #{cp.seq} has a wrong signature "
+                                             "(forged, or AUDIT_CHAIN_KEY is not the key that signed it)")
+        if cp.seq < start.seq:
+            continue
+        if cp.seq == start.seq:
+            if cp.hash != start.hash:
+                return 0, ChainBreak(cp.seq, "", f"checkpoint of {cp.created_at} at #{cp.seq} does not match")
+            continue
+        pending[cp.seq] = cp
+    expected_prev = start.hash
+    expected_seq = start.seq + 1
     checked = 0
+    keyed_seen = False
     for link in links:
         checked += 1
         if link.seq != expected_seq:
             return checked, ChainBreak(link.seq, link.event_id, f"sequence gap: expected #{expected_seq}")
         if link.prev_hash != expected_prev:
             return checked, ChainBreak(link.seq, link.event_id, "previous-hash link does not match the prior event")
-        if event_hash(link.content, link.prev_hash) != link.hash:
+        if link.version == KEYED:
+            if key is None:
+                return checked, ChainBreak(link.seq, link.event_id, "keyed event but no chain key to check it")
+            keyed_seen = True
+        elif link.version != LEGACY or keyed_seen:
+            return checked, ChainBreak(link.seq, link.event_id,
+                                       f"hash scheme {link.version} where only keyed events may follow")
+        if _link_hash(link, key if link.version == KEYED else None) != link.hash:
             return checked, ChainBreak(link.seq, link.event_id, "content does not match its hash (row was modified)")
+        cp = pending.pop(link.seq, None)
+        if cp is not None and cp.hash != link.hash:
+            return checked, ChainBreak(link.seq, link.event_id,
+                                       f"event differs from the checkpoint of {cp.created_at} (chain rewritten)")
         expected_prev = link.hash
         expected_seq += 1
+    if pending:
+        cp = pending[max(pending)]
+        return checked, ChainBreak(cp.seq, "", f"chain ends at #{expected_seq - 1} but the checkpoint of "
+                                               f"{cp.created_at} saw #{cp.seq} (events removed from the end)")
+    if tail is not None:
+        tail.seq, tail.hash = expected_seq - 1, expected_prev
     return checked, None

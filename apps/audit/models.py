@@ -50,6 +50,10 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=400, blank=True, default="")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Which hash scheme wrote this row (chain.LEGACY: sha256, before migration 0006;
+    # chain.KEYED: HMAC under the organization's chain key). Not covered by the hash itself:
+    # chain.verify refuses a legacy row after a keyed one.
+    chain_version = models.PositiveSmallIntegerField(default=2)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -98,3 +102,44 @@ class AuditEvent(models.Model):
             "ip": self.ip,
             "user_agent": self.user_agent,
         }
+
+
+class AuditChainHead(models.Model):
+    """The newest link of an organization's chain (its seq and hash), kept by
+    ``mcpforge_audit_append`` in the same transaction as each insert, under the chain lock:
+    an append reads one row by primary key instead of looking up the last event, so it costs
+    the same at any table size and with any (or no) planner statistics."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.PROTECT, primary_key=True,
+                                        related_name="+")
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_chainhead"
+
+    def __str__(self) -> str:
+        return f"head of {self.organization_id} at #{self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement that an organization's chain had ``seq`` events, the last with
+    ``hash``, at ``created_at`` (chain.checkpoint_mac under the checkpoint key). A chain found
+    shorter than a checkpoint, or with another hash at its seq, was cut or rewritten.
+    Append-only like the events (migration 0006); export them off the box
+    (``manage.py audit_checkpoint --export``) so they also outlive a database rewrite."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+", db_index=False)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [
+            # audit_verify and the next checkpoint: an organization's newest checkpoints
+            models.Index(fields=["organization", "-seq"], name="audit_checkpoint_org_seq_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint of {self.organization_id} at #{self.seq}"

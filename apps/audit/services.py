@@ -3,8 +3,12 @@ own transaction, so the change and its audit row commit together or not at all."
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import logging
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,21 +16,25 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from apps.core import request_context
 
-from . import chain
+from . import chain, keys
 from .events import EVENT_TYPES
-from .models import AuditEvent
+from .models import AuditChainHead, AuditCheckpoint, AuditEvent
 from .redact import redact
 
-# The parameters of mcpforge_audit_append (migration 0003), in order: PendingEvent.params.
+logger = logging.getLogger("mcpforge.audit")
+
+# The parameters of mcpforge_audit_append (migration 0006), in order: PendingEvent.params.
+# The last one is the organization's chain key (keys.org_key), used by that statement only.
 _APPEND_TYPES = ("bigint", "uuid", "timestamptz", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar",
-                 "jsonb", "varchar", "inet", "varchar", "text", "text")
+                 "jsonb", "varchar", "inet", "varchar", "text", "text", "bytea")
+_PREFIX, _SUFFIX, _KEY = 13, 14, 15  # positions in PendingEvent.params
 _APPEND_CALL = "mcpforge_audit_append(" + ", ".join(f"%s::{t}" for t in _APPEND_TYPES) + ")"
 APPEND_SQL = f"SELECT id, seq, hash, prev_hash FROM {_APPEND_CALL}"  # noqa: S608 (constant text only)
 
@@ -70,6 +78,8 @@ def _batch_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()  # bytea's hex input format
     raise TypeError(f"audit batch parameter of type {type(value).__name__}")
 
 
@@ -245,7 +255,7 @@ def _unsaved_event(actor, values: dict[str, Any]) -> AuditEvent:
                           event_type=values["event_type"], target_type=values["target_type"],
                           target_id=values["target_id"], target_label=values["target_label"],
                           payload=values["payload"], request_id=values["request_id"], ip=values["ip"],
-                          user_agent=values["user_agent"], prev_hash="", hash="")
+                          user_agent=values["user_agent"], prev_hash="", hash="", chain_version=chain.KEYED)
     event.actor = actor
     return event
 
@@ -288,6 +298,7 @@ def audit_prepare(
         "request_id": ctx.request_id,
         "ip": stored_ip(ctx.ip),
         "user_agent": ctx.user_agent,
+        "chain_version": chain.KEYED,
     }
     event = _unsaved_event(actor if getattr(actor, "pk", None) else None, values)
     # AuditEvent.chain_content, split around seq (chain.event_parts; test_prepare.py checks
@@ -302,7 +313,7 @@ def audit_prepare(
         event.organization_id, event.public_id, event.created_at, event.actor_id, event.actor_label,
         event.event_type, event.target_type, event.target_id, event.target_label,
         payload_json, event.request_id, event.ip,
-        event.user_agent, prefix, suffix,
+        event.user_agent, prefix, suffix, keys.org_key(event.organization_id),
     ])
 
 
@@ -319,8 +330,9 @@ def audit_stored(pending: PendingEvent, row: tuple) -> AuditEvent:
     # stays and audit_verify reports it.) The content's serialisation around seq is the one
     # sent (canonical_parts, equal to canonical_json by its property tests): hashed again
     # here from those parts, not serialised a second time (two events per tool call).
-    prefix, suffix = pending.params[-2], pending.params[-1]
-    if chain.event_hash_from_parts(prefix, event.seq, suffix, event.prev_hash) != event.hash:
+    params = pending.params
+    if chain.event_hash_from_parts(params[_PREFIX], event.seq, params[_SUFFIX], event.prev_hash,
+                                   params[_KEY]) != event.hash:
         raise RuntimeError(f"Audit hash mismatch for event #{event.seq}: database and chain.py disagree")
     return event
 
@@ -367,13 +379,230 @@ def audit_write_many(pending: list[PendingEvent]) -> list[AuditEvent]:
     return audit_stored_many(pending, rows)
 
 
-def audit_verify_organization(organization) -> tuple[int, chain.ChainBreak | None]:
-    """Recompute the organization's chain from the stored rows."""
-    rows = AuditEvent.objects.filter(organization_id=organization.pk).order_by("seq").iterator(chunk_size=2000)
-    links = (
-        chain.ChainLink(
-            seq=e.seq, event_id=str(e.public_id), prev_hash=e.prev_hash, hash=e.hash, content=e.chain_content()
-        )
-        for e in rows
-    )
-    return chain.verify(links)
+# --- Verification and checkpoints ---------------------------------------------------------------
+
+# The columns chain.event_parts needs, read with a server-side cursor as plain rows: far
+# cheaper than model instances (audit_verify of a million events). The id and the time arrive
+# as the text chain_content writes for them (str(uuid); datetime.isoformat() in UTC, whose
+# fraction is omitted when zero), spelled by PostgreSQL rather than parsed and printed again
+# here; the payload (jsonb) and ip (inet) arrive as text on Django's connection, as
+# AuditEvent's fields read them.
+ISO_UTC_SQL = (
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+    "|| CASE WHEN date_trunc('second', created_at) = created_at THEN '' "
+    "ELSE to_char(created_at AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+)
+_VERIFY_SQL = (
+    f"SELECT seq, public_id::text, prev_hash, hash, chain_version, {ISO_UTC_SQL}, "  # noqa: S608 (constants)
+    "actor_label, event_type, target_type, target_id, target_label, payload, request_id, ip, user_agent "
+    "FROM audit_auditevent WHERE organization_id = %s AND seq > %s AND seq <= %s ORDER BY seq"
+)
+_MAX_SEQ = 2**63 - 1
+
+
+class ChainBroken(Exception):
+    """An organization's chain does not verify; no checkpoint is signed over it."""
+
+    def __init__(self, organization, brk: chain.ChainBreak):
+        super().__init__(f"{organization.slug}: broken at event #{brk.seq}: {brk.reason}")
+        self.brk = brk
+
+
+def _prefetched(cursor, size: int):
+    """``cursor.fetchmany(size)`` batches, the next one fetched by a thread while this one is
+    hashed: PostgreSQL producing rows and Python checking them overlap (psycopg waits for the
+    server without the GIL). Only the thread touches the psycopg cursor until it is done."""
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            while not stop.is_set():
+                rows = cursor.fetchmany(size)
+                while not stop.is_set():
+                    try:
+                        batches.put(rows, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if not rows:
+                    return
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer, raised there)
+            batches.put(exc)
+
+    thread = threading.Thread(target=produce, name="audit-verify-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            rows = batches.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows:
+                return
+            yield rows
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _links(organization_id: int, after: int, upto: int):
+    json_loads = json.loads
+    event_parts = chain.event_parts
+    link = chain.ChainLink
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_VERIFY_SQL, [organization_id, after, upto])
+        for rows in _prefetched(cursor.cursor, 5000):
+            for (seq, event_id, prev_hash, hash_, version, created_at, actor_label, event_type, target_type,
+                 target_id, target_label, payload, request_id, ip, user_agent) in rows:
+                parts = event_parts(
+                    actor=actor_label, created_at=created_at, event_type=event_type, event_id=event_id, ip=ip,
+                    organization=organization_id,
+                    payload=json_loads(payload) if isinstance(payload, str) else payload, request_id=request_id,
+                    target=[target_type, target_id, target_label], user_agent=user_agent)
+                yield link(seq, event_id, prev_hash, hash_, parts, version)
+
+
+def expected_hash(event: AuditEvent) -> str:
+    """The hash ``event`` (as stored) must carry under its scheme: keyed with its
+    organization's chain key, or legacy."""
+    key = keys.org_key(event.organization_id) if event.chain_version == chain.KEYED else None
+    return chain.event_hash(event.chain_content(), event.prev_hash, key)
+
+
+def _checkpoint(row: AuditCheckpoint) -> chain.Checkpoint:
+    return chain.Checkpoint(seq=row.seq, hash=row.hash, created_at=row.created_at.isoformat(), mac=row.mac,
+                            organization_id=row.organization_id)
+
+
+@contextlib.contextmanager
+def _one_snapshot():
+    """Head row, checkpoints and events read from one snapshot (REPEATABLE READ, read only),
+    so events appended meanwhile are not mistaken for a head that disagrees with its chain.
+    Inside a caller's transaction, that transaction as it is."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def audit_verify_organization(organization, *, incremental: bool = False,
+                              extra_checkpoints: list[chain.Checkpoint] = ()) -> tuple[int, chain.ChainBreak | None]:
+    """Recompute the organization's chain from the stored rows, with its chain key, and hold
+    it against every signed checkpoint (stored, and ``extra_checkpoints``, e.g. an exported
+    file) and against the head row. ``incremental``: start from the newest checkpoint (signed,
+    so trusted) and check only the events after it; a full run also rechecks the rows
+    before it. Returns (events checked, first break or None)."""
+    with _one_snapshot():
+        return _verify_organization(organization, incremental, extra_checkpoints)
+
+
+def _verify_organization(organization, incremental: bool,
+                         extra_checkpoints: list[chain.Checkpoint]) -> tuple[int, chain.ChainBreak | None]:
+    checkpoints = [_checkpoint(c) for c in AuditCheckpoint.objects.filter(organization_id=organization.pk)]
+    checkpoints += [c for c in extra_checkpoints if c.organization_id == organization.pk]
+    signing = keys.checkpoint_key()
+    start = chain.Tail()
+    if incremental and checkpoints:
+        newest = max(checkpoints, key=lambda c: c.seq)
+        if chain.checkpoint_valid(signing, newest.mac, organization_id=newest.organization_id, seq=newest.seq,
+                                  hash=newest.hash, created_at=newest.created_at):  # else verify reports it
+            at = AuditEvent.objects.filter(organization_id=organization.pk, seq=newest.seq).values_list(
+                "public_id", "hash").first()
+            if at is None:
+                return 0, chain.ChainBreak(newest.seq, "", f"event #{newest.seq} of the checkpoint of "
+                                                           f"{newest.created_at} is gone (events removed)")
+            if at[1] != newest.hash:
+                return 0, chain.ChainBreak(newest.seq, str(at[0]), f"event differs from the checkpoint of "
+                                                                   f"{newest.created_at} (chain rewritten)")
+            start = chain.Tail(newest.seq, newest.hash)
+    tail = chain.Tail()
+    checked, brk = chain.verify(_links(organization.pk, start.seq, _MAX_SEQ), keys.org_key(organization.pk),
+                                start=start, checkpoints=checkpoints, checkpoint_signing_key=signing, tail=tail)
+    if brk is not None:
+        return checked, brk
+    head = AuditChainHead.objects.filter(organization_id=organization.pk).values_list("seq", "hash").first()
+    if (head or (0, chain.GENESIS)) != (tail.seq, tail.hash):
+        seq = head[0] if head else 0
+        return checked, chain.ChainBreak(seq, "", f"the chain ends at #{tail.seq} but its head row says #{seq} "
+                                                  "(events removed, or the head row changed)")
+    return checked, None
+
+
+def audit_checkpoint_create(*, organization) -> AuditCheckpoint | None:
+    """Sign the organization's current head (seq, hash) as a checkpoint, after verifying the
+    events since its previous checkpoint (so a checkpoint never vouches for a chain that was
+    already broken: ``ChainBroken``). None when the head has not moved since the last one.
+    Not itself an audit event: it would move the head it just signed."""
+    with _one_snapshot():
+        verified = _verified_head(organization)
+    if verified is None:
+        return None
+    seq, hash_ = verified
+    created_at = timezone.now()
+    mac = chain.checkpoint_mac(keys.checkpoint_key(), organization_id=organization.pk, seq=seq, hash=hash_,
+                               created_at=created_at.isoformat())
+    return AuditCheckpoint.objects.create(organization_id=organization.pk, seq=seq, hash=hash_,
+                                          created_at=created_at, mac=mac)
+
+
+def _verified_head(organization) -> tuple[int, str] | None:
+    head = AuditChainHead.objects.filter(organization_id=organization.pk).values_list("seq", "hash").first()
+    if head is None:
+        return None
+    last = AuditCheckpoint.objects.filter(organization_id=organization.pk).order_by("-seq").first()
+    if last is not None and last.seq >= head[0]:
+        return None
+    signing = keys.checkpoint_key()
+    start = chain.Tail()
+    checkpoints = []
+    if last is not None:
+        previous = _checkpoint(last)
+        checkpoints = [previous]
+        start = chain.Tail(previous.seq, previous.hash)
+    tail = chain.Tail()
+    _, brk = chain.verify(_links(organization.pk, start.seq, head[0]), keys.org_key(organization.pk), start=start,
+                          checkpoints=checkpoints, checkpoint_signing_key=signing, tail=tail)
+    if brk is None and (tail.seq, tail.hash) != head:
+        brk = chain.ChainBreak(head[0], "", f"the chain ends at #{tail.seq} but its head row says #{head[0]}")
+    if brk is not None:
+        raise ChainBroken(organization, brk)
+    return head
+
+
+def checkpoint_export_row(row: AuditCheckpoint, slug: str) -> dict[str, Any]:
+    """One exported checkpoint (a JSON line of ``audit_checkpoint --export``)."""
+    return {"organization": row.organization_id, "organization_slug": slug, "seq": row.seq, "hash": row.hash,
+            "created_at": row.created_at.isoformat(), "mac": row.mac}
+
+
+def checkpoint_from_export(data: dict[str, Any]) -> chain.Checkpoint:
+    """An exported checkpoint read back; ``ValueError`` when a member is missing or mistyped."""
+    try:
+        checkpoint = chain.Checkpoint(seq=data["seq"], hash=data["hash"], created_at=data["created_at"],
+                                      mac=data["mac"], organization_id=data["organization"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not an exported checkpoint: {exc}") from None
+    if not (isinstance(checkpoint.seq, int) and isinstance(checkpoint.organization_id, int)
+            and all(isinstance(v, str) for v in (checkpoint.hash, checkpoint.created_at, checkpoint.mac))):
+        raise ValueError("not an exported checkpoint: wrong member types")
+    return checkpoint
+
+
+def audit_checkpoint_all() -> dict[str, int]:
+    """``audit_checkpoint_create`` for every organization whose chain moved; a broken chain is
+    logged (error) and counted, and the others still get their checkpoints."""
+    from apps.accounts.models import Organization
+
+    counts = {"created": 0, "unchanged": 0, "broken": 0}
+    for organization in Organization.objects.order_by("pk"):
+        try:
+            created = audit_checkpoint_create(organization=organization)
+        except ChainBroken as exc:
+            logger.error("audit chain broken, no checkpoint signed: %s", exc)
+            counts["broken"] += 1
+            continue
+        counts["created" if created else "unchanged"] += 1
+    return counts

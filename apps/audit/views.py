@@ -5,7 +5,6 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 
@@ -15,7 +14,7 @@ from apps.core.query import QueryInput
 from .events import EVENT_TYPES
 from .exports import audit_export_record
 from .models import AuditEvent
-from .selectors import AuditFilters, audit_events, event_as_dict
+from .selectors import AuditFilters, CappedPaginator, audit_events, event_as_dict
 
 EXPORT_LIMIT = 100_000
 EXPORT_COLUMNS = [
@@ -44,7 +43,7 @@ def _log_page(request, access, filters, errors, page_number=1):
     """The log page; with ``errors`` it answers 400, shows them above the re-shown form and
     lists nothing (a filter that was refused is not silently dropped)."""
     events = audit_events(access.organization, filters) if not errors else AuditEvent.objects.none()
-    page = Paginator(events, 50).get_page(page_number)
+    page = CappedPaginator(events, 50).get_page(page_number)
     return render(
         request,
         "audit/log.html",

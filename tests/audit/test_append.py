@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import DataError, connection, connections, transaction
+from django.db import DataError, IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from apps.accounts.models import Team
 from apps.accounts.services import organization_create
 from apps.audit import chain
-from apps.audit.models import AppendOnlyError, AuditEvent
-from apps.audit.services import audit_record, audit_verify_organization
+from apps.audit.models import AppendOnlyError, AuditChainHead, AuditEvent
+from apps.audit.services import audit_record, audit_verify_organization, expected_hash
 from apps.core import request_context
 
 LOCK_NAMESPACE = 0x4D43
@@ -49,8 +49,9 @@ def reference_canonical(data) -> str:
 
 
 def record_old_style(*, organization, event_type: str, actor, payload: dict) -> AuditEvent:
-    """The writer audit_record replaced (lock, read the tail, hash in Python, ORM insert), kept
-    here to prove that rows from both writers form one chain."""
+    """The writer of the first releases (lock, read the tail, unkeyed hash in Python, ORM
+    insert), kept here to make legacy rows (chain_version 1) as they exist in databases
+    migrated to the keyed chain; it keeps the head row as migration 0006 initialises it."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, organization.pk])
@@ -60,10 +61,12 @@ def record_old_style(*, organization, event_type: str, actor, payload: dict) -> 
         event = AuditEvent(
             organization_id=organization.pk, seq=seq, created_at=timezone.now(), actor=actor,
             actor_label=actor.email, event_type=event_type, payload=json.loads(json.dumps(payload)),
-            prev_hash=prev_hash,
+            prev_hash=prev_hash, chain_version=chain.LEGACY,
         )
         event.hash = chain.event_hash(event.chain_content(), prev_hash)
         event.save(force_insert=True)
+        AuditChainHead.objects.update_or_create(organization_id=organization.pk,
+                                                defaults={"seq": seq, "hash": event.hash})
     return event
 
 
@@ -102,7 +105,7 @@ def test_a_hash_the_database_disagrees_with_is_refused(writer):
     from apps.audit.services import audit_prepare, audit_stored
 
     pending = audit_prepare(organization=writer.org, event_type="organization.updated", actor=writer.owner)
-    good = chain.event_hash_from_parts(pending.params[-2], 2, pending.params[-1], "cd" * 32)
+    good = chain.event_hash_from_parts(pending.params[13], 2, pending.params[14], "cd" * 32, pending.params[15])
     assert audit_stored(pending, (10**9, 2, good, "cd" * 32)).hash == good
     pending = audit_prepare(organization=writer.org, event_type="organization.updated", actor=writer.owner)
     with pytest.raises(RuntimeError, match="hash mismatch"):
@@ -186,7 +189,7 @@ def test_postgres_hash_matches_chain_py_for_non_ascii_payloads(writer):
                              actor_label="Zoë 🦊", target_label="目标\u2028", payload=payload)
         stored = _stored(event)
         assert stored.payload == payload
-        assert stored.hash == chain.event_hash(stored.chain_content(), stored.prev_hash), payload
+        assert stored.hash == expected_hash(stored), payload
     assert audit_verify_organization(writer.org) == (1 + len(UNICODE_PAYLOADS), None)
 
 
@@ -205,20 +208,54 @@ def test_postgres_hash_matches_chain_py_for_any_payload(writer, payload, label):
     event = audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner,
                          target_label=label, payload=payload)
     stored = _stored(event)
-    assert stored.hash == event.hash == chain.event_hash(stored.chain_content(), stored.prev_hash)
+    assert stored.hash == event.hash == expected_hash(stored)
+
+
+def _bare_org(slug: str):
+    """An organization with no event yet (organization_create audits its creation, keyed)."""
+    from apps.accounts.models import Organization
+
+    owner = get_user_model().objects.create(username=f"{slug}@acme.test", email=f"{slug}@acme.test")
+    return Organization.objects.create(name=slug.title(), slug=slug, created_by=owner), owner
 
 
 @pytest.mark.django_db
-def test_old_and_new_rows_form_one_chain(writer):
+def test_legacy_rows_then_keyed_rows_form_one_chain():
+    """A database migrated to the keyed chain: its old sha256 rows, then keyed rows linked to them."""
+    org, owner = _bare_org("legacy")
     for i in range(3):
-        record_old_style(organization=writer.org, event_type="organization.updated", actor=writer.owner,
+        record_old_style(organization=org, event_type="organization.updated", actor=owner,
                          payload={"old": i, "text": "監査 🦄"})
-        audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner,
+    for i in range(3):
+        audit_record(organization=org, event_type="organization.updated", actor=owner,
                      payload={"new": i, "text": "監査 🦄"})
-    events = list(AuditEvent.objects.filter(organization=writer.org).order_by("seq"))
-    assert [e.seq for e in events] == list(range(1, 8))
+    events = list(AuditEvent.objects.filter(organization=org).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, 7))
+    assert [e.chain_version for e in events] == [chain.LEGACY] * 3 + [chain.KEYED] * 3
     assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:], strict=False))
-    assert audit_verify_organization(writer.org) == (7, None)
+    assert audit_verify_organization(org) == (6, None)
+
+
+@pytest.mark.django_db
+def test_a_legacy_row_after_a_keyed_one_is_a_break():
+    """Someone without the key rewriting the newest row with the public sha256 and marking it
+    legacy: refused, though its hash and link are right."""
+    org, owner = _bare_org("downgrade")
+    audit_record(organization=org, event_type="organization.updated", actor=owner)
+    record_old_style(organization=org, event_type="organization.updated", actor=owner, payload={"forged": 1})
+    checked, brk = audit_verify_organization(org)
+    assert (checked, brk.seq) == (2, 2) and "only keyed events may follow" in brk.reason
+
+
+@pytest.mark.django_db
+def test_the_unkeyed_append_function_is_gone():
+    """A server of the previous release (15 arguments, no key) fails closed rather than
+    appending rows that verification would call tampering."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = 'mcpforge_audit_append'")
+        assert cursor.fetchone()[0] == 1
+        cursor.execute("SELECT pg_get_function_identity_arguments('mcpforge_audit_append'::regproc)")
+        assert "p_content_suffix text, p_chain_key bytea, OUT id" in cursor.fetchone()[0]
 
 
 @pytest.mark.django_db
@@ -305,31 +342,6 @@ def test_inside_atomic_the_lock_is_held_until_commit_and_rollback_removes_the_ev
     assert audit_verify_organization(org) == (2, None)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_old_and_new_writers_in_parallel_share_the_lock():
-    """During a deploy both writers run at once; they take the same advisory lock."""
-    w = make_writer("mixed@acme.test")
-    owner, org = w.owner, w.org
-    errors = []
-
-    def write(i):
-        try:
-            append = record_old_style if i % 2 else audit_record
-            append(organization=org, event_type="organization.updated", actor=owner, payload={"i": i})
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert audit_verify_organization(org) == (13, None)
-
-
 def test_a_batch_appends_in_order_in_one_statement_and_joins_the_chain(writer):
     from apps.audit.services import audit_prepare, audit_write_many
 
@@ -400,3 +412,30 @@ def test_an_organization_id_beyond_32_bits_still_writes_its_chain():
         audit_record(organization=org, event_type="organization.updated", actor=owner)
         assert not _lock_is_free_elsewhere(7)  # held under the wrapped key until commit
     assert _lock_is_free_elsewhere(7)
+
+
+@pytest.mark.django_db
+def test_the_append_reads_the_head_row_not_the_events_table(writer):
+    """Each append takes its seq and prev_hash from audit_chainhead (kept in the same
+    statement), never from a lookup of the last event: the cost of an append does not grow
+    with the log or depend on planner statistics (bench/audit_append.py)."""
+    for n in range(3):
+        audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner, payload={"n": n})
+    head = AuditChainHead.objects.get(organization=writer.org)
+    last = AuditEvent.objects.filter(organization=writer.org).order_by("-seq").first()
+    assert (head.seq, head.hash) == (last.seq, last.hash) == (4, last.hash)
+    # A head moved ahead of the table (as only the head row can say): the next append follows it.
+    AuditChainHead.objects.filter(organization=writer.org).update(seq=41, hash="ab" * 32)
+    event = audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner)
+    assert (event.seq, event.prev_hash) == (42, "ab" * 32)
+    assert AuditChainHead.objects.filter(organization=writer.org).values_list("seq", "hash").get() == (42, event.hash)
+    # and audit_verify notices the gap such a head leaves
+    assert audit_verify_organization(writer.org)[1].seq == 42
+
+
+@pytest.mark.django_db
+def test_a_missing_head_of_an_existing_chain_fails_closed(writer):
+    AuditChainHead.objects.filter(organization=writer.org).delete()
+    with pytest.raises(IntegrityError, match="auditevent_unique_seq_per_org"), transaction.atomic():
+        audit_record(organization=writer.org, event_type="organization.updated", actor=writer.owner)
+    assert AuditEvent.objects.filter(organization=writer.org).count() == 1

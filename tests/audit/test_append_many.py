@@ -15,7 +15,6 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.audit import chain
 from apps.audit.models import AuditEvent
 from apps.audit.services import (
     _APPEND_TYPES,
@@ -28,6 +27,7 @@ from apps.audit.services import (
     audit_record,
     audit_verify_organization,
     audit_write_many,
+    expected_hash,
 )
 from apps.core import request_context
 from tests.audit.test_append import TRICKY_STRINGS, UNICODE_PAYLOADS, jsonb_values, make_writer
@@ -42,6 +42,7 @@ ips = st.none() | st.ip_addresses().map(str)
 param_rows = st.tuples(
     bigints, st.uuids(), moments, st.none() | bigints, texts, texts, texts, texts, texts,
     st.dictionaries(db_texts, jsonb_values, max_size=4).map(json.dumps), texts, ips, texts, texts, texts,
+    st.binary(min_size=32, max_size=32),
 ).map(list)
 
 
@@ -64,7 +65,7 @@ def _batch_values(cursor, rows: list[list]) -> list[tuple]:
 
 def test_the_batch_is_one_parameter_and_calls_the_function_with_every_type():
     assert APPEND_MANY_SQL.count("%s") == 1
-    assert len(APPEND_MANY_ARGS) == len(_APPEND_TYPES) == 15
+    assert len(APPEND_MANY_ARGS) == len(_APPEND_TYPES) == 16
     assert all(arg.endswith(f"::{t}") for arg, t in zip(APPEND_MANY_ARGS, _APPEND_TYPES, strict=True))
 
 
@@ -80,12 +81,13 @@ def test_batch_values_reach_the_function_exactly_as_single_parameters(rows):
             # the strings (the canonical texts the hash is computed from among them) byte for byte
             assert [got[1 + i] for i in TEXT_COLUMNS] == [params[i] for i in TEXT_COLUMNS]
             assert (got[4] is None) is (params[3] is None) and (got[12] is None) is (params[11] is None)
+            assert got[16] == "\\x" + params[15].hex()  # the chain key, byte for byte
 
 
 @pytest.mark.django_db
 def test_batch_timestamps_keep_microseconds_and_offset():
     moment = datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=5, minutes=30)))
-    row = [1, uuid.uuid4(), moment, None, "", "", "", "", "", "{}", "", None, "", "", ""]
+    row = [1, uuid.uuid4(), moment, None, "", "", "", "", "", "{}", "", None, "", "", "", b"k" * 32]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT ({APPEND_MANY_ARGS[2]}) FROM {APPEND_MANY_ROWS}",  # noqa: S608 (constants)
                        append_many_params([PendingEvent(event=None, params=row)]))
@@ -94,7 +96,7 @@ def test_batch_timestamps_keep_microseconds_and_offset():
 
 def test_batch_refuses_a_parameter_it_cannot_spell_exactly():
     row = [1, uuid.uuid4(), datetime.now(UTC), None, "", "", "", "", "", "{}", "", ipaddress.ip_address("::1"),
-           "", "", ""]
+           "", "", "", b"k" * 32]
     with pytest.raises(TypeError, match="IPv6Address"):
         append_many_params([PendingEvent(event=None, params=row)])
 
@@ -175,5 +177,5 @@ def test_batch_hash_matches_chain_py_for_any_payload(payloads, label):
                                for payload in payloads])
     for event in events:
         stored = AuditEvent.objects.get(pk=event.pk)
-        assert stored.hash == event.hash == chain.event_hash(stored.chain_content(), stored.prev_hash)
+        assert stored.hash == event.hash == expected_hash(stored)
     assert audit_verify_organization(writer.org) == (1 + len(payloads), None)

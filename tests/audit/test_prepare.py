@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apps.accounts.models import Organization
-from apps.audit import chain
+from apps.audit import chain, keys
 from apps.audit import services as audit_services
 from apps.audit.models import AuditEvent
 from apps.audit.redact import redact
@@ -194,7 +194,7 @@ def reference_prepare_params(pending) -> list[Any]:
     prefix, suffix = chain.canonical_parts(event.chain_content())
     return [event.organization_id, event.public_id, event.created_at, event.actor_id, event.actor_label,
             event.event_type, event.target_type, event.target_id, event.target_label, pending.params[9],
-            event.request_id, event.ip, event.user_agent, prefix, suffix]
+            event.request_id, event.ip, event.user_agent, prefix, suffix, keys.org_key(event.organization_id)]
 
 
 @given(payload=st.dictionaries(texts, trees, max_size=6), actor=st.sampled_from([None, "user", "unsaved"]),

@@ -9,15 +9,22 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.audit import chain
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_prepare, audit_record, audit_verify_organization, audit_write_many, stored_ip
+from apps.audit.services import (
+    audit_prepare,
+    audit_record,
+    audit_verify_organization,
+    audit_write_many,
+    expected_hash,
+    stored_ip,
+)
 from apps.core import request_context
 from tests.audit.test_append import Writer, make_writer
 
@@ -52,7 +59,7 @@ def _check_stored(events: list[AuditEvent]) -> None:
     for event in events:
         row = AuditEvent.objects.get(pk=event.pk)
         assert (row.payload, row.ip) == (event.payload, event.ip)
-        assert row.hash == event.hash == chain.event_hash(row.chain_content(), row.prev_hash)
+        assert row.hash == event.hash == expected_hash(row)
 
 
 def _prepare(w: Writer, payload, ip):
@@ -216,3 +223,17 @@ def test_any_payload_and_ip_verify_when_appended_in_a_batch(batch):
     events = audit_write_many([_prepare(w, payload, ip) for payload, ip in batch])
     _check_stored(events)
     assert audit_verify_organization(w.org) == (1 + len(batch), None)
+
+
+@pytest.mark.django_db
+@given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                           timezones=st.sampled_from([UTC, timezone(timedelta(hours=-9, minutes=-30))])))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_verification_reads_the_time_as_chain_content_writes_it(moment):
+    """audit_verify has PostgreSQL spell created_at (services.ISO_UTC_SQL): the same text as the
+    stored value's isoformat() (UTC, no fraction when it is zero), or every event would break."""
+    from apps.audit.services import ISO_UTC_SQL
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {ISO_UTC_SQL} FROM (VALUES (%s::timestamptz)) v(created_at)", [moment])  # noqa: S608
+        assert cursor.fetchone()[0] == moment.astimezone(UTC).isoformat()

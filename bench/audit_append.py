@@ -1,0 +1,236 @@
+#!/usr/bin/env python
+"""Audit appends at a million events: O(1) whatever the table size and planner statistics.
+
+Run alone: ``.venv/bin/python bench/audit_append.py [--events 1000000] [--appends 1000]``.
+Needs Postgres; DATABASE_URL as for the app (only its server and user are used). It creates
+its own database ``mcpforge_bench_audit`` (migrated, dropped at the end), never the app's.
+
+1. Loads ``--events`` keyed, correctly chained audit events into one organization with COPY
+   (hashes computed here with chain.py, as audit_verify recomputes them), with autovacuum off
+   on the table and no ANALYZE: the planner has no statistics, the situation of issue 22.
+2. Times ``audit_record`` (one statement, autocommit) on that organization and on an empty
+   one, in alternating blocks, so a slower phase of this shared machine weighs on both alike.
+3. Times the audit page's query with filters (the count and the first page of 50, as
+   the page's ``CappedPaginator.get_page`` runs them), a full ``audit_verify`` of the big
+   chain, then an incremental one after a signed checkpoint, all without statistics; last,
+   the page queries again after ANALYZE, as in normal operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpforge.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+os.environ.setdefault("MCPFORGE_TESTING", "true")  # development audit key file
+
+DB_NAME = "mcpforge_bench_audit"
+EVENT_TYPES = ["tool.called", "tool.call_completed", "tool.called", "tool.call_completed", "approval.requested",
+               "credential.updated", "project.updated", "member.added"]
+COLUMNS = ("public_id, organization_id, seq, created_at, actor_id, actor_label, event_type, target_type, target_id, "
+           "target_label, payload, request_id, ip, user_agent, prev_hash, hash, chain_version")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def load(org_id: int, count: int) -> tuple[str, float]:
+    """COPY ``count`` chained, keyed events into ``org_id``; returns (head hash, seconds)."""
+    import json
+    import uuid
+
+    from django.db import connection
+
+    from apps.audit import chain, keys
+
+    key = keys.org_key(org_id)
+    start_time = datetime(2026, 1, 1, tzinfo=UTC)
+    prev = chain.GENESIS
+    started = time.perf_counter()
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY audit_auditevent ({COLUMNS}) FROM STDIN") as copy:
+        for seq in range(1, count + 1):
+            event_type = EVENT_TYPES[seq % len(EVENT_TYPES)]
+            created_at = start_time + timedelta(seconds=seq * 2)
+            public_id = str(uuid.uuid4())
+            target = ("tool", f"t{seq % 500}", f"getItem {seq % 500}")
+            payload = {"i": seq, "arguments": {"id": seq % 1000}}
+            prefix, suffix = chain.event_parts(
+                actor="agent@bench.test", created_at=created_at.isoformat(), event_type=event_type,
+                event_id=public_id, ip="10.0.0.1", organization=org_id, payload=payload, request_id=f"r{seq}",
+                target=list(target), user_agent="bench/1")
+            digest = chain.event_hash_from_parts(prefix, seq, suffix, prev, key)
+            copy.write_row((public_id, org_id, seq, created_at, None, "agent@bench.test", event_type, *target,
+                            json.dumps(payload), f"r{seq}", "10.0.0.1", "bench/1", prev, digest, chain.KEYED))
+            prev = digest
+        # the head row, as migration 0006 initialises it for existing chains
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO audit_chainhead (organization_id, seq, hash) VALUES (%s, %s, %s)",
+                       [org_id, count, prev])
+    return prev, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events loaded into the big organization")
+    parser.add_argument("--appends", type=int, default=1000, help="timed appends per organization")
+    parser.add_argument("--block", type=int, default=50, help="appends per organization per turn")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = DB_NAME
+    print(f"Creating the database {DB_NAME} (migrations take a moment)...", flush=True)
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
+        from apps.accounts.models import Organization
+        from apps.audit.selectors import AuditFilters, CappedPaginator, audit_events
+        from apps.audit.services import audit_checkpoint_create, audit_record, audit_verify_organization
+
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE audit_auditevent SET (autovacuum_enabled = false)")
+            cursor.execute("ALTER TABLE audit_chainhead SET (autovacuum_enabled = false)")
+        owner = get_user_model().objects.create(username="bench@bench.test", email="bench@bench.test")
+        big = Organization.objects.create(name="Big", slug="big", created_by=owner)
+        empty = Organization.objects.create(name="Empty", slug="empty", created_by=owner)
+
+        print(f"Loading {args.events:,} events into one organization (COPY)...", flush=True)
+        _, load_seconds = load(big.pk, args.events)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint, COALESCE(last_analyze, last_autoanalyze)::text "
+                           "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                           "WHERE c.relname = 'audit_auditevent'")
+            reltuples, analyzed = cursor.fetchone()
+
+        # The previous release's function (migration 0004: tail lookup in the events table,
+        # unkeyed SHA-256), installed under another name for a side-by-side cost on an
+        # organization of its own (it does not keep the head row).
+        import importlib
+
+        previous = importlib.import_module("apps.audit.migrations.0004_lock_key_for_large_ids").FORWARD
+        with connection.cursor() as cursor:
+            cursor.execute(previous.replace("FUNCTION mcpforge_audit_append(", "FUNCTION bench_previous_append("))
+            cursor.execute("ALTER TABLE audit_auditevent ALTER COLUMN chain_version SET DEFAULT 1")  # its rows
+        other = Organization.objects.create(name="Previous", slug="previous", created_by=owner)
+        from apps.audit.services import _APPEND_TYPES
+
+        casts = ", ".join(f"%s::{t}" for t in _APPEND_TYPES[:15])
+        previous_sql = f"SELECT * FROM bench_previous_append({casts})"  # noqa: S608 (constants)
+
+        def previous_append(org, i: int) -> None:
+            from apps.audit.services import audit_prepare
+
+            pending = audit_prepare(organization=org, event_type="tool.called", actor=owner, target_type="tool",
+                                    target_id="t1", payload={"arguments": {"id": i}})
+            with connection.cursor() as cursor:
+                cursor.execute(previous_sql, pending.params[:15])
+
+        def append(org, i: int) -> None:
+            audit_record(organization=org, event_type="tool.called", actor=owner,
+                         target_type="tool", target_id="t1", payload={"arguments": {"id": i}})
+
+        scenarios = [("big", big, append), ("empty", empty, append), ("previous", other, previous_append)]
+        print(f"Timing {args.appends} appends per organization...", flush=True)
+        for _, org, write in scenarios:  # warm-up, untimed: connection, caches, the empty chain's head row
+            for i in range(20):
+                write(org, i)
+        timings: dict[str, list[float]] = {name: [] for name, _, _ in scenarios}
+        for turn in range(-(-args.appends // args.block)):
+            for name, org, write in scenarios[::1 if turn % 2 else -1]:
+                for i in range(args.block):
+                    started = time.perf_counter()
+                    write(org, i)
+                    timings[name].append((time.perf_counter() - started) * 1000)
+
+        # The lookup the append did before the head row, timed on its own for comparison.
+        legacy = []
+        with connection.cursor() as cursor:
+            for _ in range(200):
+                started = time.perf_counter()
+                cursor.execute("SELECT seq, hash FROM audit_auditevent WHERE organization_id = %s "
+                               "ORDER BY seq DESC LIMIT 1", [big.pk])
+                cursor.fetchone()
+                legacy.append((time.perf_counter() - started) * 1000)
+
+        print("Timing the audit page with filters...", flush=True)
+        day = (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=args.events)).date()  # mid-log
+        cases = [
+            ("page 1, no filter", AuditFilters()),
+            ("event type", AuditFilters(event_type="approval.requested")),
+            ("event type + date range", AuditFilters(event_type="tool.called", date_from=day,
+                                                     date_to=day + timedelta(days=2))),
+            ("target", AuditFilters(target="t7")),
+            ("actor (substring)", AuditFilters(actor="agent@")),
+        ]
+        page_rows = []
+
+        def time_pages(suffix: str) -> None:
+            for label, filters in cases:
+                runs = []
+                for _ in range(5):
+                    started = time.perf_counter()
+                    page = CappedPaginator(audit_events(big, filters), 50).get_page(1)
+                    rows = list(page.object_list)
+                    runs.append((time.perf_counter() - started) * 1000)
+                page_rows.append((label + suffix, page.paginator.count, len(rows), statistics.median(runs),
+                                  max(runs)))
+
+        time_pages("")
+        print("Verifying the big chain (full, then incremental after a checkpoint)...", flush=True)
+        started = time.perf_counter()
+        checked, brk = audit_verify_organization(big)
+        full_seconds = time.perf_counter() - started
+        assert brk is None, brk
+        audit_checkpoint_create(organization=big)
+        for i in range(100):
+            audit_record(organization=big, event_type="tool.called", actor=owner, payload={"after": i})
+        started = time.perf_counter()
+        inc_checked, inc_brk = audit_verify_organization(big, incremental=True)
+        inc_seconds = time.perf_counter() - started
+        assert inc_brk is None, inc_brk
+        with connection.cursor() as cursor:  # the page again, once the planner has statistics
+            cursor.execute("ANALYZE audit_auditevent")
+        time_pages(" (ANALYZEd)")
+    finally:
+        connection.close()
+        teardown_databases(old_config, verbosity=0)
+
+    p50 = {k: statistics.median(v) for k, v in timings.items()}
+    p99 = {k: pct(v, 0.99) for k, v in timings.items()}
+    print(f"\nloaded {args.events:,} events in {load_seconds:.1f} s; planner statistics: reltuples={reltuples}, "
+          f"last analyze={analyzed or 'never'} (autovacuum off)\n")
+    print(f"{'append (one statement, autocommit)':<48}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}")
+    print("-" * 72)
+    for name, label in (("empty", "empty organization"), ("big", f"organization with {args.events:,} events"),
+                        ("previous", "previous function (0004), empty organization")):
+        print(f"{label:<48}{len(timings[name]):>6}{p50[name]:>9.3f}{p99[name]:>9.3f}")
+    print(f"{'(old tail lookup alone, on the big organization)':<48}{len(legacy):>6}{statistics.median(legacy):>9.3f}"
+          f"{pct(legacy, 0.99):>9.3f}")
+    ratio = p50["big"] / p50["empty"]
+    print(f"p50 big/empty = {ratio:.2f} (target 0.80-1.20: {'met' if 0.8 <= ratio <= 1.2 else 'NOT met'})\n")
+    print(f"{'audit page (capped count + 50)':<44}{'counted':>10}{'rows':>6}{'median ms':>11}{'max ms':>9}")
+    print("-" * 80)
+    for label, matches, rows, median, worst in page_rows:
+        print(f"{label:<44}{matches:>10,}{rows:>6}{median:>11.1f}{worst:>9.1f}")
+    print(f"\naudit_verify, full: {checked:,} events in {full_seconds:.1f} s (target < 30 s: "
+          f"{'met' if full_seconds < 30 else 'NOT met'})")
+    print(f"audit_verify --incremental after a checkpoint: {inc_checked} events in {inc_seconds * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
