@@ -477,7 +477,7 @@ def pending_reviews(project, environment=None):
     rows = ToolSetting.objects.filter(project=project, enabled=True, pending_tool__isnull=False)
     if environment is not None:
         rows = rows.filter(environment=environment)
-    return (rows.select_related("environment", "pending_tool", "pinned_tool")
+    return (rows.select_related("environment", "pending_tool__spec_version", "pinned_tool")
             .order_by("environment__position", "pending_since", "operation_key"))
 
 
