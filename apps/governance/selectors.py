@@ -548,7 +548,7 @@ def definition_review(setting: ToolSetting) -> DefinitionReview:
     review = DefinitionReview(setting=setting, old=old, new=new, changed=changed,
                               poisoning=list(setting.pending_tool.poisoning or []) if new is not None else [])
     if new is not None:
-        differ = difflib.HtmlDiff(tabsize=2, wrapcolumn=70)
+        differ = difflib.HtmlDiff(tabsize=2)  # no wrapcolumn: the page wraps long lines (CSS)
         for section in REVIEW_SECTIONS:
             if section in changed:
                 table = differ.make_table(_section_lines(old, section), _section_lines(new, section),
