@@ -57,6 +57,9 @@ class ToolStateSerializer(serializers.Serializer):
 
 class ToolStatesInput(serializers.Serializer):
     tools = ToolStateSerializer(many=True)
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=1000,
+        help_text="Needed to enable a tool the poisoning scan flags (audited as tool.definition_override)")
 
 
 class ToolStates(APIView):
@@ -85,8 +88,9 @@ class ToolStates(APIView):
         for enabled in (True, False):
             keys = [t["operation_key"] for t in data.validated_data["tools"] if t["enabled"] is enabled]
             if keys:
-                findings += services.tool_set_enabled(project=project, environment=environment, operation_keys=keys,
-                                                      enabled=enabled, actor=request.user).findings
+                findings += services.tool_set_enabled(
+                    project=project, environment=environment, operation_keys=keys, enabled=enabled, actor=request.user,
+                    override_reason=data.validated_data["override_reason"]).findings
         return Response({"environment": environment.slug, "tools": self._states(project, environment),
                          "findings": findings})
 

@@ -78,9 +78,11 @@ def toggle(request, org_slug, project_slug):
     environment = environment_for(project, request.POST.get("environment", ""))
     key = request.POST.get("operation_key", "")
     enabled = request.POST.get("enabled") == "true"
+    # a tool the poisoning scan flags is enabled only with a reason (htmx prompt or form field)
+    reason = request.POST.get("override_reason", "") or request.headers.get("HX-Prompt", "")
     try:
         result = services.tool_set_enabled(project=project, environment=environment, operation_keys=[key],
-                                           enabled=enabled, actor=request.user)
+                                           enabled=enabled, actor=request.user, override_reason=reason)
     except DomainError as exc:
         if request.htmx:
             return render(request, "governance/_error.html", {"message": exc.message}, status=400)

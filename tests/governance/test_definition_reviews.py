@@ -174,3 +174,27 @@ def test_rename_keeps_the_pinned_hash_in_step(people):
     import_spec(project, "refunds.yaml", people.owner, data=V1.encode())  # the rename survives: nothing to review
     setting.refresh_from_db()
     assert setting.pending_tool_id is None
+
+
+def test_first_enable_of_a_flagged_tool_through_the_page_and_the_api(people, client_for, api_for):
+    project = make_project(people.org, people.owner, name="Poisoned")
+    import_spec(project, "refunds.yaml", people.owner, data=V2_POISONED.encode())
+    base = f"/o/{people.org.slug}/p/{project.slug}/governance"
+    admin = client_for(people.admin)
+    matrix = admin.get(f"{base}/permissions/").content.decode()
+    assert 'hx-prompt="The poisoning scan flags createRefund' in matrix and 'data-testid="flagged"' in matrix
+    toggle = {"operation_key": REFUND, "environment": "staging", "enabled": "true"}
+    refused = admin.post(f"{base}/permissions/toggle/", toggle, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400 and "needs an explicit override" in refused.content.decode()
+    assert not ToolSetting.objects.filter(project=project, enabled=True).exists()
+    ok = admin.post(f"{base}/permissions/toggle/", toggle, HTTP_HX_REQUEST="true", HTTP_HX_PROMPT="seen by sec")
+    assert ok.status_code == 200 and 'data-enabled="true"' in ok.content.decode()
+    api = api_for(people.admin)
+    url = f"/api/v1/projects/{project.public_id}/environments/production/tools/"
+    body = {"tools": [{"operation_key": REFUND, "enabled": True}]}
+    refused = api.put(url, body, format="json")
+    assert refused.status_code == 400 and refused.json()["field"] == "override_reason"
+    assert api.put(url, {**body, "override_reason": "seen by sec"}, format="json").status_code == 200
+    assert [(e.payload["environment"], e.payload["reason"]) for e in events(people.org, "tool.definition_override")
+            ] == [("staging", "seen by sec"), ("production", "seen by sec")]
+    assert len(events(people.org, "tool.definition_refused")) == 2
