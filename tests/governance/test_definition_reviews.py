@@ -198,3 +198,30 @@ def test_first_enable_of_a_flagged_tool_through_the_page_and_the_api(people, cli
     assert [(e.payload["environment"], e.payload["reason"]) for e in events(people.org, "tool.definition_override")
             ] == [("staging", "seen by sec"), ("production", "seen by sec")]
     assert len(events(people.org, "tool.definition_refused")) == 2
+
+
+def test_data_migration_pins_existing_enabled_tools_to_their_current_definition(people):
+    import importlib
+
+    from django.apps import apps
+
+    from apps.inventory.definitions import definition_hash, definition_of
+    from apps.inventory.selectors import tool_by_name
+
+    migration = importlib.import_module("apps.governance.migrations.0004_pin_enabled_tools")
+    project = make_project(people.org, people.owner, name="Refunds")
+    import_spec(project, "refunds.yaml", people.owner, data=V1.encode())
+    production = project.environments.get(slug="production")
+    tool_set_enabled(project=project, environment=production, operation_keys=[REFUND, GET_REFUND], enabled=True,
+                     actor=people.admin)
+    tool_set_enabled(project=project, environment=production, operation_keys=[GET_REFUND], enabled=False,
+                     actor=people.admin)
+    # as the rows were before the schema migration: switches without pins
+    ToolSetting.objects.update(pinned_tool=None, pinned_definition=None, pinned_hash="", pinned_at=None,
+                               pinned_by_label="")
+    migration.pin_enabled(apps, None)
+    enabled = ToolSetting.objects.get(operation_key=REFUND)
+    tool = tool_by_name(project, "createRefund")
+    assert enabled.pinned_tool_id == tool.pk and enabled.pinned_definition == definition_of(tool)
+    assert enabled.pinned_hash == definition_hash(definition_of(tool)) and enabled.pinned_by_label == "admin@acme.test"
+    assert ToolSetting.objects.get(operation_key=GET_REFUND).pinned_tool_id is None  # disabled: nothing to pin
