@@ -394,7 +394,7 @@ class ReviewListSerializer(serializers.Serializer):
     results = ReviewSummarySerializer(many=True)
 
 
-class AcceptInput(serializers.Serializer):
+class DefinitionAcceptInput(serializers.Serializer):
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="The pending_sha256 you reviewed")
     override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
                                             help_text="Required when the poisoning scan flags the new definition")
@@ -428,11 +428,11 @@ class DefinitionReviewAccept(APIView):
     environment serves the new definition from now on. 400 when nothing is pending, the hash
     is not the pending one, or a flagged definition comes without an override reason."""
 
-    @extend_schema(request=AcceptInput, responses=ReviewDetailSerializer)
+    @extend_schema(request=DefinitionAcceptInput, responses=ReviewDetailSerializer)
     def post(self, request, id, review_id):
         project = _project(request, id, MANAGE)
         setting = selectors.pending_review(project, review_id)
-        data = AcceptInput(data=request.data)
+        data = DefinitionAcceptInput(data=request.data)
         data.is_valid(raise_exception=True)
         accepted = services.definition_accept(setting=setting, actor=request.user,
                                               expected_sha256=data.validated_data["sha256"],
