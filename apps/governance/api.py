@@ -417,7 +417,7 @@ class DefinitionReviews(APIView):
 class DefinitionReviewDetail(APIView):
     """GET: one pending change with both definitions."""
 
-    @extend_schema(responses=ReviewDetailSerializer)
+    @extend_schema(responses=ReviewDetailSerializer, operation_id="projects_definition_review_detail")
     def get(self, request, id, review_id):
         project = _project(request, id, VIEW)
         return Response(review_json(selectors.pending_review(project, review_id), detail=True))
