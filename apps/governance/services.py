@@ -232,11 +232,15 @@ def definitions_follow_import(*, project, version) -> dict[str, int]:
 
     Returns counts {"carried", "changed", "removed"}.
     """
-    new_rows = {t.operation_key: t for t in current_tools(project)}
     now = timezone.now()
     counts = {"carried": 0, "changed": 0, "removed": 0}
-    settings = (ToolSetting.objects.select_for_update().filter(project=project, enabled=True)
-                .select_related("environment").order_by("environment__position", "operation_key"))
+    settings = list(ToolSetting.objects.select_for_update().filter(project=project, enabled=True)
+                    .select_related("environment").order_by("environment__position", "operation_key"))
+    if not settings:
+        return counts
+    new_rows = {t.operation_key: t for t in
+                current_tools(project).filter(operation_key__in={s.operation_key for s in settings})}
+    hashes: dict[int, str] = {}  # tool pk -> definition hash (a tool enabled in several environments)
     for setting in settings:
         tool = new_rows.get(setting.operation_key)
         if tool is None:
@@ -253,7 +257,9 @@ def definitions_follow_import(*, project, version) -> dict[str, int]:
                                   "spec_version": version.number, **before})
             counts["removed"] += 1
             continue
-        new_hash = definitions.definition_hash(definitions.definition_of(tool))
+        if tool.pk not in hashes:
+            hashes[tool.pk] = definitions.definition_hash(definitions.definition_of(tool))
+        new_hash = hashes[tool.pk]
         if setting.pinned_tool_id is not None and new_hash == setting.pinned_hash:
             setting.pinned_tool = tool
             setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
