@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from apps.audit.models import AuditEvent
+from apps.core.errors import DomainError
 from apps.governance.models import ToolSetting
 from apps.governance.services import tool_set_enabled
 from tests.factories import import_spec, make_project
@@ -225,3 +226,46 @@ def test_data_migration_pins_existing_enabled_tools_to_their_current_definition(
     assert enabled.pinned_tool_id == tool.pk and enabled.pinned_definition == definition_of(tool)
     assert enabled.pinned_hash == definition_hash(definition_of(tool)) and enabled.pinned_by_label == "admin@acme.test"
     assert ToolSetting.objects.get(operation_key=GET_REFUND).pinned_tool_id is None  # disabled: nothing to pin
+
+
+def test_switching_an_enabled_tool_on_again_accepts_nothing(people):
+    from apps.gateway import snapshot
+    from apps.governance.selectors import stale_pins
+
+    project, production, setting = pending_world(people)
+    tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
+                     actor=people.admin, override_reason="trying to sneak it through")
+    again = ToolSetting.objects.get(pk=setting.pk)
+    assert again.pending_tool_id == setting.pending_tool_id and again.pinned_hash == setting.pinned_hash
+    assert not events(people.org, "tool.definition_override")
+    served = snapshot.served_listing(stale_pins(project.pk)[str(production.pk)],
+                                     [setting.pending_tool])
+    assert served == [again.pinned_tool] and "IMPORTANT" not in served[0].description
+
+
+def test_off_and_on_again_is_a_fresh_enable_that_needs_the_override(people):
+    project, production, setting = pending_world(people)
+    tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=False,
+                     actor=people.admin)
+    with pytest.raises(DomainError, match="override"):
+        tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
+                         actor=people.admin)
+    assert ToolSetting.objects.get(pk=setting.pk).enabled is False
+    tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
+                     actor=people.admin, override_reason="re-reviewed")
+    fresh = ToolSetting.objects.get(pk=setting.pk)
+    assert fresh.pinned_tool_id == setting.pending_tool_id and fresh.pending_tool_id is None
+
+
+def test_a_pin_whose_row_is_gone_serves_nothing(people):
+    """Fail closed: an enabled switch whose pinned row disappeared (its spec version deleted)
+    is not served, rather than falling back to the current definition."""
+    from apps.gateway import snapshot
+    from apps.governance.selectors import stale_pins
+
+    project, production, setting = pending_world(people)
+    ToolSetting.objects.filter(pk=setting.pk).update(pinned_tool=None)
+    pins = stale_pins(project.pk)[str(production.pk)]
+    assert pins == {REFUND: None}
+    assert snapshot.served_listing(pins, [setting.pending_tool]) == []
+    assert snapshot.served_tool(pins, "createRefund", setting.pending_tool) is None
