@@ -231,3 +231,34 @@ def test_enabling_a_flagged_tool_the_first_time_needs_the_override(people, gatew
     (override,) = audit_events(people.org, "tool.definition_override")
     assert override.payload["action"] == "enable" and override.payload["reason"] == "reviewed with vendor"
     assert setting_of(production, REFUND).pinned_hash == override.payload["definition_sha256"]
+
+
+@pytest.fixture
+def eager_celery():
+    from mcpforge.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_a_held_call_is_executed_with_the_pinned_definition(refunds, people, eager_celery):
+    from apps.approvals.models import ApprovalRequest
+    from apps.approvals.services import approval_decide
+    from apps.governance.services import policy_create
+
+    project, production, endpoint, token = refunds
+    policy_create(project=project, actor=people.owner, name="Refunds", kind="single", operation_keys=[REFUND],
+                  environment=production)
+    pinned_row = setting_of(production, REFUND).pinned_tool
+    reimport(project, people.member, V2_POISONED)
+
+    held = call(endpoint, token, "createRefund", {"amount": 7})
+    request_id = held.structured_content["mcpforge_approval"]["request_id"]
+    request = ApprovalRequest.objects.get(public_id=request_id)
+    assert request.tool_id == pinned_row.pk  # the reviewed row, not the re-import's
+    approval_decide(request=request, reviewer=people.reviewer, decision="approve", comment="ok")
+    status = call(endpoint, token, "mcpforge_approval_status", {"request_id": request_id})
+    assert status.structured_content["status"] == "executed"
+    assert json.loads(status.structured_content["result"]["structured"]["body"]) == {"amount": 7}
