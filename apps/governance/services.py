@@ -281,7 +281,7 @@ def definitions_follow_import(*, project, version) -> dict[str, int]:
     return counts
 
 
-def definition_accept(*, setting: ToolSetting, actor, expected_sha256: str = "",
+def definition_accept(*, setting: ToolSetting, actor, expected_sha256: str,
                       override_reason: str = "") -> ToolSetting:
     """An admin accepts the changed definition waiting in ``setting`` (after reviewing the diff):
     the environment serves it from now on (``tool.definition_accepted``).
@@ -297,10 +297,11 @@ def definition_accept(*, setting: ToolSetting, actor, expected_sha256: str = "",
         raise _refuse(project=project, environment=environment, actor=actor, operation_key=setting.operation_key,
                       tool_name=(setting.pinned_definition or {}).get("name", setting.operation_key),
                       action="accept", message="No changed definition is waiting for review here.")
-    if expected_sha256 and expected_sha256 != setting.pending_hash:
+    if expected_sha256 != setting.pending_hash:  # also refuses an accept that names no reviewed hash
         raise _refuse(project=project, environment=environment, actor=actor, operation_key=setting.operation_key,
                       tool_name=pending.name, action="accept",
-                      message="The definition changed again since you reviewed it; review the new diff.")
+                      message="The definition changed again since you reviewed it; review the new diff."
+                      if expected_sha256 else "Name the definition you reviewed (its sha256) to accept it.")
     if pending.poisoning and not reason:
         raise _refuse(project=project, environment=environment, actor=actor, operation_key=setting.operation_key,
                       tool_name=pending.name, action="accept", findings=pending.poisoning,

@@ -269,3 +269,12 @@ def test_a_pin_whose_row_is_gone_serves_nothing(people):
     assert pins == {REFUND: None}
     assert snapshot.served_listing(pins, [setting.pending_tool]) == []
     assert snapshot.served_tool(pins, "createRefund", setting.pending_tool) is None
+
+
+def test_accept_without_the_reviewed_hash_is_refused(people, client_for):
+    project, production, setting = pending_world(people, V2_BENIGN)
+    url = f"/o/{people.org.slug}/p/{project.slug}/governance/reviews/{setting.public_id}/"
+    refused = client_for(people.admin).post(url, {})
+    assert refused.status_code == 400 and "Name the definition you reviewed" in refused.content.decode()
+    assert ToolSetting.objects.get(pk=setting.pk).pending_tool_id is not None
+    assert [e.payload["action"] for e in events(people.org, "tool.definition_refused")] == ["accept"]
