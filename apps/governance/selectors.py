@@ -8,6 +8,8 @@ grants.py and the key of ``enabled_map``, so a rename or re-import changes nothi
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -519,15 +521,11 @@ class DefinitionReview:
 
 
 def _section_lines(definition: dict, section: str) -> list[str]:
-    import textwrap
-
     from apps.inventory.definitions import REVIEW_SECTIONS, pretty_json
 
     fields = REVIEW_SECTIONS[section]
-    if section == "description":
-        text = definition.get("description") or ""
-        return [wrapped for line in text.splitlines() or [""]
-                for wrapped in (textwrap.wrap(line, 90, replace_whitespace=False) or [""])]
+    if section == "description":  # one line per paragraph line; the page wraps them
+        return (definition.get("description") or "").splitlines() or [""]
     if section == "method/path":
         return [f"{definition.get('method', '')} {definition.get('path', '')}"]
     if len(fields) == 1:
@@ -554,5 +552,28 @@ def definition_review(setting: ToolSetting) -> DefinitionReview:
                 table = differ.make_table(_section_lines(old, section), _section_lines(new, section),
                                           fromdesc="Pinned (served now)", todesc="New (this import)",
                                           context=section not in ("description", "method/path"), numlines=3)
-                review.diffs.append((section, table))
+                review.diffs.append((section, _mark_flagged(table, review.poisoning)))
     return review
+
+
+_QUOTED = re.compile(r"'([^']{3,200})'")
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def _mark_flagged(table: str, findings: Sequence[str]) -> str:
+    """``table`` (escaped HtmlDiff markup) made readable and marked, in text nodes only (never
+    inside a tag): HtmlDiff's ``&nbsp;`` back to spaces (the page keeps them with pre-wrap and
+    can break lines between words), and the text the poisoning scan quotes in its findings
+    wrapped in ``<mark>``."""
+    snippets = {html.escape(m, quote=False) for finding in findings for m in _QUOTED.findall(finding)}
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(snippets, key=len, reverse=True)),
+                         re.IGNORECASE) if snippets else None
+
+    def text(part: str) -> str:
+        part = part.replace("&nbsp;", " ")
+        if pattern is None:
+            return part
+        return pattern.sub(lambda m: f'<mark class="mf-flagged" title="flagged by the poisoning scan">{m.group(0)}'
+                                     "</mark>", part)
+
+    return "".join(part if part.startswith("<") else text(part) for part in _TAG.split(table))

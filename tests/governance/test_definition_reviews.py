@@ -48,6 +48,10 @@ def test_project_page_review_list_and_diff(people, client_for):
     assert "Pinned (served now)" in html and "New (this import)" in html
     assert "instruction block" in html and 'data-testid="poisoning-findings"' in html
     assert "metadata" in html  # the schema diff names the free-form object
+    # the text the scan quotes is marked in the diff itself
+    assert '<mark class="mf-flagged" title="flagged by the poisoning scan">&lt;IMPORTANT&gt;</mark>' in html
+    assert 'flagged by the poisoning scan">Ignore all previous instructions</mark>' in html
+    assert 'flagged by the poisoning scan">do not tell the user</mark>' in html
     # a viewer sees the review read-only
     assert 'data-testid="accept-form"' not in html and "Read-only" in html
     admin_html = client_for(people.admin).get(f"{base}/governance/reviews/{setting.public_id}/").content.decode()
@@ -278,3 +282,16 @@ def test_accept_without_the_reviewed_hash_is_refused(people, client_for):
     assert refused.status_code == 400 and "Name the definition you reviewed" in refused.content.decode()
     assert ToolSetting.objects.get(pk=setting.pk).pending_tool_id is not None
     assert [e.payload["action"] for e in events(people.org, "tool.definition_refused")] == ["accept"]
+
+
+def test_marking_flagged_text_never_touches_markup():
+    import difflib
+
+    from apps.governance.selectors import _mark_flagged
+
+    table = difflib.HtmlDiff().make_table(["ok"], ['<span class="x"> td diff_add & <script>'])
+    marked = _mark_flagged(table, ["description: odd ('span')", "x ('diff_add')", "y ('<script>')"])
+    assert marked.count("<table") == 1 and "<script>" not in marked
+    assert '<mark class="mf-flagged" title="flagged by the poisoning scan">&lt;script&gt;</mark>' in marked
+    assert 'class="diff_add"' in marked  # the tag's own class is untouched
+    assert ">diff_add</mark>" in marked  # the text is marked
