@@ -37,6 +37,11 @@ EVENT_TYPES: dict[str, str] = {
     # governance
     "tool.enabled": "A tool was enabled in an environment",
     "tool.disabled": "A tool was disabled in an environment",
+    "tool.definition_changed": "A re-import changed an enabled tool's definition; the environment keeps the pinned one",
+    "tool.definition_accepted": "An admin accepted a tool's changed definition in an environment",
+    "tool.definition_override": "An admin overrode the poisoning scan to serve a flagged tool definition",
+    "tool.definition_refused": "Enabling or accepting a tool definition was refused",
+    "tool.disabled_operation_removed": "A re-import removed an enabled operation; it was disabled in that environment",
     "grant.created": "A permission grant was created",
     "grant.deleted": "A permission grant was deleted",
     "policy.created": "An approval policy was created",

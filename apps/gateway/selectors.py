@@ -348,9 +348,10 @@ def _definitions_of(tools: list) -> list[dict[str, Any]]:
                 found[tool.pk] = cached
     missing = [tool for tool in tools if tool.pk not in found]
     if missing:
-        if set(_DEFINITION_FIELDS) & missing[0].get_deferred_fields():
-            rows = Tool.objects.filter(pk__in=[t.pk for t in missing]).only(*_DEFINITION_FIELDS).in_bulk()
-            missing = [rows[t.pk] for t in missing]
+        deferred = [t.pk for t in missing if set(_DEFINITION_FIELDS) & t.get_deferred_fields()]
+        if deferred:
+            rows = Tool.objects.filter(pk__in=deferred).only(*_DEFINITION_FIELDS).in_bulk()
+            missing = [rows.get(t.pk, t) for t in missing]
         built = {tool.pk: (tool.updated_at, tool.mcp_definition()) for tool in missing}
         with _definitions_lock:
             for pk, (updated_at, definition) in built.items():
@@ -367,8 +368,9 @@ def tool_definitions(caller: Caller) -> list[dict[str, Any]]:
     the project's snapshot is warm (rules, tool list and definitions cached)."""
     snap = caller.snapshot()
     project_rules = snapshot.project_rules(snap)
-    tools = rules.callable_tools(project_rules, caller.subject, snapshot.listing(snap, caller.project),
-                                 caller.environment_ref)
+    # each environment serves the definitions an admin enabled there (pinned), not a re-import's
+    served = snapshot.served_listing(snapshot.pins(snap, caller.environment.pk), snapshot.listing(snap, caller.project))
+    tools = rules.callable_tools(project_rules, caller.subject, served, caller.environment_ref)
     definitions: list[dict[str, Any]] = [BUILTIN_STATUS_DEFINITION]
     if not tools:
         return definitions
@@ -410,9 +412,15 @@ def page_of(definitions: list[dict[str, Any]], cursor: str | None, page_size: in
 
 
 def tool_for_call(caller: Caller, name: str):
-    """The tool ``name`` of the endpoint's project (current inventory), or None. No query
+    """The tool ``name`` as the endpoint's environment serves it (the current inventory, or
+    the definition pinned there while a re-import's change awaits review), or None. No query
     once the tool was called in this config version."""
-    return snapshot.tool(caller.snapshot(), caller.project, name)
+    snap = caller.snapshot()
+    env_pins = snapshot.pins(snap, caller.environment.pk)
+    pinned = snapshot.served_tool(env_pins, name, None)
+    if pinned is not None:
+        return pinned
+    return snapshot.served_tool(env_pins, name, snapshot.tool(snap, caller.project, name))
 
 
 # --------------------------------------------------------------------------- held calls

@@ -152,8 +152,10 @@ def call_is_warm(caller: Caller, name: str) -> bool:
     rules and this tool are in the snapshot, and so are its credentials, OAuth2 access tokens
     included. A call that a policy holds still needs ``call_hold`` (database)."""
     snap = caller.snapshot()
-    tool = snap.tools.get(name)
-    if snap.rules is None or tool is None:
+    if snap.rules is None or snap.pins is None:
+        return False
+    tool = snapshot.served_tool(snap.pins.get(str(caller.environment.pk), {}), name, snap.tools.get(name))
+    if tool is None:
         return False
     return snapshot.secrets_ready(snap, caller.environment, tool)
 

@@ -59,6 +59,9 @@ class ProjectSnapshot:
     rules: governance_rules.ProjectRules | None = None
     tools: dict[str, Any] = field(default_factory=dict)
     listing: list[Any] | None = None
+    # environment id -> operation_key -> pinned Tool row served instead of the current one
+    # (None: not served); see governance.selectors.stale_pins
+    pins: dict[str, dict[str, Any]] | None = None
     secrets: dict[tuple[int, str], tuple] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -131,6 +134,47 @@ def listing(snapshot: ProjectSnapshot, project) -> list[Any]:
             if snapshot.listing is None:
                 snapshot.listing = loaded
     return snapshot.listing
+
+
+def pins(snapshot: ProjectSnapshot, environment_id) -> dict[str, Any]:
+    """operation_key -> the pinned ``Tool`` row an environment serves instead of the current
+    one (a re-import changed it and no admin accepted the change yet), or None (not served).
+    Two queries on first use per config version; empty for most environments."""
+    if snapshot.pins is None:
+        from apps.governance.selectors import stale_pins
+
+        loaded = stale_pins(snapshot.key.project_id)
+        with snapshot.lock:
+            if snapshot.pins is None:
+                snapshot.pins = loaded
+    return snapshot.pins.get(str(environment_id), {})
+
+
+def served_tool(env_pins: dict[str, Any], name: str, current: Any) -> Any:
+    """The tool an environment serves under ``name``: a pinned row of that name, else the
+    current tool (``current``, a row or None) unless its operation is pinned to another row."""
+    for row in env_pins.values():
+        if row is not None and row.name == name:
+            return row
+    if current is not None and current.operation_key in env_pins:
+        return None
+    return current
+
+
+def served_listing(env_pins: dict[str, Any], tools: list[Any]) -> list[Any]:
+    """The current tools as an environment serves them: pinned rows in place of changed ones,
+    tools pinned to nothing dropped, and no current tool that shadows a pinned name."""
+    if not env_pins:
+        return tools
+    pinned_names = {row.name for row in env_pins.values() if row is not None}
+    served = []
+    for tool_row in tools:
+        if tool_row.operation_key in env_pins:
+            if env_pins[tool_row.operation_key] is not None:
+                served.append(env_pins[tool_row.operation_key])
+        elif tool_row.name not in pinned_names:
+            served.append(tool_row)
+    return served
 
 
 def _secrets_key(environment, tool_row) -> tuple[int, str]:

@@ -58,6 +58,9 @@ class ToolStateSerializer(serializers.Serializer):
 
 class ToolStatesInput(serializers.Serializer):
     tools = ToolStateSerializer(many=True)
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=1000,
+        help_text="Needed to enable a tool the poisoning scan flags (audited as tool.definition_override)")
 
 
 class ToolStates(APIView):
@@ -86,8 +89,9 @@ class ToolStates(APIView):
         for enabled in (True, False):
             keys = [t["operation_key"] for t in data.validated_data["tools"] if t["enabled"] is enabled]
             if keys:
-                findings += services.tool_set_enabled(project=project, environment=environment, operation_keys=keys,
-                                                      enabled=enabled, actor=request.user).findings
+                findings += services.tool_set_enabled(
+                    project=project, environment=environment, operation_keys=keys, enabled=enabled, actor=request.user,
+                    override_reason=data.validated_data["override_reason"]).findings
         return Response({"environment": environment.slug, "tools": self._states(project, environment),
                          "findings": findings})
 
@@ -350,3 +354,92 @@ class Simulate(APIView):
         return Response({"user": user.email, "tool": tool.name, "operation_key": tool.operation_key,
                          "environment": environment.slug, **decision_json(simulation)})
 
+
+
+# --------------------------------------------------------------------------- definition reviews
+
+
+def review_json(setting, *, detail: bool = False) -> dict:
+    """A pending definition change: the pinned (served) and the new definition's hashes, what
+    changed and the poisoning scan's findings; ``detail`` adds both definitions."""
+    review = selectors.definition_review(setting)
+    data = {
+        "id": str(setting.public_id), "environment": setting.environment.slug,
+        "operation_key": setting.operation_key,
+        "tool": review.new["name"] if review.new else (review.old or {}).get("name", ""),
+        "pinned_sha256": setting.pinned_hash, "pending_sha256": setting.pending_hash or None,
+        "pending_since": setting.pending_since.isoformat() if setting.pending_since else None,
+        "changed": review.changed, "poisoning": review.poisoning, "needs_override": review.needs_override,
+    }
+    if detail:
+        data["pinned_definition"], data["new_definition"] = review.old, review.new
+    return data
+
+
+class ReviewSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    environment = serializers.CharField()
+    operation_key = serializers.CharField()
+    tool = serializers.CharField()
+    pinned_sha256 = serializers.CharField()
+    pending_sha256 = serializers.CharField(allow_null=True)
+    pending_since = serializers.DateTimeField(allow_null=True)
+    changed = serializers.ListField(child=serializers.CharField())
+    poisoning = serializers.ListField(child=serializers.CharField())
+    needs_override = serializers.BooleanField()
+
+
+class ReviewDetailSerializer(ReviewSummarySerializer):
+    pinned_definition = serializers.JSONField(allow_null=True)
+    new_definition = serializers.JSONField(allow_null=True)
+
+
+class ReviewListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = ReviewSummarySerializer(many=True)
+
+
+class DefinitionAcceptInput(serializers.Serializer):
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="The pending_sha256 you reviewed")
+    override_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
+                                            help_text="Required when the poisoning scan flags the new definition")
+
+
+class DefinitionReviews(APIView):
+    """GET: enabled tools whose definition a re-import changed and that still serve the pinned
+    definition (optionally ``?environment=<slug>``, or under ``environments/<env>/``)."""
+
+    @extend_schema(responses=ReviewListSerializer,
+                   parameters=[OpenApiParameter("environment", str, required=False)])
+    def get(self, request, id, env=None):
+        project = _project(request, id, VIEW)
+        slug = env or request.query_params.get("environment", "")
+        environment = environment_for(project, slug) if env else _environment_or_none(project, slug)
+        rows = [review_json(s) for s in selectors.pending_reviews(project, environment)]
+        return Response({"count": len(rows), "results": rows})
+
+
+class DefinitionReviewDetail(APIView):
+    """GET: one pending change with both definitions."""
+
+    @extend_schema(responses=ReviewDetailSerializer, operation_id="projects_definition_review_detail")
+    def get(self, request, id, review_id):
+        project = _project(request, id, VIEW)
+        return Response(review_json(selectors.pending_review(project, review_id), detail=True))
+
+
+class DefinitionReviewAccept(APIView):
+    """POST ``{"sha256": "<pending_sha256 you reviewed>", "override_reason": "..."}``: the
+    environment serves the new definition from now on. 400 when nothing is pending, the hash
+    is not the pending one, or a flagged definition comes without an override reason."""
+
+    @extend_schema(request=DefinitionAcceptInput, responses=ReviewDetailSerializer)
+    def post(self, request, id, review_id):
+        project = _project(request, id, MANAGE)
+        setting = selectors.pending_review(project, review_id)
+        data = DefinitionAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        accepted = services.definition_accept(setting=setting, actor=request.user,
+                                              expected_sha256=data.validated_data["sha256"],
+                                              override_reason=data.validated_data["override_reason"])
+        return Response(review_json(selectors.pending_review(project, accepted.public_id), detail=True))

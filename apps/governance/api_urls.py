@@ -15,4 +15,11 @@ urlpatterns = [
     path(P + "policies/suggestions/", api.PolicySuggestions.as_view(), name="api-policy-suggestions"),
     path(P + "policies/<uuid:policy_id>/", api.PolicyDetail.as_view(), name="api-policy"),
     path(P + "simulate/", api.Simulate.as_view(), name="api-simulate"),
+    path(P + "definition-reviews/", api.DefinitionReviews.as_view(), name="api-definition-reviews"),
+    path(P + "environments/<slug:env>/definition-reviews/", api.DefinitionReviews.as_view(),
+         name="api-env-definition-reviews"),
+    path(P + "definition-reviews/<uuid:review_id>/", api.DefinitionReviewDetail.as_view(),
+         name="api-definition-review"),
+    path(P + "definition-reviews/<uuid:review_id>/accept/", api.DefinitionReviewAccept.as_view(),
+         name="api-definition-review-accept"),
 ]

@@ -31,6 +31,20 @@ class ToolSetting(TimeStampedModel):
     enabled = models.BooleanField()
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     changed_by_label = models.CharField(max_length=200, blank=True, default="")
+    # The definition an admin enabled here (apps/inventory/definitions.py): the gateway lists and
+    # calls this tool row in this environment, whatever the current spec version says, until an
+    # admin accepts a changed one. Null row = not served (fail closed).
+    pinned_tool = models.ForeignKey("inventory.Tool", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    pinned_definition = models.JSONField(null=True, blank=True)
+    pinned_hash = models.CharField(max_length=64, blank=True, default="")
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    pinned_by_label = models.CharField(max_length=200, blank=True, default="")
+    # A re-import changed the definition: the current version's row, waiting for an admin's review.
+    pending_tool = models.ForeignKey("inventory.Tool", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    pending_hash = models.CharField(max_length=64, blank=True, default="")
+    pending_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -8,6 +8,8 @@ grants.py and the key of ``enabled_map``, so a rename or re-import changes nothi
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -451,3 +453,127 @@ def governance_facts(project, environment=None):
             restricted_tools={t.name for t in enabled if t.operation_key not in open_to_members},
         ))
     return facts
+
+
+# --------------------------------------------------------------------------- pinned definitions
+
+
+def stale_pins(project_id: int) -> dict[str, dict[str, Tool | None]]:
+    """environment id -> operation_key -> the ``Tool`` row the gateway must serve there instead
+    of the current one (a pinned definition that a re-import changed), or None when an enabled
+    tool has no pinned row (nothing is served: fail closed). Only enabled switches whose pinned
+    row is not in the current version appear. Two queries (one when nothing is stale)."""
+    rows = ToolSetting.objects.filter(project_id=project_id, enabled=True).values_list(
+        "environment_id", "operation_key", "pinned_tool_id", "pinned_tool__spec_version__is_current")
+    stale = [(str(env_id), key, pk) for env_id, key, pk, current in rows if not current]
+    tools = Tool.objects.in_bulk([pk for _, _, pk in stale if pk]) if any(pk for _, _, pk in stale) else {}
+    out: dict[str, dict[str, Tool | None]] = {}
+    for env_id, key, pk in stale:
+        out.setdefault(env_id, {})[key] = tools.get(pk) if pk else None
+    return out
+
+
+def pending_reviews(project, environment=None):
+    """Enabled tools whose definition a re-import changed and no admin has accepted yet, per
+    environment (oldest change first)."""
+    rows = ToolSetting.objects.filter(project=project, enabled=True, pending_tool__isnull=False)
+    if environment is not None:
+        rows = rows.filter(environment=environment)
+    return (rows.select_related("environment", "pending_tool__spec_version", "pinned_tool")
+            .order_by("environment__position", "pending_since", "operation_key"))
+
+
+def pending_review_count(project) -> int:
+    return ToolSetting.objects.filter(project=project, enabled=True, pending_tool__isnull=False).count()
+
+
+def pending_review(project, setting_id) -> ToolSetting:
+    """One pending review of ``project`` by its public id (404 otherwise: another project's
+    setting is not found)."""
+    from django.http import Http404
+
+    row = (ToolSetting.objects.filter(project=project, public_id=setting_id)
+           .select_related("environment", "pending_tool", "pinned_tool", "project__organization").first())
+    if row is None:
+        raise Http404("No such definition review")
+    return row
+
+
+@dataclass
+class DefinitionReview:
+    """What the review page and the API show: the pinned and the new definition, which
+    sections changed, a side-by-side HTML diff per changed section and the scan's findings."""
+
+    setting: ToolSetting
+    old: dict
+    new: dict | None
+    changed: list[str]
+    poisoning: list[str]
+    diffs: list[tuple[str, str]] = field(default_factory=list)  # (section, HTML table)
+
+    @property
+    def pending(self) -> bool:
+        return self.new is not None
+
+    @property
+    def needs_override(self) -> bool:
+        return bool(self.poisoning)
+
+
+def _section_lines(definition: dict, section: str) -> list[str]:
+    from apps.inventory.definitions import REVIEW_SECTIONS, pretty_json
+
+    fields = REVIEW_SECTIONS[section]
+    if section == "description":  # one line per paragraph line; the page wraps them
+        return (definition.get("description") or "").splitlines() or [""]
+    if section == "method/path":
+        return [f"{definition.get('method', '')} {definition.get('path', '')}"]
+    if len(fields) == 1:
+        return pretty_json(definition.get(fields[0])).splitlines()
+    return pretty_json({f: definition.get(f) for f in fields}).splitlines()
+
+
+def definition_review(setting: ToolSetting) -> DefinitionReview:
+    """The review of one environment's pinned definition against the pending one. Diffs are
+    ``difflib.HtmlDiff`` tables (it escapes the text: descriptions are untrusted)."""
+    import difflib
+
+    from apps.inventory.definitions import REVIEW_SECTIONS, changed_sections, definition_of
+
+    old = setting.pinned_definition or {}
+    new = definition_of(setting.pending_tool) if setting.pending_tool_id else None
+    changed = changed_sections(old, new) if new is not None else []
+    review = DefinitionReview(setting=setting, old=old, new=new, changed=changed,
+                              poisoning=list(setting.pending_tool.poisoning or []) if new is not None else [])
+    if new is not None:
+        differ = difflib.HtmlDiff(tabsize=2)  # no wrapcolumn: the page wraps long lines (CSS)
+        for section in REVIEW_SECTIONS:
+            if section in changed:
+                table = differ.make_table(_section_lines(old, section), _section_lines(new, section),
+                                          fromdesc="Pinned (served now)", todesc="New (this import)",
+                                          context=section not in ("description", "method/path"), numlines=3)
+                review.diffs.append((section, _mark_flagged(table, review.poisoning)))
+    return review
+
+
+_QUOTED = re.compile(r"'([^']{3,200})'")
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def _mark_flagged(table: str, findings: Sequence[str]) -> str:
+    """``table`` (escaped HtmlDiff markup) made readable and marked, in text nodes only (never
+    inside a tag): HtmlDiff's ``&nbsp;`` back to spaces (the page keeps them with pre-wrap and
+    can break lines between words), and the text the poisoning scan quotes in its findings
+    wrapped in ``<mark>``."""
+    snippets = {html.escape(m, quote=False) for finding in findings for m in _QUOTED.findall(finding)}
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(snippets, key=len, reverse=True)),
+                         re.IGNORECASE) if snippets else None
+
+    def text(part: str) -> str:
+        part = part.replace("&nbsp;", " ")
+        if pattern is None:
+            return part
+        return pattern.sub(lambda m: f'<mark class="mf-flagged" title="flagged by the poisoning scan">{m.group(0)}'
+                                     "</mark>", part)
+
+    return "".join(part if part.startswith("<") else text(part) for part in _TAG.split(table))

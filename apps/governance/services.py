@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.roles import Role
 from apps.audit.services import actor_label_for, audit_record
-from apps.core.errors import DomainError
+from apps.core.errors import Conflict, DomainError
+from apps.inventory import definitions
 from apps.inventory.selectors import current_tools
 
 from . import conditions, grants, policies, selectors
@@ -41,17 +43,77 @@ class ToggleResult:
     findings: list[str] = field(default_factory=list)
 
 
-@transaction.atomic
+MAX_OVERRIDE_REASON = 1000
+
+
+def _override_reason(reason: str | None) -> str:
+    return " ".join(str(reason or "").split())[:MAX_OVERRIDE_REASON]
+
+
+def _refuse(*, project, environment, actor, operation_key: str, tool_name: str, action: str, message: str,
+            findings: Sequence[str] = ()) -> DomainError:
+    """Audit a refused enable/accept (in its own transaction: the refusal is worth keeping) and
+    return the error to raise."""
+    with transaction.atomic():
+        audit_record(organization=project.organization, event_type="tool.definition_refused", actor=actor,
+                     target=environment, target_label=f"{tool_name} in {environment.name}",
+                     payload={"environment": environment.slug, "operation_key": operation_key, "tool": tool_name,
+                              "action": action, "reason": message, "poisoning": list(findings)})
+    return DomainError(message, field="override_reason")
+
+
+def _pin(setting: ToolSetting, tool, *, label: str, now) -> dict[str, Any]:
+    """Point ``setting`` at ``tool``'s definition (fields set, not saved); returns the definition."""
+    definition = definitions.definition_of(tool)
+    setting.pinned_tool = tool
+    setting.pinned_definition = definition
+    setting.pinned_hash = definitions.definition_hash(definition)
+    setting.pinned_at, setting.pinned_by_label = now, label
+    setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
+    return definition
+
+
+PIN_FIELDS = ["pinned_tool", "pinned_definition", "pinned_hash", "pinned_at", "pinned_by_label", "pending_tool",
+              "pending_hash", "pending_since"]
+
+
 def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], enabled: bool, actor,
-                     bulk: dict | None = None) -> ToggleResult:
+                     bulk: dict | None = None, override_reason: str = "") -> ToggleResult:
     """Enable or disable operations in one environment (explicit rows override the risk default).
 
     Unknown operation keys are refused. One ``tool.enabled``/``tool.disabled`` event lists
     every operation with its before/after state; enabling a critical, administrative or
     billing tool that no approval policy covers there is reported in ``findings``.
+
+    Enabling pins the current definition (``ToolSetting.pinned_*``), which the gateway then
+    serves in this environment until an admin accepts a changed one; a tool that is already
+    enabled keeps its pin (switching it on again accepts nothing). A tool the poisoning scan
+    flags needs ``override_reason`` (audited as ``tool.definition_override``); without one the
+    attempt is refused and audited (``tool.definition_refused``).
     """
     _require_environment(project, environment)
     keys = list(dict.fromkeys(operation_keys))
+    if enabled:
+        reason = _override_reason(override_reason)
+        enabled_now = set(ToolSetting.objects.filter(environment=environment, operation_key__in=keys, enabled=True,
+                                                     pinned_tool__isnull=False).values_list("operation_key",
+                                                                                            flat=True))
+        flagged = [t for t in current_tools(project).filter(operation_key__in=keys)
+                   if t.poisoning and t.operation_key not in enabled_now]
+        if flagged and not reason:
+            names = ", ".join(t.name for t in flagged[:5])
+            raise _refuse(project=project, environment=environment, actor=actor,
+                          operation_key=", ".join(t.operation_key for t in flagged[:5]), tool_name=names,
+                          action="enable", findings=[r for t in flagged for r in t.poisoning][:20],
+                          message=f"{names}: the poisoning scan flags this tool's definition. Enabling it needs an "
+                                  "explicit override with a reason (review the definition first).")
+    return _tool_set_enabled(project=project, environment=environment, keys=keys, enabled=enabled, actor=actor,
+                             bulk=bulk, override_reason=_override_reason(override_reason) if enabled else "")
+
+
+@transaction.atomic
+def _tool_set_enabled(*, project, environment, keys: list[str], enabled: bool, actor, bulk: dict | None,
+                      override_reason: str) -> ToggleResult:
     if not keys:
         raise DomainError("Pick at least one tool.")
     tools = {t.operation_key: t for t in current_tools(project).filter(operation_key__in=keys)}
@@ -62,18 +124,33 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
     existing = {s.operation_key: s for s in ToolSetting.objects.select_for_update().filter(
         environment=environment, operation_key__in=keys)}
     label = actor_label_for(actor)
+    now = timezone.now()
     result = ToggleResult()
     changes = []
+    overridden = []
+    pinned: dict[str, str] = {}  # operation_key -> sha256 of the definition pinned by this switch
     for key in keys:
         row = existing.get(key)
         if row is None:
-            ToolSetting.objects.create(organization=project.organization, project=project, environment=environment,
-                                       operation_key=key, enabled=enabled, changed_by=actor, changed_by_label=label)
-        elif row.enabled != enabled:
+            row = ToolSetting(organization=project.organization, project=project, environment=environment,
+                              operation_key=key, enabled=enabled, changed_by=actor, changed_by_label=label)
+            if enabled:
+                _pin(row, tools[key], label=label, now=now)
+            row.save()
+        elif row.enabled != enabled or (enabled and row.pinned_tool_id is None):
             row.enabled, row.changed_by, row.changed_by_label = enabled, actor, label
-            row.save(update_fields=["enabled", "changed_by", "changed_by_label", "updated_at"])
+            if enabled:
+                _pin(row, tools[key], label=label, now=now)
+            row.save(update_fields=["enabled", "changed_by", "changed_by_label", "updated_at", *PIN_FIELDS])
+        else:
+            row = None  # already in that state: an enabled tool keeps its pinned definition
+        change = {"operation_key": key, "tool": tools[key].name, "before": before[key], "after": enabled}
+        if row is not None and enabled:
+            pinned[key] = row.pinned_hash
+            if tools[key].poisoning:
+                overridden.append((tools[key], row))
         (result.changed if before[key] != enabled else result.unchanged).append(key)
-        changes.append({"operation_key": key, "tool": tools[key].name, "before": before[key], "after": enabled})
+        changes.append(change)
     if enabled:
         refs = selectors.policies_for(project.pk)
         for key in keys:
@@ -84,9 +161,24 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
     payload: dict[str, Any] = {"environment": environment.slug, "changes": changes, "findings": result.findings}
     if bulk:
         payload["bulk"] = bulk
+    if pinned:
+        payload["pinned_sha256"] = pinned
     audit_record(organization=project.organization, event_type="tool.enabled" if enabled else "tool.disabled",
                  actor=actor, target=environment, payload=payload)
+    for tool, row in overridden:
+        if not override_reason:  # defensive: tool_set_enabled checked this before the transaction
+            raise DomainError("Enabling a flagged tool needs an override reason.", field="override_reason")
+        _audit_override(project=project, environment=environment, actor=actor, tool=tool, setting=row,
+                        reason=override_reason, action="enable")
     return result
+
+
+def _audit_override(*, project, environment, actor, tool, setting, reason: str, action: str) -> None:
+    audit_record(organization=project.organization, event_type="tool.definition_override", actor=actor,
+                 target=environment, target_label=f"{tool.name} in {environment.name}",
+                 payload={"environment": environment.slug, "operation_key": tool.operation_key, "tool": tool.name,
+                          "action": action, "reason": reason, "poisoning": list(tool.poisoning or []),
+                          "definition_sha256": setting.pinned_hash})
 
 
 def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str = "", tag: str = "") -> ToggleResult:
@@ -99,8 +191,160 @@ def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str =
     tools = selectors.tools_matching(project, category=category, tag=tag)
     if not tools:
         raise DomainError("No tool matches that category/tag.")
-    return tool_set_enabled(project=project, environment=environment, operation_keys=[t.operation_key for t in tools],
-                            enabled=enabled, actor=actor, bulk={"category": category, "tag": tag})
+    skipped = []
+    if enabled:  # a flagged tool is never switched on in bulk: it needs its own override
+        skipped = [t for t in tools if t.poisoning]
+        tools = [t for t in tools if not t.poisoning]
+        if not tools:
+            raise DomainError("Every matching tool is flagged by the poisoning scan; enable them one by one with "
+                              "an override reason.")
+    bulk: dict[str, Any] = {"category": category, "tag": tag}
+    if skipped:
+        bulk["skipped_flagged"] = [t.operation_key for t in skipped]
+    result = tool_set_enabled(project=project, environment=environment,
+                              operation_keys=[t.operation_key for t in tools], enabled=enabled, actor=actor,
+                              bulk=bulk)
+    result.findings += [f"{t.name} was not enabled: the poisoning scan flags it (enable it with an override)."
+                        for t in skipped]
+    return result
+
+
+# --------------------------------------------------------------------------- pinned definitions
+
+
+def _change_payload(setting: ToolSetting, new_tool, new_hash: str) -> dict[str, Any]:
+    new_definition = definitions.definition_of(new_tool)
+    return {"environment": setting.environment.slug, "operation_key": setting.operation_key,
+            "tool": new_tool.name, "pinned_sha256": setting.pinned_hash, "new_sha256": new_hash,
+            "changed": definitions.changed_sections(setting.pinned_definition, new_definition),
+            "poisoning": list(new_tool.poisoning or [])}
+
+
+@transaction.atomic
+def definitions_follow_import(*, project, version) -> dict[str, int]:
+    """After ``version`` became current (same transaction as the import): every operation an
+    admin enabled somewhere is compared with its pinned definition.
+
+    * same hash: the pin moves to the new row (carried over, nothing to review);
+    * changed: the pin stays (the gateway keeps serving the reviewed definition there) and the
+      new row waits for review (``tool.definition_changed``, one event per environment and tool);
+    * operation gone: the tool is disabled there (``tool.disabled_operation_removed``).
+
+    Returns counts {"carried", "changed", "removed"}.
+    """
+    now = timezone.now()
+    counts = {"carried": 0, "changed": 0, "removed": 0}
+    settings = list(ToolSetting.objects.select_for_update().filter(project=project, enabled=True)
+                    .select_related("environment").order_by("environment__position", "operation_key"))
+    if not settings:
+        return counts
+    new_rows = {t.operation_key: t for t in
+                current_tools(project).filter(operation_key__in={s.operation_key for s in settings})}
+    hashes: dict[int, str] = {}  # tool pk -> definition hash (a tool enabled in several environments)
+    for setting in settings:
+        tool = new_rows.get(setting.operation_key)
+        if tool is None:
+            before = {"pinned_sha256": setting.pinned_hash,
+                      "tool": (setting.pinned_definition or {}).get("name", "")}
+            setting.enabled, setting.changed_by, setting.changed_by_label = False, None, "import"
+            setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
+            setting.save(update_fields=["enabled", "changed_by", "changed_by_label", "updated_at", "pending_tool",
+                                        "pending_hash", "pending_since"])
+            audit_record(organization=project.organization, event_type="tool.disabled_operation_removed",
+                         actor=None, actor_label="analysis worker", target=setting.environment,
+                         target_label=f"{before['tool'] or setting.operation_key} in {setting.environment.name}",
+                         payload={"environment": setting.environment.slug, "operation_key": setting.operation_key,
+                                  "spec_version": version.number, **before})
+            counts["removed"] += 1
+            continue
+        if tool.pk not in hashes:
+            hashes[tool.pk] = definitions.definition_hash(definitions.definition_of(tool))
+        new_hash = hashes[tool.pk]
+        if setting.pinned_tool_id is not None and new_hash == setting.pinned_hash:
+            setting.pinned_tool = tool
+            setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
+            setting.save(update_fields=["pinned_tool", "pending_tool", "pending_hash", "pending_since",
+                                        "updated_at"])
+            counts["carried"] += 1
+            continue
+        already = setting.pending_hash == new_hash
+        setting.pending_tool, setting.pending_hash = tool, new_hash
+        if not already or setting.pending_since is None:
+            setting.pending_since = now
+        setting.save(update_fields=["pending_tool", "pending_hash", "pending_since", "updated_at"])
+        if not already:
+            audit_record(organization=project.organization, event_type="tool.definition_changed", actor=None,
+                         actor_label="analysis worker", target=setting.environment,
+                         target_label=f"{tool.name} in {setting.environment.name}",
+                         payload={**_change_payload(setting, tool, new_hash), "spec_version": version.number})
+        counts["changed"] += 1
+    return counts
+
+
+def definition_accept(*, setting: ToolSetting, actor, expected_sha256: str,
+                      override_reason: str = "") -> ToolSetting:
+    """An admin accepts the changed definition waiting in ``setting`` (after reviewing the diff):
+    the environment serves it from now on (``tool.definition_accepted``).
+
+    ``expected_sha256`` (the hash the admin reviewed) must still be the pending one, so a
+    re-import between review and accept cannot slip another definition through. A definition
+    the poisoning scan flags needs ``override_reason`` (``tool.definition_override``); refused
+    attempts are audited (``tool.definition_refused``)."""
+    environment, project = setting.environment, setting.project
+    reason = _override_reason(override_reason)
+    pending = setting.pending_tool
+    if pending is None or not setting.enabled:
+        raise _refuse(project=project, environment=environment, actor=actor, operation_key=setting.operation_key,
+                      tool_name=(setting.pinned_definition or {}).get("name", setting.operation_key),
+                      action="accept", message="No changed definition is waiting for review here.")
+    if expected_sha256 != setting.pending_hash:  # also refuses an accept that names no reviewed hash
+        raise _refuse(project=project, environment=environment, actor=actor, operation_key=setting.operation_key,
+                      tool_name=pending.name, action="accept",
+                      message="The definition changed again since you reviewed it; review the new diff."
+                      if expected_sha256 else "Name the definition you reviewed (its sha256) to accept it.")
+    if pending.poisoning and not reason:
+        raise _refuse(project=project, environment=environment, actor=actor, operation_key=setting.operation_key,
+                      tool_name=pending.name, action="accept", findings=pending.poisoning,
+                      message=f"The poisoning scan flags the new definition of {pending.name}. Accepting it needs "
+                              "an explicit override with a reason.")
+    return _definition_accept(setting=setting, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def _definition_accept(*, setting: ToolSetting, actor, reason: str) -> ToolSetting:
+    locked = ToolSetting.objects.select_for_update().select_related("environment", "project__organization").get(
+        pk=setting.pk)
+    if locked.pending_tool_id != setting.pending_tool_id or locked.pending_hash != setting.pending_hash:
+        raise Conflict("The definition changed while you were accepting it; review the new diff.")
+    pending = setting.pending_tool
+    environment, project = locked.environment, locked.project
+    before = {"sha256": locked.pinned_hash, "definition": locked.pinned_definition}
+    payload = _change_payload(locked, pending, locked.pending_hash)
+    label = actor_label_for(actor)
+    _pin(locked, pending, label=label, now=timezone.now())
+    locked.changed_by, locked.changed_by_label = actor, label
+    locked.save(update_fields=[*PIN_FIELDS, "changed_by", "changed_by_label", "updated_at"])
+    audit_record(organization=project.organization, event_type="tool.definition_accepted", actor=actor,
+                 target=environment, target_label=f"{pending.name} in {environment.name}",
+                 payload={**payload, "before": before["sha256"], "after": locked.pinned_hash,
+                          "override": bool(pending.poisoning)})
+    if pending.poisoning:
+        _audit_override(project=project, environment=environment, actor=actor, tool=pending, setting=locked,
+                        reason=reason, action="accept")
+    return locked
+
+
+def pins_follow_rename(*, tool) -> None:
+    """An admin renamed ``tool``: pins and pending reviews that point at that very row take the
+    new name (the admin chose it), so the hash matches what the gateway serves. Called inside
+    the rename's transaction (its ``tool.renamed`` event records the change)."""
+    for setting in ToolSetting.objects.select_for_update().filter(pinned_tool=tool):
+        setting.pinned_definition = definitions.definition_of(tool)
+        setting.pinned_hash = definitions.definition_hash(setting.pinned_definition)
+        setting.save(update_fields=["pinned_definition", "pinned_hash", "updated_at"])
+    for setting in ToolSetting.objects.select_for_update().filter(pending_tool=tool):
+        setting.pending_hash = definitions.definition_hash(definitions.definition_of(tool))
+        setting.save(update_fields=["pending_hash", "updated_at"])
 
 
 # --------------------------------------------------------------------------- grants and targets

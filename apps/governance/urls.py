@@ -19,4 +19,6 @@ urlpatterns = [
     path(P + "policies/<uuid:policy_id>/", views.policy_edit, name="policy_edit"),
     path(P + "policies/<uuid:policy_id>/delete/", views.policy_delete, name="policy_delete"),
     path(P + "simulator/", views.simulator, name="simulator"),
+    path(P + "reviews/", views.reviews, name="reviews"),
+    path(P + "reviews/<uuid:setting_id>/", views.review, name="review"),
 ]

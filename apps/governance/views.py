@@ -84,9 +84,11 @@ def toggle(request, org_slug, project_slug):
     environment = environment_for(project, request.POST.get("environment", ""))
     key = request.POST.get("operation_key", "")
     enabled = request.POST.get("enabled") == "true"
+    # a tool the poisoning scan flags is enabled only with a reason (htmx prompt or form field)
+    reason = request.POST.get("override_reason", "") or request.headers.get("HX-Prompt", "")
     try:
         result = services.tool_set_enabled(project=project, environment=environment, operation_keys=[key],
-                                           enabled=enabled, actor=request.user)
+                                           enabled=enabled, actor=request.user, override_reason=reason)
     except DomainError as exc:
         if request.htmx:
             return render(request, "governance/_error.html", {"message": exc.message}, status=400)
@@ -289,4 +291,41 @@ def project_panel(request, access, project) -> dict:
         "gov_unguarded": sum(1 for r in rows for c in r.cells if c["unguarded"]),
         "gov_suggestions": len(selectors.suggested_policies(project)),
         "gov_stale_credentials": len(credential_findings(project)),
+        "gov_pending_reviews": selectors.pending_review_count(project),
     }
+
+
+# --------------------------------------------------------------------------- definition reviews
+
+
+@login_required
+def reviews(request, org_slug, project_slug):
+    """Tools whose definition a re-import changed, per environment, still served as pinned."""
+    access, project = project_access(request.user, org_slug, project_slug, VIEW)
+    rows = list(selectors.pending_reviews(project))
+    return render(request, "governance/reviews.html", _context(access, project, "reviews", rows=rows))
+
+
+@login_required
+def review(request, org_slug, project_slug, setting_id):
+    """Side-by-side diff of the pinned and the new definition of one tool in one environment;
+    admins accept it (a flagged definition needs the override reason)."""
+    access, project = project_access(request.user, org_slug, project_slug, VIEW)
+    setting = selectors.pending_review(project, setting_id)
+    error = ""
+    if request.method == "POST":
+        access.require(MANAGE)
+        try:
+            services.definition_accept(setting=setting, actor=request.user,
+                                       expected_sha256=request.POST.get("sha256", ""),
+                                       override_reason=request.POST.get("override_reason", ""))
+        except DomainError as exc:
+            error = exc.message
+            setting = selectors.pending_review(project, setting_id)
+        else:
+            messages.success(request, f"{setting.environment.name} now serves the new definition of "
+                                      f"{setting.pending_tool.name}.")
+            return redirect("governance:reviews", org_slug, project_slug)
+    ctx = _context(access, project, "reviews", review=selectors.definition_review(setting), setting=setting,
+                   error=error, override_reason=request.POST.get("override_reason", ""))
+    return render(request, "governance/review.html", ctx, status=400 if error else 200)

@@ -41,6 +41,9 @@ def tool_rename(*, tool: Tool, new_name: str, actor) -> Tool:
     )
     Tool.objects.filter(pk=tool.pk).update(name=new_name, updated_at=timezone.now())
     tool.name = new_name
+    from apps.governance.services import pins_follow_rename
+
+    pins_follow_rename(tool=tool)
     audit_record(
         organization=tool.project.organization,
         event_type="tool.renamed",

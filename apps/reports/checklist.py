@@ -54,6 +54,9 @@ def governance_items(data: dict[str, Any]) -> list[Item]:
     policies = approvals.get("policies") or []
     envs = audit.get("environments") or []
     cred_missing = credentials.get("missing") or []
+    # Reports stored before definition pinning have no such section: nothing to claim either way.
+    reviews = gov.get("definition_reviews")
+    pending = (reviews or {}).get("pending") or []
     return [
         _item("inventory", "Complete tool inventory", bool(spec) and bool(tools),
               f"{len(tools)} tools from spec version {spec['number'] if spec else ''} with method, path, "
@@ -67,6 +70,13 @@ def governance_items(data: dict[str, Any]) -> list[Item]:
         _item("risk_scoring", "Risk scoring", score is not None,
               f"Security Score {score}/100 with its breakdown; formula in the appendix",
               "No Security Score: the risk analysis has not scored the current spec version.", "summary"),
+        *([_item("definition_review", "Tool definitions reviewed", not pending,
+                 "Every enabled tool serves the definition an admin reviewed (pinned by its SHA-256 per "
+                 "environment)",
+                 f"{len(pending)} tool{'' if len(pending) == 1 else 's'} changed since review "
+                 f"({', '.join(sorted({p['tool'] + ' in ' + p['environment'] for p in pending})[:5])}"
+                 f"{'…' if len(pending) > 5 else ''}): agents keep the pinned definition until an admin "
+                 "accepts the change.", "definitions")] if reviews is not None else []),
         _item("approval_workflows", "Approval workflow definitions", bool(policies) and not uncovered,
               f"{len(policies)} approval polic{'y' if len(policies) == 1 else 'ies'} cover every enabled "
               "high-risk tool",

@@ -384,6 +384,7 @@ def _governance_section(project: Project, envs: list[Environment], tools: list) 
                 "matrix": matrix,
                 "enabled": enabled_counts,
             },
+            "definition_reviews": _definition_reviews(project, envs, gov),
             "approvals": {
                 "configured": bool(policies),
                 "statement": "" if policies else (
@@ -392,6 +393,20 @@ def _governance_section(project: Project, envs: list[Environment], tools: list) 
                 "uncovered_high_risk": uncovered,
             },
         },
+    }
+
+
+def _definition_reviews(project: Project, envs: list[Environment], gov) -> dict:
+    """Enabled tools whose definition a re-import changed and no admin accepted yet: agents in
+    that environment still get the pinned (reviewed) definition."""
+    env_ids = {env.pk for env in envs}
+    rows = [s for s in gov.pending_reviews(project) if s.environment_id in env_ids]
+    return {
+        "pending": [{"environment": s.environment.name, "tool": s.pending_tool.name,
+                     "operation_key": s.operation_key, "flagged": bool(s.pending_tool.poisoning),
+                     "since": s.pending_since.isoformat() if s.pending_since else ""} for s in rows],
+        "by_environment": [{"name": env.name, "count": sum(1 for s in rows if s.environment_id == env.pk)}
+                           for env in envs],
     }
 
 

@@ -303,6 +303,10 @@ def _persist(version: SpecVersion, result: pipeline.AnalysisResult) -> None:
             "timings_ms": result.timings_ms,
         },
     )
+    # Every environment keeps serving the definition an admin enabled there: changes wait for review.
+    from apps.governance.services import definitions_follow_import
+
+    definitions_follow_import(project=version.project, version=version)
     # The spec owns where an API key goes: stored keys follow a placement this version moved.
     from apps.credentials.services import credentials_follow_spec
 
