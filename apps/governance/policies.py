@@ -12,6 +12,12 @@ categories, tags or every tool) in one environment or all of them. For a call:
    the matching tier's approval count is the answer, and 0 means no approval. A policy
    whose tiers have no default and none match "does not apply to these arguments", so the
    next policy is asked. Policies written in the UI always have a default tier.
+3. Fail closed: a condition that cannot be decided on the arguments (a non-finite number,
+   a string parsers read differently, a value over a cap) selects the deciding policy's
+   strictest tier (``conditions.strictness``), and the ``reason`` says which condition.
+4. ``requirement(..., received=[...])`` also evaluates the policies on each document the
+   upstream actually receives (query string, headers, body as the gateway serialises
+   them) and returns the strictest requirement over all documents.
 
 Tier dicts follow ``conditions.py``; ``steps`` (who fills the first approvals) are shared
 by the policy's tiers and cut to the tier's approval count.

@@ -1,4 +1,7 @@
-"""Approval conditions: paths, validation, evaluation, tiers, hashing and the safe regex."""
+"""Approval conditions: paths, validation, evaluation, tiers, hashing and the RE2 ``matches``.
+
+The fail-closed cases (undecidable values, numeric strings, long text, ReDoS) are in
+test_conditions_fail_closed.py."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.governance import conditions
 from apps.governance.conditions import (
     ConditionError,
     RegexError,
@@ -121,14 +123,16 @@ def test_parse_path_rejects(path: str) -> None:
         (rule("tags", "contains", {"a": 1}), "contains needs a string"),
         (rule("amount", "exists", "yes"), "exists needs true or false"),
         (rule("reason", "matches", 5), "needs a regular expression"),
-        (rule("reason", "matches", "(refund"), "invalid regular expression: missing )"),
-        (rule("reason", "matches", "[a-"), "unterminated character set"),
-        (rule("reason", "matches", "*refund"), "nothing to repeat"),
-        (rule("reason", "matches", r"(a)\1"), "backreferences are not supported"),
-        (rule("reason", "matches", r"(?=a)"), "lookahead/lookbehind is not supported"),
+        (rule("reason", "matches", "(refund"), "invalid regular expression: missing ): (refund"),
+        (rule("reason", "matches", "[a-"), "missing ]"),
+        (rule("reason", "matches", "*refund"), "no argument for repetition operator"),
+        (rule("reason", "matches", r"(a)\1"), "invalid escape sequence: \\1"),
+        (rule("reason", "matches", r"(?=a)"), "invalid perl operator: (?="),
+        (rule("reason", "matches", r"(?=a)"), "RE2 syntax"),
         (rule("reason", "matches", "a" * 300), "longer than 256"),
-        (rule("reason", "matches", "a{1000}"), "repeat bounds above 100"),
-        (rule("reason", "matches", "(a{100}){10}"), "too complex"),
+        (rule("reason", "matches", "a{1001}"), "invalid repetition size"),
+        (rule("reason", "matches", "(a{100}){11}"), "invalid repetition size"),
+        (rule("reason", "matches", r"((\pL|\pN){1000})"), "pattern too large"),
         (rule("amount", "==", float("nan")), "finite number"),
         (rule("amount", "==", object()), "is not JSON"),
         (rule("amount", "==", 1, op="=="), "unknown key(s) op"),
@@ -270,30 +274,24 @@ def test_evaluate_invalid_rule_fails_closed() -> None:
         evaluate([rule("amount", ">", 1), rule("amount", "≈", 1)], ARGS)
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "abc",
-        "",
-        " ",
-        "1_000",
-        "0x10",
-        "NaN",
-        "Infinity",
-        "-inf",
-        "1e",
-        ".",
-        "1.2.3",
-        True,
-        [],
-        {},
-        "9" * 200,
-    ],
-)
-def test_numeric_compare_never_crashes(value: Any) -> None:
+@pytest.mark.parametrize("value", ["abc", ".", "e5", "x1", True, [], {}, {"v": 5}, [True], ["a"]])
+def test_non_numbers_are_not_comparable(value: Any) -> None:
     args = {"amount": value}
     for op in (">", ">=", "<", "<=", "==", "!="):
         assert evaluate([rule("amount", op, 10)], args) is False
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", " ", "1_000", "0x10", "NaN", "Infinity", "-inf", "9" * 2000, float("nan"), float("inf"), Decimal("NaN"),
+     Decimal("-Infinity"), "10abc", "1,5", [20], "1e", "1.2.3"],
+)
+def test_values_read_differently_are_undecidable_for_some_operator(value: Any) -> None:
+    """Never an exception; at least one comparison with 10 cannot be decided, because
+    some common parser reads a number (or a non-finite one) that decides it differently."""
+    args = {"amount": value}
+    results = {op: evaluate([rule("amount", op, 10)], args) for op in (">", ">=", "<", "<=", "==", "!=")}
+    assert None in results.values(), results
 
 
 def test_null_is_comparable_but_never_ordered() -> None:
@@ -316,11 +314,11 @@ def test_null_is_comparable_but_never_ordered() -> None:
         ("-20000", False),
         (Decimal("10000.5"), True),
         (2**80, True),
-        ("1e999999", True),
+        ("1e999999", None),  # a double reads Infinity: undecidable (the strictest tier)
         ("-1e-999999", False),
     ],
 )
-def test_numeric_forms(value: Any, bigger_than_10000: bool) -> None:
+def test_numeric_forms(value: Any, bigger_than_10000: bool | None) -> None:
     assert evaluate([rule("amount", ">", 10000)], {"amount": value}) is bigger_than_10000
 
 
@@ -450,7 +448,7 @@ def test_hash_is_stable_under_key_order(value: Any) -> None:
     assert arguments_hash(value) == arguments_hash(reorder(value))
 
 
-# --------------------------------------------------------------------------- safe regex
+# --------------------------------------------------------------------------- RE2 matches
 
 
 @pytest.mark.parametrize(
@@ -458,10 +456,12 @@ def test_hash_is_stable_under_key_order(value: Any) -> None:
     [
         ("refund", "please refund me", True),
         ("^refund$", "refund", True),
-        ("^refund$", "refund\n", True),  # like Python, $ matches before a final newline
-        (r"^refund\Z", "refund\n", False),
+        ("^refund$", "refund\n", False),  # RE2: $ is the end of the text (Python: also before a final \n)
+        ("(?m)^refund$", "x\nrefund\ny", True),
+        (r"^refund\z", "refund\n", False),
         (r"\Arefund", "xrefund", False),
         ("(?i)REFUND", "Refund", True),
+        ("(?i:RE)FUND", "reFUND", True),
         ("(?s)a.b", "a\nb", True),
         ("a.b", "a\nb", False),
         (r"\bcat\b", "concat", False),
@@ -469,75 +469,57 @@ def test_hash_is_stable_under_key_order(value: Any) -> None:
         ("colou?r", "color", True),
         ("(ab|cd){2}", "xxabcdxx", True),
         ("(ab|cd){3}", "xxabcdxx", False),
-        ("x{2,}", "axxb", True),
-        ("x{,1}y", "y", True),
         (r"[^\d\s]+", "123 456", False),
+        (r"\d", "\u0665", False),  # RE2: \d is ASCII; \p{Nd} is every decimal digit
+        (r"\p{Nd}", "\u0665", True),
         (r"[\w.+-]+@[\w-]+\.[a-z]{2,}", "mail: ana.b+x@ex-ample.org", True),
-        (r"\x41\u00e9\N{EURO SIGN}", "Aé€", True),
-        ("a{}", "a{}", True),  # '{' that is not a quantifier is a literal, as in Python
+        (r"\x41\x{e9}€", "Aé€", True),
         ("(?P<name>ab)c", "abc", True),
-        ("(?#comment)ab", "ab", True),
-        (r"[\]]", "]", True),
-        ("[]a]", "]", True),
         ("a*?b", "aaab", True),
+        ("wire", "\ud800wire", True),  # a lone surrogate (valid JSON escape) does not crash
     ],
 )
-def test_safe_regex_semantics(pattern: str, text: str, expected: bool) -> None:
+def test_matches_uses_re2_syntax(pattern: str, text: str, expected: bool) -> None:
     assert SafeRegex(pattern).search(text) is expected
-    assert (re.search(pattern, text) is not None) is expected
+    assert evaluate([rule("note", "matches", pattern)], {"note": text}) is expected
 
 
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
-        (r"(a)\1", "backreferences"),
-        (r"(?P<x>a)(?P=x)", "backreferences"),
-        (r"(?=a)", "lookahead"),
-        (r"(?<!a)b", "lookahead/lookbehind"),
-        (r"(?>a+)", "atomic groups"),
-        (r"a++", "possessive"),
-        (r"(?i:a)", "flags are only supported"),
-        (r"(?m)^a", "flag 'm' is not supported"),
-        (r"(?x)a", "flag 'x' is not supported"),
-        (r"(a)(?(1)b|c)", "conditional"),
-        (r"\q", "bad escape"),
-        (r"\01", "octal"),
-        ("a**", "multiple repeat"),
-        ("a{2}{3}", "multiple repeat"),
-        ("^*", "nothing to repeat"),
-        ("a{3,2}", "min repeat greater than max repeat"),
-        ("[z-a]", "bad character range"),
-        (r"[\d-z]", "bad character range"),
+        (r"(a)\1", "invalid escape sequence"),
+        (r"(?P<x>a)(?P=x)", "invalid perl operator"),
+        (r"(?=a)", "invalid perl operator"),
+        (r"(?<!a)b", "invalid perl operator"),
+        (r"(?>a+)", "invalid perl operator"),
+        (r"a++", "bad repetition operator"),
+        (r"\Z", "invalid escape sequence"),
+        ("a{3,2}", "invalid repetition size"),
+        ("a{1001}", "invalid repetition size"),
+        ("[z-a]", "invalid character class range"),
         ("(a", "missing )"),
-        ("a)", "unbalanced parenthesis"),
-        ("[a", "unterminated character set"),
-        ("\\", "bad escape"),
-        (r"\x4", "incomplete escape"),
-        (r"\N{NOT A REAL NAME}", "undefined character name"),
-        ("(?<a)", "unknown extension"),
-        ("(?P<1>a)", "bad group name"),
-        ("(?", "unknown extension"),
+        ("a)", "unexpected )"),
+        ("[a", "missing ]"),
+        ("\\", "trailing \\"),
+        ("\ud800", "unpaired surrogate"),
+        ("a" * 257, "longer than 256"),
+        (r"((\pL|\pN){1000})", "pattern too large"),
+        (5, "must be a string"),
     ],
 )
-def test_safe_regex_rejects(pattern: str, message: str) -> None:
+def test_patterns_re2_cannot_compile_are_refused(pattern: Any, message: str) -> None:
     with pytest.raises(RegexError, match=re.escape(message)):
         SafeRegex(pattern)
 
 
-def test_overlong_text_never_matches() -> None:
-    regex = SafeRegex("a")
-    assert regex.search("a" * conditions.MAX_MATCH_TEXT)
-    assert not regex.search("a" * (conditions.MAX_MATCH_TEXT + 1))
-
-
 ADVERSARIAL = [
-    (r"(a+)+$", "a" * 4095 + "!"),  # catastrophic in re: exponential
-    (r"(a|aa)*b", "a" * 4096),
-    (r"(.*a){20}!", "a" * 4096),
-    (r".*.*.*x", "a" * 4096),  # O(n^4) in re
-    (r"\w+\d+@", "1" * 4096),  # > 1 s in re
-    (r"a[ab]{99}c", "ab" * 2048),  # defeats DFA caching: every step a new state set
-    (r"[ab]{0,100}a.{100}a.{100}c", "ab" * 2048),
+    (r"(a+)+$", "a" * 100_000 + "!"),  # catastrophic in re: exponential
+    (r"(a|aa)*b", "a" * 100_000),
+    (r"(.*a){20}!", "a" * 100_000),
+    (r".*.*.*x", "a" * 100_000),  # O(n^4) in re
+    (r"\w+\d+@", "1" * 100_000),  # > 1 s in re on 1 KB
+    (r"a[ab]{99}c", "ab" * 50_000),
+    (r"[ab]{0,100}a.{100}a.{100}c", "ab" * 50_000),
 ]
 
 
@@ -546,49 +528,15 @@ def test_adversarial_inputs_run_in_linear_time(pattern: str, text: str) -> None:
     regex = SafeRegex(pattern)
     start = time.perf_counter()
     assert regex.search(text) is False
-    # Worst case measured at ~0.1-0.25 s for the deliberately pathological last two
-    # patterns; ~1 ms for the classic ReDoS ones. The bound leaves room for slow CI.
-    assert time.perf_counter() - start < 3.0
+    # RE2 is linear: each takes milliseconds; the bound leaves room for a loaded CI box.
+    assert time.perf_counter() - start < 2.0
 
 
 REGEX_ATOMS = [
-    "a",
-    "b",
-    ".",
-    r"\d",
-    r"\w",
-    r"\s",
-    r"\W",
-    "[ab]",
-    "[^a]",
-    "[a-c]",
-    "(a|b)",
-    "(?:ab|c)",
-    "^",
-    "$",
-    r"\b",
-    r"\B",
-    r"\A",
-    r"\Z",
-    "x",
-    "1",
-    " ",
-    r"\.",
-    "(a*)",
-    "()",
-    r"[\d_]",
-    r"\n",
-    "(|a)",
-    "[]a]",
-    "[a-]",
-    "{",
-    "}",
-    "(?P<g>a|)",
-    r"[\w-]",
-    "é",
-    "K",
+    "a", "b", ".", r"\d", r"\w", r"\s", r"\W", "[ab]", "[^a]", "[a-c]", "(a|b)", "(?:ab|c)", "^", "$",
+    r"\b", r"\B", r"\A", "x", "1", " ", r"\.", "(a*)", "()", r"[\d_]", "(|a)", "[a-]", "(?P<g>a|)", r"[\w-]", "K",
 ]
-REGEX_QUANTIFIERS = ["", "*", "+", "?", "{2}", "{1,3}", "{,2}", "{2,}", "*?", "+?", "??", "{0}"]
+REGEX_QUANTIFIERS = ["", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?", "??", "{0}"]
 
 
 @st.composite
@@ -602,15 +550,19 @@ def regex_patterns(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(["", "(?i)", "(?s)"])) + pattern
 
 
-@settings(max_examples=600, deadline=None)
-@given(regex_patterns(), st.lists(st.text(alphabet="abcAB1x. \n_é{}kK-", max_size=10), min_size=1, max_size=8))
-def test_safe_regex_agrees_with_re(pattern: str, texts: list[str]) -> None:
+@settings(max_examples=400, deadline=None)
+@given(regex_patterns(), st.lists(st.text(alphabet="abcAB1x. _{}kK-", min_size=1, max_size=10), min_size=1, max_size=8))
+def test_re2_agrees_with_python_re_on_the_shared_dialect(pattern: str, texts: list[str]) -> None:
+    """On non-empty ASCII text without newlines (``re``'s ``\\B`` never matches ""; its
+    ``$`` also matches before a final newline), the common syntax means the same in RE2 and ``re``
+    (where ``re`` itself accepts the pattern), so policies written for ``re`` keep working."""
     try:
         compiled = re.compile(pattern)
     except re.error:
-        with pytest.raises(RegexError):
-            SafeRegex(pattern)
         return
-    safe = SafeRegex(pattern)  # everything this generator builds is in the supported dialect
+    try:
+        safe = SafeRegex(pattern)
+    except RegexError:  # e.g. an empty-width repeat RE2 refuses; never a silent mismatch
+        return
     for text in texts:
         assert safe.search(text) is (compiled.search(text) is not None), (pattern, text)

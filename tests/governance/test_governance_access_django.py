@@ -215,3 +215,32 @@ def test_editor_keeps_rules_beyond_the_two_it_offers(people, world, client_for):
     policy.refresh_from_db()
     assert policy.name == "API made, renamed"
     assert policy.tiers[0]["when"] == three
+
+
+def test_a_pattern_re2_cannot_compile_is_refused_when_the_policy_is_saved(people, world, client_for, api_for):
+    """``matches`` patterns are RE2: lookaround/backreferences are refused with RE2's message,
+    nothing is written; an RE2 pattern is saved."""
+    project = world["project"]
+    before = project.approval_policies.count()
+    base = f"/api/v1/projects/{project.public_id}"
+    api = api_for(people.admin)
+    response = api.post(f"{base}/policies/", {
+        "name": "Wires", "kind": "single", "categories": ["critical"],
+        "conditional_tiers": [{"when": [{"field": "note", "operator": "matches", "value": "(?=wire)"}],
+                               "approvals": 2}]}, format="json")
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "invalid regular expression: invalid perl operator: (?=" in detail and "RE2 syntax" in detail
+    page = client_for(people.admin).post(f"/o/acme/p/{project.slug}/governance/policies/new/", {
+        "name": "Wires", "kind": "single", "order": "any", "expires_hours": "24", "all_tools": "on",
+        "tier-0-rule-0-field": "note", "tier-0-rule-0-operator": "matches", "tier-0-rule-0-value": r"(a)\1",
+        "tier-0-approvals": "2"})
+    assert page.status_code == 200
+    assert "invalid escape sequence: \\1" in page.content.decode()
+    assert project.approval_policies.count() == before
+    response = api.post(f"{base}/policies/", {
+        "name": "Wires", "kind": "single", "categories": ["critical"],
+        "conditional_tiers": [{"when": [{"field": "note", "operator": "matches", "value": r"(?i)\bwire\b|\p{Han}"}],
+                               "approvals": 2}]}, format="json")
+    assert response.status_code == 201, response.json()
+    assert project.approval_policies.count() == before + 1
