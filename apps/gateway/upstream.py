@@ -254,10 +254,12 @@ def serialize(tool, arguments: Mapping[str, Any], *, owned: frozenset[str] | set
         return str((meta.get((location, name)) or {}).get("media") or "")
 
     def own(location: str, name: str, produced: str) -> None:
-        if produced == name:
+        # "amount[x]" counts as "amount": PHP, Rails and qs read it into the parameter amount.
+        base = produced.split("[", 1)[0]
+        if produced == name or base == name:
             return
-        owner = "an approval policy" if produced in owned else (
-            "another parameter of this tool" if produced in names else "")
+        owner = "an approval policy" if produced in owned or base in owned else (
+            "another parameter of this tool" if produced in names or base in names else "")
         if owner:
             raise UpstreamError("bad_arguments", f"The {location} parameter {name} would be sent as {produced!a}, a "
                                                  f"name that {owner} uses; the call was refused (pass that value "
