@@ -99,6 +99,8 @@ def _check_style(location: str, name: str, style: str) -> None:
 
 def query_pairs(name: str, value: Any, style: str, explode: bool) -> list[tuple[str, str]]:
     """The ``(name, value)`` pairs a query parameter adds (unencoded)."""
+    if style == "form" and not isinstance(value, list | dict):  # the common case: one plain value
+        return [] if value is None else [(name, text(value))]
     _check_style("query", name, style)
     if value is None:
         return []
@@ -127,6 +129,9 @@ def path_text(name: str, value: Any, style: str, explode: bool,
     percent-encoded with ``encode``, delimiters literal) and the same text unencoded (what the
     upstream reads after decoding it)."""
     _check_style("path", name, style)
+    if style == "simple" and not isinstance(value, list | dict):  # the common case: one plain value
+        plain = text(value)
+        return encode(plain), plain
 
     def build(enc: Callable[[str], str]) -> str:
         if isinstance(value, list):
