@@ -16,3 +16,17 @@ GATEWAY_HEADERS = frozenset({
     "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
     "expect", "proxy-connection", "proxy-authorization", "cookie",
 })
+
+# RFC 9110 5.5: field-value = *field-content, field-vchar = VCHAR / obs-text, with SP and HTAB
+# allowed only between visible characters. The gateway is stricter on obs-text (0x80-0xFF):
+# it is refused, since its meaning is undefined (ISO-8859-1? UTF-8 bytes?) and upstreams read
+# it differently. So a value is printable ASCII, SP and HTAB, without leading or trailing
+# whitespace. CR, LF, NUL, VT, FF, DEL and U+2028/U+2029 are all refused, never stripped:
+# the value the policy saw is the value that is sent, or nothing is sent.
+_NOT_FIELD_VALUE = re.compile(r"[^\t\x20-\x7e]")  # one character class: linear, no backtracking
+FIELD_VALUE_CHARACTERS = "printable ASCII, spaces and tabs (not at either end)"
+
+
+def is_field_value(value: str) -> bool:
+    """Whether ``value`` may be sent as an HTTP header (or cookie) value (see above)."""
+    return not _NOT_FIELD_VALUE.search(value) and value == value.strip(" \t")

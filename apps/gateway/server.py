@@ -78,6 +78,7 @@ from . import conf, results, selectors, services, upstream
 from .db import HotPathDatabase
 from .ratelimit import Limit, RateLimiter, Verdict
 from .selectors import Caller, CallerFingerprint, GatewayRefusal
+from .validation import LARGE_ARGUMENT_CHARS, argument_size
 
 logger = logging.getLogger("mcpforge.gateway")
 
@@ -489,7 +490,10 @@ class Gateway:
         for held calls, in a database thread with the caller confirmed first. Raises when the
         audit row cannot be written; on return ``auth`` is confirmed."""
         caller = auth.caller
-        if not services.call_is_warm(caller, name):
+        # Large arguments are validated in a database thread, not on this loop: the work is
+        # linear (regexes on RE2) but a megabyte of it would still delay every other request.
+        large = argument_size(arguments, LARGE_ARGUMENT_CHARS) > LARGE_ARGUMENT_CHARS
+        if large or not services.call_is_warm(caller, name):
             caller = await self._confirmed(auth)
             await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate)
             return await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,

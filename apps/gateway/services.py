@@ -37,12 +37,12 @@ from mcp_types import INVALID_PARAMS
 
 from apps.audit.services import PendingEvent, audit_prepare, audit_record, audit_write
 from apps.core.errors import DomainError
-from apps.governance import rules
+from apps.governance import conditions, policies, rules
 from apps.governance.conditions import ConditionError
 
 from . import results, selectors, snapshot, upstream
 from .selectors import Caller
-from .validation import SchemaBroken, argument_errors
+from .validation import SchemaBroken, UnsupportedPattern, argument_errors
 
 MAX_AUDIT_ARGUMENT_BYTES = 16 * 1024
 MAX_LISTED_NAMES = 500  # tool names kept in a gateway.tools_listed event (a page is at most MCP_TOOLS_PAGE_SIZE)
@@ -79,9 +79,13 @@ class CallPlan:
 def _audit_arguments(arguments: Any) -> Any:
     """The arguments for the audit payload, or a digest and a preview when they are large."""
     try:
-        text = json.dumps(arguments, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        return {"unserialisable": True}
+        text = json.dumps(arguments, sort_keys=True, default=str, allow_nan=False)
+    except (TypeError, ValueError):  # NaN/Infinity (refused calls keep them): no JSON, so a preview
+        try:
+            preview = json.dumps(arguments, sort_keys=True, default=str)[:1024]
+        except (TypeError, ValueError):
+            preview = ""
+        return {"unserialisable": True, "preview": preview}
     if len(text) <= MAX_AUDIT_ARGUMENT_BYTES:
         return arguments
     return {"truncated": True, "bytes": len(text), "sha256_digest": hashlib.sha256(text.encode()).hexdigest(),
@@ -90,7 +94,7 @@ def _audit_arguments(arguments: Any) -> Any:
 
 # json.dumps(arguments, sort_keys=True, default=str), as _audit_arguments measures arguments,
 # without building an encoder at every call (it was most of _payload's time).
-_ARGUMENTS_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+_ARGUMENTS_ENCODER = json.JSONEncoder(sort_keys=True, default=str, allow_nan=False)
 
 
 def _payload_arguments(arguments: Any) -> Any:
@@ -164,9 +168,12 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
     """Resolve, authorise, validate and route one tools/call; writes nothing.
 
     Order: tool by name in the project's current inventory -> grants (``rules.decide``, the
-    function the simulator uses) -> arguments against the inputSchema -> approval policy
-    (``rules.approval_requirement``; held calls are returned as ``hold``) -> upstream request
-    with credentials. The plan carries the audit event to commit before it is carried out.
+    function the simulator uses) -> arguments against the inputSchema (non-finite numbers and
+    oversized arguments refused, regexes on RE2) -> the arguments serialized as the upstream
+    will receive them (``upstream.serialize``: names smuggled past another parameter or a
+    policy field refused) -> approval policy on the arguments and on what the upstream
+    receives (``rules.approval_requirement(received=)``; held calls are returned as ``hold``)
+    -> upstream request with credentials. The plan carries the audit event to commit before it is carried out.
     Reads only the project snapshot (snapshot.py), which queries on first use."""
     tool = selectors.tool_for_call(caller, name)
     if tool is None:
@@ -190,6 +197,10 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
 
     try:
         problems = argument_errors(tool.input_schema, arguments, cache_key=(tool.pk, tool.updated_at))
+    except UnsupportedPattern as exc:
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason="unsupported_pattern",
+                     message=f"The input schema of {name} cannot be checked safely: {exc}. An admin must correct "
+                             "the spec (quality finding quality.unsupported_pattern). The call was not made.")
     except SchemaBroken as exc:
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="schema_invalid",
                      message=f"The input schema of {name} is not a valid JSON Schema ({exc}); an admin must "
@@ -200,7 +211,20 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="invalid_arguments", message=message)
 
     try:
-        requirement = rules.approval_requirement(project_rules, tool, caller.environment_ref, arguments)
+        applicable = policies.applicable(project_rules.policies, rules.tool_ref(tool), caller.environment_ref.id)
+        fields = policy_fields(applicable)
+    except ConditionError as exc:
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason="policy_error",
+                     message=f"The approval policy for {name} cannot be evaluated ({exc}); the call was refused.")
+    try:
+        # What the upstream will receive, serialized per the parameters' styles; a parameter
+        # that would send a name another parameter or a policy field owns is refused here.
+        serialized = upstream.serialize(tool, arguments, owned=fields)
+    except upstream.UpstreamError as exc:
+        return _deny(caller, name=name, tool=tool, arguments=arguments, reason=exc.code, message=exc.message)
+    try:
+        requirement = rules.approval_requirement(project_rules, tool, caller.environment_ref, arguments,
+                                                 received=serialized.documents(fields) if applicable else ())
     except ConditionError as exc:
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="policy_error",
                      message=f"The approval policy for {name} cannot be evaluated ({exc}); the call was refused.")
@@ -210,7 +234,7 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
 
     try:
         request = upstream.prepare_request(
-            tool=tool, environment=caller.environment, arguments=arguments,
+            tool=tool, environment=caller.environment, arguments=arguments, serialized=serialized,
             secrets=lambda: snapshot.upstream_secrets(snap, caller.environment, tool))
     except upstream.UpstreamError as exc:
         return CallPlan("respond", tool=tool, result=results.error_result(exc.message),
@@ -223,6 +247,17 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
                     audit=_event(caller, "tool.called", name=name, tool=tool, arguments=arguments,
                                  outcome="started", call_id=call_id, method=request.method,
                                  upstream_host=request.host))
+
+
+def policy_fields(applicable: list[policies.PolicyRef]) -> frozenset[str]:
+    """The top-level argument names the conditions of ``applicable`` policies read (``amount``
+    of ``amount > 1000`` and of ``amount.value``): names no other argument may put on the
+    wire (``upstream.serialize``). Raises ``ConditionError`` for invalid stored tiers."""
+    fields: set[str] = set()
+    for policy in applicable:
+        for tier in conditions.compile_tiers(list(policy.tiers)):
+            fields.update(str(c.path[0]) for c in tier.when if c.path and isinstance(c.path[0], str))
+    return frozenset(fields)
 
 
 def call_begin(*, caller: Caller, name: str, arguments: dict[str, Any], justification: str = "") -> CallPlan:

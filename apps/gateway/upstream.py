@@ -38,15 +38,15 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from apps.core import egress, request_context
-from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
+from apps.core.http_names import FIELD_VALUE_CHARACTERS, HTTP_NAME_CHARACTERS, HTTP_TOKEN, is_field_value
 from apps.inventory.toolgen import RESERVED_HEADER_PARAMS, is_wrapped, request_parts
 
-from . import conf, transport
+from . import conf, parameters, transport
 from .upstream_request import UpstreamRequest, encode
 
 # httpx logs every request URL at INFO; an API key placed in the query string would land in
@@ -99,49 +99,25 @@ class UpstreamError(Exception):
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
+    return parameters.text(value)
 
 
-def _single_line(kind: str, name: str, value: str) -> str:
-    if any(ch in value for ch in "\r\n\x00"):
-        raise UpstreamError("bad_arguments", f"The {kind} {name} must be a single line.")
-    return value
-
-
-def _path_value(name: str, value: Any) -> str:
-    if isinstance(value, list):
-        text = ",".join(_text(v) for v in value)
-    else:
-        text = _text(value)
-    if text in ("", ".", ".."):
-        raise UpstreamError("bad_arguments", f"The path parameter {name} cannot be {text!r}.")
-    # safe="" also encodes "/", so a value can never add path segments ("../admin").
-    return quote(text, safe="")
-
-
-def _query_items(parts: Mapping[str, Any]) -> list[tuple[str, str]]:
-    items: list[tuple[str, str]] = []
-    for name, value in parts.items():
-        if value is None:
-            continue
-        if isinstance(value, list):  # form style, exploded: ?tag=a&tag=b
-            items.extend((name, _text(v)) for v in value if v is not None)
-        elif isinstance(value, dict):  # form style, exploded object: ?key=value per property
-            items.extend((str(k), _text(v)) for k, v in value.items() if v is not None)
-        else:
-            items.append((name, _text(value)))
-    return items
-
-
-def _cookie_value(tool, name: str, value: str) -> str:
-    _check_name(tool, "cookie", name)
-    if any(ch in value for ch in ";,\r\n\x00"):
-        raise UpstreamError("bad_arguments", f"The cookie {name} contains characters a cookie cannot carry.")
-    return value
+def _field_value(tool, where: str, name: str, value: str, *, cookie: bool = False) -> str:
+    """A header or cookie value as sent, or ``bad_arguments``: RFC 9110 field-value only
+    (``http_names.is_field_value``: printable ASCII, spaces and tabs inside; no control
+    character, DEL, non-ASCII or surrounding whitespace), and for a cookie no ``;`` or ``,``
+    (they end or separate cookies)."""
+    if is_field_value(value) and not (cookie and (";" in value or "," in value)):
+        return value
+    if message := _unsendable_message(f"The {where} {name}", value, ascii_only=where):
+        raise UpstreamError("bad_arguments", message)  # non-ASCII: the long-standing wording
+    bad = next((ch for ch in value if not is_field_value(ch) and ch not in " \t"), None)
+    if bad is None and cookie:
+        bad = next((ch for ch in value if ch in ";,"), None)
+    what = f"contains {bad!r} (U+{ord(bad):04X})" if bad is not None else "starts or ends with whitespace"
+    raise UpstreamError("bad_arguments", f"The {where} {name} {what}, which an HTTP {where} value cannot carry "
+                                         f"(only {FIELD_VALUE_CHARACTERS}"
+                                         f"{', without ; or ,' if cookie else ''}); the call was not made.")
 
 
 def _check_name(tool, where: str, name: str) -> None:
@@ -206,7 +182,165 @@ def base_url_of(environment) -> str:
     return checked
 
 
-def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) -> UpstreamRequest:
+@dataclass(frozen=True)
+class Serialized:
+    """A call's arguments as the upstream receives them, before credentials: ``path`` (the
+    request path, encoded), ``query`` and ``cookies`` (unencoded pairs, in order),
+    ``headers`` (the argument headers sent), ``body`` (``request_parts``' body) and ``parts``
+    (``request_parts``), plus ``plain_path`` (each path parameter's text as the upstream
+    decodes it). ``serialize`` makes it; ``build_request`` sends it; ``documents`` gives the
+    approval policies what the upstream reads."""
+
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    cookies: tuple[tuple[str, str], ...]
+    body: Any
+    body_fields: tuple[tuple[str, Any], ...]
+    plain_path: tuple[tuple[str, str], ...]
+    parts: Mapping[str, Any]
+    # Header and cookie values that cannot be sent, by (location, lower-case name): raised by
+    # ``build_request`` unless the credentials replace that header or cookie.
+    problems: tuple[tuple[str, str, UpstreamError], ...] = ()
+
+    def documents(self, fields: frozenset[str] | set[str]) -> list[dict[str, Any]]:
+        """What the upstream receives, as documents for ``policies.requirement(received=)``.
+
+        One mapping of every name the request carries (path parameters, query pairs,
+        headers, cookies, top-level body properties or form fields) to its value as received
+        (query, path, header, cookie and form values as text, JSON body values as JSON);
+        where a name a policy reads (``fields``: the conditions' top-level fields) is received
+        more than once with different values (``?amount=1&amount=5000``, a query and a body
+        property), one more document per other value, so each value is judged: the
+        strictest answer wins. Bounded by the number of values sent."""
+        seen: dict[str, list[Any]] = {}
+        for name, value in (*self.plain_path, *self.query, *self.headers, *self.cookies, *self.body_fields):
+            values = seen.setdefault(name, [])
+            if value not in values:
+                values.append(value)
+        base = {name: values[0] for name, values in seen.items()}
+        documents = [base]
+        for name in fields:
+            for value in seen.get(name, ())[1:]:
+                documents.append({**base, name: value})
+        return documents
+
+
+def serialize(tool, arguments: Mapping[str, Any], *, owned: frozenset[str] | set[str] = frozenset()) -> Serialized:
+    """The arguments serialized per each parameter's OpenAPI ``style``/``explode``
+    (parameters.py; ``arg_map`` entries carry non-default ones), checked. Pure.
+
+    Raises ``UpstreamError``: ``bad_arguments`` for a value that cannot be sent (unknown
+    argument, a required path parameter missing, a header or cookie value outside RFC 9110's
+    field-value), and for a parameter whose serialization would send a name it does not own:
+    an object exploded into ``?amount=...`` (form style) where ``amount`` is another
+    parameter's or body property's name, or one of ``owned`` (the approval policies' fields).
+    That is how an agent would smuggle a value past the check of the parameter that owns the
+    name; the call is refused, nothing is sent. ``not_configured`` for a style the location
+    does not have or a header or cookie name HTTP cannot carry."""
+    try:
+        parts = request_parts(tool, arguments)
+    except ValueError as exc:
+        raise UpstreamError("bad_arguments", str(exc)) from None
+    meta = {(target["in"], target["name"]): target for target in tool.arg_map.values()}
+    names = {target["name"] for target in tool.arg_map.values() if target["name"]}
+
+    def style(location: str, name: str) -> tuple[str, bool]:
+        return parameters.style_of(meta.get((location, name)) or {"in": location})
+
+    def media(location: str, name: str) -> str:
+        return str((meta.get((location, name)) or {}).get("media") or "")
+
+    def own(location: str, name: str, produced: str) -> None:
+        # "amount[x]" counts as "amount": PHP, Rails and qs read it into the parameter amount.
+        base = produced.split("[", 1)[0]
+        if produced == name or base == name:
+            return
+        owner = "an approval policy" if produced in owned or base in owned else (
+            "another parameter of this tool" if produced in names or base in names else "")
+        if owner:
+            raise UpstreamError("bad_arguments", f"The {location} parameter {name} would be sent as {produced!a}, a "
+                                                 f"name that {owner} uses; the call was refused (pass that value "
+                                                 "through its own argument).")
+
+    try:
+        plain_path: list[tuple[str, str]] = []
+
+        def substitute(match: re.Match) -> str:
+            name = match.group(1)
+            value = parts["path"].get(name)
+            if value is None:
+                raise UpstreamError("bad_arguments", f"The path parameter {name} is required.")
+            if media("path", name):
+                value = _text(value)
+            try:
+                encoded, plain = parameters.path_text(name, value, *style("path", name))
+            except UnicodeEncodeError:
+                raise UpstreamError("bad_arguments", _unsendable_message(f"The path parameter {name}", value)) from None
+            if encoded in ("", ".", ".."):
+                raise UpstreamError("bad_arguments", f"The path parameter {name} cannot be {plain!r}.")
+            plain_path.append((name, plain))
+            return encoded
+
+        path = _PATH_TEMPLATE.sub(substitute, tool.path)
+        if "?" in path or "#" in path:  # only the template's own: substituted values are already encoded
+            path = path.replace("?", "%3F").replace("#", "%23")
+        if not path.startswith("/"):
+            path = "/" + path
+
+        query: list[tuple[str, str]] = []
+        for name, value in parts["query"].items():
+            if media("query", name):
+                pairs = [] if value is None else [(name, _text(value))]
+            else:
+                pairs = parameters.query_pairs(name, value, *style("query", name))
+            for produced, _ in pairs:
+                own("query", name, produced)
+            query.extend(pairs)
+
+        headers: list[tuple[str, str]] = []
+        problems: list[tuple[str, str, UpstreamError]] = []
+        for name, value in parts["header"].items():
+            if value is None or name.lower() in _FORBIDDEN_ARG_HEADERS:
+                continue
+            _check_name(tool, "header", name)
+            sent = _text(value) if media("header", name) else parameters.header_text(value, style("header", name)[1])
+            try:
+                headers.append((name, _field_value(tool, "header", name, sent)))
+            except UpstreamError as exc:
+                problems.append(("header", name.lower(), exc))
+
+        cookies: list[tuple[str, str]] = []
+        for name, value in parts["cookie"].items():
+            _check_name(tool, "cookie", name)
+            if media("cookie", name):
+                pairs = [] if value is None else [(name, _text(value))]
+            else:
+                pairs = parameters.cookie_pairs(name, value, *style("cookie", name))
+            for produced, sent in pairs:
+                own("cookie", name, produced)
+                _check_name(tool, "cookie", produced)
+                try:
+                    cookies.append((produced, _field_value(tool, "cookie", produced, sent, cookie=True)))
+                except UpstreamError as exc:
+                    problems.append(("cookie", produced, exc))
+    except parameters.StyleError as exc:
+        raise UpstreamError(exc.code, exc.message) from None
+
+    body = parts["body"]
+    fields: tuple[tuple[str, Any], ...] = ()
+    if isinstance(body, dict):  # sent as form fields (text) or as a JSON object
+        content_type = (tool.body_content_type or "").split(";")[0].strip().lower()
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            fields = tuple((str(k), _text(v)) for k, v in body.items() if v is not None)
+        else:
+            fields = tuple((str(k), v) for k, v in body.items())
+    return Serialized(path, tuple(query), tuple(headers), tuple(cookies), body, fields, tuple(plain_path), parts,
+                      tuple(problems))
+
+
+def build_request(tool, environment, arguments: Mapping[str, Any], auth=None, *,
+                  serialized: Serialized | None = None) -> UpstreamRequest:
     """The HTTP request for ``tool`` called with ``arguments`` in ``environment``.
 
     Pure apart from reading the objects given: ``auth`` is an ``UpstreamAuth`` (headers, query,
@@ -224,39 +358,21 @@ def build_request(tool, environment, arguments: Mapping[str, Any], auth=None) ->
     query or a fragment. Before, httpx read it as a query (then replaced by the call's query) or a
     fragment (which swallowed the rest of the path). Templates without them are unchanged."""
     base = base_url_of(environment)
-    try:
-        parts = request_parts(tool, arguments)
-    except ValueError as exc:
-        raise UpstreamError("bad_arguments", str(exc)) from None
-
-    def substitute(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in parts["path"] or parts["path"][name] is None:
-            raise UpstreamError("bad_arguments", f"The path parameter {name} is required.")
-        try:
-            return _path_value(name, parts["path"][name])
-        except UnicodeEncodeError:
-            raise UpstreamError("bad_arguments",
-                                _unsendable_message(f"The path parameter {name}", parts["path"][name])) from None
-
-    path = _PATH_TEMPLATE.sub(substitute, tool.path)
-    if "?" in path or "#" in path:  # only the template's own: substituted values are already encoded
-        path = path.replace("?", "%3F").replace("#", "%23")
-    if not path.startswith("/"):
-        path = "/" + path
-
-    query = _query_items(parts["query"])
+    if serialized is None:
+        serialized = serialize(tool, arguments)
+    parts, path = serialized.parts, serialized.path
+    query = list(serialized.query)
     headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json, */*;q=0.5"}
     request_id = request_context.current().request_id
     if request_id:
         headers["X-Request-ID"] = request_id
-    for name, value in parts["header"].items():
-        if value is None or name.lower() in _FORBIDDEN_ARG_HEADERS:
-            continue
-        _check_name(tool, "header", name)
-        headers[name] = _single_line("header", name, _text(value))
-    cookies = {name: _cookie_value(tool, name, _text(value)) for name, value in parts["cookie"].items()
-               if value is not None}
+    headers.update(serialized.headers)
+    cookies = dict(serialized.cookies)
+    for location, name, problem in serialized.problems:
+        replaced = auth is not None and (
+            name in {k.lower() for k in auth.headers} if location == "header" else name in auth.cookies)
+        if not replaced:
+            raise problem
 
     if auth is not None:
         # Credentials last: they replace any same-named argument.
@@ -349,7 +465,7 @@ def _unencodable(tool, environment, parts: dict[str, Any], auth, headers: Mappin
     auth_headers = set(auth.headers) if auth is not None else set()
     auth_cookies = set(auth.cookies) if auth is not None else set()
     for name, value in parts["query"].items():
-        sent = [item for item in _query_items({name: value}) if item[0] not in auth_query]
+        sent = [item for item in _query_pairs(tool, name, value) if item[0] not in auth_query]
         if message := _unsendable_message(f"The query parameter {name}", sent):
             return UpstreamError("bad_arguments", message)
     for where, given, sending, replaced in (("header", parts["header"], headers, auth_headers),
@@ -382,14 +498,21 @@ def _unencodable(tool, environment, parts: dict[str, Any], auth, headers: Mappin
                                            "cannot carry.")
 
 
+def _query_pairs(tool, name: str, value: Any) -> list[tuple[str, str]]:
+    target = next((t for t in tool.arg_map.values() if t["in"] == "query" and t["name"] == name), None)
+    if target is not None and target.get("media"):
+        return [(name, _text(value))]
+    return parameters.query_pairs(name, value, *parameters.style_of(target or {"in": "query"}))
+
+
 def _form_fields(body: Any) -> dict[str, str]:
     if not isinstance(body, dict):
         raise UpstreamError("bad_arguments", "A form body must be an object.")
     return {str(k): _text(v) for k, v in body.items() if v is not None}
 
 
-def prepare_request(*, tool, environment, arguments: Mapping[str, Any],
-                    secrets: Callable[[], tuple] | None = None) -> UpstreamRequest:
+def prepare_request(*, tool, environment, arguments: Mapping[str, Any], secrets: Callable[[], tuple] | None = None,
+                    serialized: Serialized | None = None) -> UpstreamRequest:
     """``build_request`` with the environment's decrypted credentials (sync). ``secrets``
     returns the credential material (the gateway passes its in-memory copy, see snapshot.py);
     without it the material is read from the database and decrypted."""
@@ -402,7 +525,7 @@ def prepare_request(*, tool, environment, arguments: Mapping[str, Any],
         auth = auth_from_secrets(materials, environment)
     except DomainError as exc:
         raise UpstreamError("credentials", exc.message) from None
-    return build_request(tool, environment, arguments, auth=auth)
+    return build_request(tool, environment, arguments, auth=auth, serialized=serialized)
 
 
 # --------------------------------------------------------------------------- destination

@@ -21,6 +21,7 @@ quality.huge_schema                 medium   inputSchema JSON larger than 8 KB
 quality.huge_output_schema          low      outputSchema JSON larger than 32 KB
 quality.deprecated_tools            info     deprecated operations exposed as tools
 quality.unsendable_parameter        medium   header/cookie parameter named with characters HTTP refuses
+quality.unsupported_pattern         high     a schema pattern RE2 cannot run: calls needing it are refused
 =================================== ======== ===============================================
 """
 
@@ -31,6 +32,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
+from apps.gateway.validation import pattern_problem
 from apps.inventory.toolgen import IGNORED_HEADER_PARAMS, OUTPUT_WRAP_KEY, estimate_tokens, is_wrapped, json_size
 from apps.specs.domain import Finding, ToolDef
 
@@ -118,6 +120,7 @@ def quality_findings(tools: list[ToolDef]) -> list[Finding]:
     findings.extend(_huge_schemas(tools, sizes))
     findings.extend(_deprecated(tools))
     findings.extend(_unsendable_parameters(tools))
+    findings.extend(_unsupported_patterns(tools))
     return findings
 
 
@@ -434,5 +437,60 @@ def _unsendable_parameters(tools: list[ToolDef]) -> Iterator[Finding]:
             message=f"{len(bad)} tool(s) have header or cookie parameters whose names HTTP cannot carry ({examples}); "
             "calls that pass them are refused",
             remediation=f"Rename them in the spec using {HTTP_NAME_CHARACTERS} only.",
+            tools=tuple(bad),
+        )
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+               "unevaluatedItems", "unevaluatedProperties")
+
+
+def _pointer(parts: tuple[str, ...]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _patterns(schema: Any, where: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """``(JSON pointer, pattern)`` of every ``pattern`` and ``patternProperties`` key in a schema."""
+    if not isinstance(schema, dict):
+        return
+    if isinstance(schema.get("pattern"), str):
+        yield _pointer((*where, "pattern")), schema["pattern"]
+    for keyword in _SCHEMA_MAPS:
+        children = schema.get(keyword)
+        if isinstance(children, dict):
+            for key, child in children.items():
+                if keyword == "patternProperties":
+                    yield _pointer((*where, keyword, key)), key
+                yield from _patterns(child, (*where, keyword, key))
+    for keyword in _SCHEMA_LISTS:
+        children = schema.get(keyword)
+        if isinstance(children, list):
+            for index, child in enumerate(children):
+                yield from _patterns(child, (*where, keyword, str(index)))
+    for keyword in _SCHEMA_ONE:
+        yield from _patterns(schema.get(keyword), (*where, keyword))
+
+
+def _unsupported_patterns(tools: list[ToolDef]) -> Iterator[Finding]:
+    """The gateway runs schema patterns on RE2 (linear time, never Python's backtracking ``re``,
+    on agent input); a pattern RE2 cannot compile (backreferences, lookaround) makes it refuse
+    every call that would need it, so the import says which tool, parameter and pointer."""
+    bad: dict[str, list[str]] = {}
+    for tool in tools:
+        for pointer, pattern in _patterns(tool.input_schema):
+            if pattern_problem(pattern) is not None:
+                parts = pointer.split("/")
+                parameter = parts[2] if len(parts) > 2 and parts[1] == "properties" else "(schema)"
+                bad.setdefault(tool.name, []).append(f"{parameter} at inputSchema{pointer} ({pattern[:60]!r})")
+    if bad:
+        examples = "; ".join(f"{tool}: {places[0]}" for tool, places in list(bad.items())[:_MAX_NAMES_IN_MESSAGE])
+        yield Finding(
+            code="quality.unsupported_pattern",
+            severity="high",
+            message=f"{len(bad)} tool(s) have schema patterns the gateway's linear-time regex engine (RE2) cannot run "
+            f"({examples}); calls that pass a value the pattern must check are refused",
+            remediation="Rewrite the patterns in RE2 syntax (no backreferences or lookaround) and re-import.",
             tools=tuple(bad),
         )

@@ -27,6 +27,12 @@ Input schema (``inputSchema``)
     ``{property: {"in": "path"|"query"|"header"|"cookie"|"body", "name": original}}``.
     A spread body property has ``in: body`` and its original property name; the
     whole body has ``{"in": "body", "name": ""}``.  ``request_parts`` applies it.
+    A parameter that declares a serialization other than its location's default also
+    carries ``"style"`` and/or ``"explode"`` (OpenAPI 3 names; Swagger 2's ``collectionFormat``
+    arrives converted, ``tsv`` as ``tabDelimited``), and one described by ``content``
+    carries ``"media"`` (its media type); the gateway serializes with them
+    (``apps.gateway.upstream.serialize``). Entries without them use the defaults, so tools
+    imported before these keys existed keep their meaning.
 
 Output schema (``outputSchema``)
     The first 2xx JSON response schema.  MCP requires ``type: object``; anything else
@@ -295,7 +301,8 @@ class _Input:
     arg_map: dict[str, dict[str, str]] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)
 
-    def add(self, candidates: list[str], schema: Any, location: str, original: str, required: bool) -> None:
+    def add(self, candidates: list[str], schema: Any, location: str, original: str, required: bool,
+            serialization: Mapping[str, Any] | None = None) -> None:
         name = next((c for c in candidates if c not in self.taken), None)
         if name is None:
             stem, number = candidates[-1], 2
@@ -304,7 +311,7 @@ class _Input:
             name = f"{stem}_{number}"
         self.taken.add(name)
         self.properties[name] = schema
-        self.arg_map[name] = {"in": location, "name": original}
+        self.arg_map[name] = {"in": location, "name": original, **(serialization or {})}
         if required:
             self.required.append(name)
 
@@ -351,6 +358,7 @@ def _input_schema(
                 location,
                 param.name,
                 param.required,
+                _serialization(param),
             )
     if media is not None:
         _add_body(assembled, op.request_body or {}, media, session)
@@ -359,6 +367,25 @@ def _input_schema(
         schema["required"] = assembled.required
     schema["additionalProperties"] = False
     return session.finish(schema), assembled.arg_map
+
+
+#: OpenAPI 3 default ``style`` per parameter location; ``explode`` defaults to true for ``form`` only.
+DEFAULT_STYLES = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
+
+
+def _serialization(param: Parameter) -> dict[str, Any]:
+    """The ``arg_map`` keys describing how a parameter is serialized, only where it differs
+    from the default (see the module docstring)."""
+    out: dict[str, Any] = {}
+    if param.media_type:
+        out["media"] = param.media_type
+        return out
+    style = param.style or DEFAULT_STYLES[param.location]
+    if style != DEFAULT_STYLES[param.location]:
+        out["style"] = style
+    if param.explode is not None and param.explode != (style == "form"):
+        out["explode"] = param.explode
+    return out
 
 
 def _parameter_schema(param: Parameter, session: _Session) -> Any:

@@ -47,6 +47,9 @@ class Parameter:
     description: str = ""
     schema: dict[str, Any] = field(default_factory=dict)
     deprecated: bool = False
+    style: str = ""  # as declared ("" = the location's default); Swagger 2 collectionFormat converted
+    explode: bool | None = None  # as declared (None = the style's default)
+    media_type: str = ""  # a parameter described by ``content`` (its value is sent as that media type)
 
 
 @dataclass

@@ -1032,6 +1032,7 @@ _V2_COLLECTION_STYLES = {
     "ssv": ("spaceDelimited", False),
     "pipes": ("pipeDelimited", False),
     "multi": ("form", True),
+    "tsv": ("tabDelimited", False),  # no OpenAPI 3 style: the gateway joins with a tab (Swagger 2's rule)
 }
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _V2_OAUTH_FLOWS = {
@@ -1459,9 +1460,20 @@ def _parameters(raw: Any, pointer: str, refs: _LocalRefs, warnings: list[SpecWar
                 description=_text(param.get("description")).strip(),
                 schema=_parameter_schema(param),
                 deprecated=param.get("deprecated") is True,
+                style=param["style"] if isinstance(param.get("style"), str) else "",
+                explode=param["explode"] if isinstance(param.get("explode"), bool) else None,
+                media_type=_parameter_media(param),
             )
         )
     return result
+
+
+def _parameter_media(param: dict[str, Any]) -> str:
+    """The media type of a parameter described by ``content`` instead of ``schema``."""
+    content = param.get("content")
+    if "schema" in param or not isinstance(content, dict) or not content:
+        return ""
+    return str(next(iter(content)))
 
 
 def _parameter_schema(param: dict[str, Any]) -> dict[str, Any]:

@@ -114,7 +114,9 @@ def test_petstore_v2_tools_in_detail():
         },
         "additionalProperties": False,
     }
-    assert find_pets.arg_map == {"tags": {"in": "query", "name": "tags"}, "limit": {"in": "query", "name": "limit"}}
+    # collectionFormat csv (the default): form style, not exploded (?tags=a,b), kept for the gateway
+    assert find_pets.arg_map == {"tags": {"in": "query", "name": "tags", "explode": False},
+                                 "limit": {"in": "query", "name": "limit"}}
     pet = {
         "type": "object",
         "allOf": [
