@@ -20,8 +20,9 @@ What it does
       included (gzip and deflate are decoded, under the same cap); the header section at
       ``MAX_HEADER_BYTES`` and ``MAX_HEADERS``. Informational (1xx) responses are skipped.
     * TLS with certificate and host name verification (certifi's CA bundle, as httpx does, or
-      the one ``upstream_ssl_context`` builds from ``MCP_UPSTREAM_CA_BUNDLE``), SNI and verification against the URL's host even though the socket connects to the
-      checked, pinned address.
+      the one ``upstream_ssl_context`` builds from ``MCP_UPSTREAM_CA_BUNDLE``), SNI and
+      verification against the URL's host even though the socket connects to the checked,
+      pinned address.
     * No cookies, no proxies from the environment, no redirects (upstream.py decides), no
       request pipelining. Cancellation (the caller's deadline) closes the connection.
 """
