@@ -87,9 +87,10 @@ async def database_pair() -> list[Timed]:
     import psycopg_pool
 
     from apps.gateway import db
+    from bench.retired import ConnectionPool
 
     kwargs = db._connection_kwargs()
-    ours = db.ConnectionPool(kwargs, 4)
+    ours = ConnectionPool(kwargs, 4)
     theirs = psycopg_pool.AsyncConnectionPool(kwargs=kwargs, min_size=1, max_size=4, open=False,
                                               check=psycopg_pool.AsyncConnectionPool.check_connection)
     await theirs.open(wait=True)
@@ -102,7 +103,7 @@ async def database_pair() -> list[Timed]:
                 await (await conn.execute("SELECT 1")).fetchone()
         return call
 
-    timed = [Timed("ours: db.ConnectionPool", "database", select(ours)),
+    timed = [Timed("ours: retired ConnectionPool", "database", select(ours)),
              Timed("psycopg_pool (check_connection)", "database", select(theirs)),
              Timed("psycopg_pool (no check)", "database", select(unchecked))]
 
