@@ -11,8 +11,9 @@ Pairs, each the same operation on the same server:
 * database pool: ``apps.gateway.db.ConnectionPool`` (ours, kept until this bench) vs
   ``psycopg_pool.AsyncConnectionPool`` (with ``check_connection``, as the gateway now uses it):
   take a connection, ``SELECT 1``, give it back;
-* Redis: ``apps.gateway.ratelimit.ScriptClient`` (RESP2 on asyncio streams) vs
-  ``redis.asyncio`` with the hiredis parser: the rate-limit script by EVALSHA on two keys;
+* Redis: the gateway's former ``ScriptClient`` (RESP2 on asyncio streams, bench/retired.py) vs
+  ``redis.asyncio`` with the hiredis parser (as apps/gateway/ratelimit.py now uses it): the
+  rate-limit script by EVALSHA on two keys;
 * upstream HTTP: ``apps.gateway.transport.UpstreamPool`` (asyncio + httptools) vs httpcore's
   ``AsyncConnectionPool`` pinned to the checked address (the shape egress.py gives httpx) and
   ``httpx.AsyncClient`` on that pool: one keep-alive GET with a small JSON answer.
@@ -118,7 +119,8 @@ async def redis_pair() -> list[Timed]:
     import redis.asyncio as aioredis
     from redis.utils import HIREDIS_AVAILABLE
 
-    from apps.gateway.ratelimit import HIT_SCRIPT, ScriptClient
+    from apps.gateway.ratelimit import HIT_SCRIPT
+    from bench.retired import ScriptClient
 
     if not HIREDIS_AVAILABLE:
         raise SystemExit("hiredis is not installed: pip install hiredis")
@@ -139,7 +141,7 @@ async def redis_pair() -> list[Timed]:
     async def close():
         await ours.close()
         await theirs.aclose()
-    return [Timed("ours: ratelimit.ScriptClient", "redis", ours_call),
+    return [Timed("ours: retired ScriptClient", "redis", ours_call),
             Timed("redis.asyncio + hiredis", "redis", theirs_call)], close
 
 
