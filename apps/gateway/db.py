@@ -58,6 +58,7 @@ from .selectors import CALLER_UNCHANGED_SOURCE, Caller, CallerFingerprint
 logger = logging.getLogger("mcpforge.gateway")
 
 POOL_TIMEOUT_SECONDS = 10
+RECONNECT_SECONDS = 5
 CONNECTION_MAX_AGE_SECONDS = 1800  # reconnect now and then (server-side memory, failovers behind a proxy)
 MAX_CACHED_CALLERS = 2048
 MAX_BATCH = 200  # audit rows per statement
@@ -86,9 +87,13 @@ def new_pool(kwargs: dict[str, Any], size: int, timeout: float = POOL_TIMEOUT_SE
     a read-only statement is retried once (``HotPathDatabase.fetchone``).
     A connection returned in a transaction or with a statement still running is rolled back
     or closed by the pool, never lent as is. Callers wait at most ``timeout`` for a free
-    connection (``PoolTimeout``)."""
+    connection (``PoolTimeout``). While the database is unreachable the pool's reconnection
+    attempts back off; ``RECONNECT_SECONDS`` caps each series, so that the next call after the
+    database is back starts a fresh attempt instead of waiting out a long backoff
+    (tests/drills/test_postgres_outage.py)."""
     return AsyncConnectionPool(kwargs=kwargs, min_size=1, max_size=max(1, size), timeout=timeout,
-                               max_lifetime=CONNECTION_MAX_AGE_SECONDS, name="gateway-hot-path", open=False)
+                               max_lifetime=CONNECTION_MAX_AGE_SECONDS, reconnect_timeout=RECONNECT_SECONDS,
+                               name="gateway-hot-path", open=False)
 
 
 class HotPathDatabase:
@@ -134,6 +139,8 @@ class HotPathDatabase:
         assert self.pool is not None, "HotPathDatabase.open() first"
         try:
             return await self._fetchone(sql, params)
+        except PoolTimeout:  # no connection could be had within the timeout: waiting again would not help
+            raise
         except psycopg.OperationalError:
             await self._drop_dead_connections()
             if not idempotent:
