@@ -27,7 +27,7 @@ info: {title: Broken upstream, version: "1.0"}
 servers: [{url: "http://broken.invalid"}]
 paths:
   /hang: {get: {operationId: getHang, summary: Never answers, responses: {"200": {description: ok}}}}
-  /reset: {get: {operationId: getReset, summary: Resets the connection, responses: {"200": {description: ok}}}}
+  /abrupt: {get: {operationId: getAbrupt, summary: Ends the connection abruptly, responses: {"200": {description: ok}}}}
   /big: {get: {operationId: getBig, summary: Answers 10 MB, responses: {"200": {description: ok}}}}
 """
 
@@ -63,7 +63,7 @@ class BrokenUpstream:
             path = request.split(b" ", 2)[1]
             if path.startswith(b"/hang"):
                 conn.recv(1)  # until the client gives up and closes
-            elif path.startswith(b"/reset"):
+            elif path.startswith(b"/abrupt"):
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 conn.close()  # RST
             elif path.startswith(b"/big"):
@@ -113,7 +113,7 @@ def test_hang_reset_and_10mb_give_clean_errors_and_leave_no_connection(world, br
     token = world.tokens["member"]
 
     async def calls(client):
-        return [await client.call_tool(name, {}) for name in ("getHang", "getReset", "getBig", "getHang")]
+        return [await client.call_tool(name, {}) for name in ("getHang", "getAbrupt", "getBig", "getHang")]
 
     hang, reset, big, hang_again = run_client(broken, token, calls)
     pool = gateway.http  # the running gateway's upstream pool (same process)
