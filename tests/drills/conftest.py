@@ -67,7 +67,9 @@ def gateway_process(*, workers: int = 1, **env: str) -> Iterator[str]:
     log = _log("drill-gateway")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "mcpforge.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+         # longer than a loaded client's gap between calls: no keep-alive race on the client side
+         "--timeout-keep-alive", "30"],
         cwd=REPO_ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
