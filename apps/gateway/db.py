@@ -79,9 +79,9 @@ def _connection_kwargs() -> dict[str, Any]:
 def new_pool(kwargs: dict[str, Any], size: int, timeout: float = POOL_TIMEOUT_SECONDS) -> AsyncConnectionPool:
     """psycopg_pool's ``AsyncConnectionPool``, not opened yet (``await pool.open()``).
 
-    Measured against the hand-written pool this module used to carry (bench/libraries.py: about
-    40 µs more CPU per call, under the 100 µs bar that justifies our own code). No ``check``
-    on checkout: it costs a round trip per statement (about 250 µs of CPU in the same bench);
+    Measured against the hand-written pool this module used to carry (bench/libraries.py: 10-40 µs
+    more CPU per call, under the 100 µs bar that justifies our own code). No ``check``
+    on checkout: it costs a round trip per statement (about 200 µs of CPU in the same bench);
     a connection the server dropped while idle fails its next statement instead, the pool
     discards it when it comes back broken, ``pool.check()`` drops the other dead idle ones, and
     a read-only statement is retried once (``HotPathDatabase.fetchone``).
