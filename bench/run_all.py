@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["import_specs.py", "classify.py", "classify_eval.py", "conditions.py", "report.py", "gateway.py"]
+BENCHES = ["import_specs.py", "classify.py", "classify_eval.py", "conditions.py", "report.py", "gateway.py",
+           "libraries.py"]
 
 
 def main() -> int:

@@ -42,6 +42,12 @@ def get_int(name: str) -> int:
     return int(value)
 
 
+def upstream_ca_bundle() -> str:
+    """``MCP_UPSTREAM_CA_BUNDLE``: "" (certifi), ``system`` (truststore) or a PEM path."""
+    value = getattr(settings, "MCP_UPSTREAM_CA_BUNDLE", None)
+    return os.environ.get("MCP_UPSTREAM_CA_BUNDLE", "") if value is None else str(value)
+
+
 def allowed_origins() -> frozenset[str]:
     """Browser origins that may call the MCP endpoint: ``MCP_ALLOWED_ORIGINS`` (comma separated)
     plus the product's own origin (SITE_URL), so the connect page could test the endpoint."""

@@ -19,9 +19,10 @@ What it does
     * The response body is cut at ``limit`` bytes (``ResponseTooLarge``), decoded bytes
       included (gzip and deflate are decoded, under the same cap); the header section at
       ``MAX_HEADER_BYTES`` and ``MAX_HEADERS``. Informational (1xx) responses are skipped.
-    * TLS with certificate and host name verification (certifi's CA bundle, as httpx does),
-      SNI and verification against the URL's host even though the socket connects to the
-      checked, pinned address.
+    * TLS with certificate and host name verification (certifi's CA bundle, as httpx does, or
+      the one ``upstream_ssl_context`` builds from ``MCP_UPSTREAM_CA_BUNDLE``), SNI and
+      verification against the URL's host even though the socket connects to the checked,
+      pinned address.
     * No cookies, no proxies from the environment, no redirects (upstream.py decides), no
       request pipelining. Cancellation (the caller's deadline) closes the connection.
 """
@@ -34,6 +35,7 @@ import ssl
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httptools
 
@@ -67,13 +69,39 @@ class Destination:
     server_name: str  # TLS SNI and certificate host name (the URL's host)
 
 
-def _ssl_context() -> ssl.SSLContext:
-    try:
-        import certifi
+SYSTEM_STORE = "system"
 
-        return ssl.create_default_context(cafile=certifi.where())
-    except ImportError:  # pragma: no cover - certifi comes with httpx
-        return ssl.create_default_context()
+
+def upstream_ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
+    """The TLS context for upstream APIs, from ``MCP_UPSTREAM_CA_BUNDLE``.
+
+    * "" (unset): certifi's CA bundle, as httpx uses;
+    * ``system``: the operating system's trust store through truststore (where an on-premise
+      private CA is usually installed);
+    * a path to a PEM file or a directory of hashed certificates: certifi's bundle plus these
+      CAs (an upstream behind a private CA, public upstreams still verified).
+
+    Certificate and host name verification stay on in every case. A path that does not exist
+    or holds no certificate raises (``ValueError``): the gateway does not start with a trust
+    setting it cannot honour."""
+    import certifi
+
+    value = ca_bundle.strip()
+    if value == SYSTEM_STORE:
+        import truststore
+
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ssl.create_default_context(cafile=certifi.where())
+    if value:
+        path = Path(value)
+        try:
+            if path.is_dir():
+                context.load_verify_locations(capath=str(path))
+            else:
+                context.load_verify_locations(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"MCP_UPSTREAM_CA_BUNDLE={value!r} cannot be used as a CA bundle ({exc}).") from None
+    return context
 
 
 class _Exchange:
@@ -360,7 +388,7 @@ class UpstreamPool:
         loop = asyncio.get_running_loop()
         tls = destination.scheme == "https"
         if tls and self.ssl_context is None:
-            self.ssl_context = _ssl_context()
+            self.ssl_context = upstream_ssl_context()
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, connection = await loop.create_connection(

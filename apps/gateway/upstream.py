@@ -553,7 +553,8 @@ def new_async_client() -> transport.UpstreamPool:
     Set-Cookie must neither pile up in the process nor reach another caller's call) and reads
     no proxy settings from the environment (they must not reroute upstream calls)."""
     return transport.UpstreamPool(connect_timeout=min(conf.get_int("MCP_UPSTREAM_TIMEOUT_SECONDS"),
-                                                      conf.get_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS")))
+                                                      conf.get_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS")),
+                                  ssl_context=transport.upstream_ssl_context(conf.upstream_ca_bundle()))
 
 
 def _same_origin(a, b: httpx.URL) -> bool:

@@ -1,6 +1,6 @@
-"""The gateway's own PostgreSQL connection pool (``apps.gateway.db.ConnectionPool``) on the real
-database: reuse, the bound and its timeout, no reuse of a connection a statement broke, and a
-backend the server killed while idle."""
+"""The gateway's PostgreSQL pool (psycopg_pool, configured by ``apps.gateway.db.new_pool``) on the
+real database: reuse, the bound and its timeout, no reuse of a connection a cancelled statement
+left busy, and a backend the server killed while idle."""
 
 from __future__ import annotations
 
@@ -8,23 +8,24 @@ import asyncio
 
 import psycopg
 import pytest
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from apps.gateway import selectors
-from apps.gateway.db import ConnectionPool, HotPathDatabase, _connection_kwargs
+from apps.gateway.db import HotPathDatabase, _connection_kwargs, new_pool
 from tests.gateway.conftest import make_token, run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def backend_pid(pool: ConnectionPool) -> int:
+async def backend_pid(pool: AsyncConnectionPool) -> int:
     async with pool.connection() as conn:
         return (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
 
 
-def test_connections_are_reused_bounded_and_dropped_when_a_statement_fails():
+def test_connections_are_reused_bounded_and_dropped_when_a_statement_is_cut_short():
     async def go():
-        pool = ConnectionPool(_connection_kwargs(), size=1, timeout=0.3)
+        pool = new_pool(_connection_kwargs(), size=1, timeout=0.3)
+        await pool.open(wait=True)
         try:
             first, again = await backend_pid(pool), await backend_pid(pool)
             # the only connection is busy: a second caller waits, then gets PoolTimeout
@@ -32,47 +33,57 @@ def test_connections_are_reused_bounded_and_dropped_when_a_statement_fails():
                 with pytest.raises(PoolTimeout):
                     async with pool.connection():
                         pass
-            # a statement cut short by a deadline leaves its connection unusable: not reused
+            # a statement cut short by a deadline is cancelled on the server; its connection is
+            # lent again only once idle (the next statement gets its own answer)
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.2), pool.connection() as conn:
                     await conn.execute("SELECT pg_sleep(5)")
             after_cancel = await backend_pid(pool)
-            # an error inside the statement: same
+            # an error inside an autocommit statement leaves the connection idle and usable
             with pytest.raises(psycopg.errors.DivisionByZero):
                 async with pool.connection() as conn:
                     await conn.execute("SELECT 1 / 0")
-            after_error = await backend_pid(pool)
+            async with pool.connection() as conn:
+                usable = (await (await conn.execute("SELECT 1")).fetchone())[0]
+            with psycopg.connect(**_connection_kwargs()) as admin:  # nothing left running on the server
+                sleeping = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)' "
+                                         "AND state = 'active' AND pid = %s", [first]).fetchone()[0]
         finally:
             await pool.close()
-        return first, again, after_cancel, after_error
+        return first, again, after_cancel, usable, sleeping
 
-    first, again, after_cancel, after_error = run_async(go())
+    first, again, after_cancel, usable, sleeping = run_async(go())
     assert first == again
-    assert len({first, after_cancel, after_error}) == 3
+    assert after_cancel > 0
+    assert usable == 1 and sleeping == 0
 
 
-def test_a_backend_killed_between_calls_costs_no_refusal(people):
-    """The database restarts or an admin kills the connection: the caller lookup (read-only)
-    is retried on a new connection, so the agent never notices."""
+def test_backends_killed_between_calls_cost_no_refusal(people):
+    """The database restarts or an admin kills the connections: the caller lookup and the
+    token's touch (read-only, idempotent) are retried on a new connection after the pool has
+    dropped every dead idle one, so the agent never notices."""
     raw = make_token(people.member, people.org)
     params = selectors.caller_params(raw_token=raw, org_slug=people.org.slug, project_slug="no-such-project",
                                      env_slug="development")
 
     async def go():
-        hot = HotPathDatabase(2)
+        hot = HotPathDatabase(3)
         await hot.open()
         try:
-            killed = await backend_pid(hot.pool)
+            async with hot.pool.connection() as a, hot.pool.connection() as b:  # two idle ones afterwards
+                killed = {(await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0] for conn in (a, b)}
             with psycopg.connect(**_connection_kwargs()) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", [killed])
+                admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(killed)])
             await asyncio.sleep(0.1)
-            try:
-                await hot.caller(raw_token=raw, params=params)
-            except selectors.GatewayRefusal as refusal:  # the endpoint does not exist: a 404, not a 503
-                outcome = refusal.status
-            return killed, outcome, await backend_pid(hot.pool)
+            outcomes = []
+            for _ in range(3):
+                try:
+                    await hot.caller(raw_token=raw, params=params)
+                except selectors.GatewayRefusal as refusal:  # the endpoint does not exist: a 404, not a 503
+                    outcomes.append(refusal.status)
+            return killed, outcomes, await backend_pid(hot.pool)
         finally:
             await hot.close()
 
-    killed, outcome, now = run_async(go())
-    assert outcome == 404 and now != killed
+    killed, outcomes, now = run_async(go())
+    assert outcomes == [404, 404, 404] and now not in killed

@@ -6,9 +6,10 @@ import asyncio
 import uuid
 
 import pytest
+import redis.asyncio
 from django.conf import settings
 
-from apps.gateway.ratelimit import Limit, RateLimiter, ScriptClient, parse_url
+from apps.gateway.ratelimit import Limit, RateLimiter
 from apps.gateway.validation import SchemaBroken, argument_errors
 from tests.gateway.conftest import run_async
 
@@ -68,7 +69,7 @@ def test_fixed_window_limits_in_redis():
             # two limits in one script call: the tool's is the one exceeded
             both = [await limiter.hit([Limit("token", key + "b", 10), Limit("tool", key + "b", 1)], now=now)
                     for _ in range(2)]
-            ttl = await limiter._redis.call("TTL", f"mcpforge:rl:token:{key}:{int(now // 60)}")
+            ttl = await limiter._redis.ttl(f"mcpforge:rl:token:{key}:{int(now // 60)}")
         finally:
             await limiter.close()
         return verdicts, next_minute, unlimited, both, ttl
@@ -102,15 +103,17 @@ def test_the_script_is_reloaded_and_a_dropped_connection_replaced():
         now = 60 * 16_000_000 + 5.0
         try:
             first = await limiter.hit([Limit("token", key, 100)], now=now)
-            await limiter._redis.call("SCRIPT", "FLUSH")
+            await limiter._redis.script_flush()
             after_flush = await limiter.hit([Limit("token", key, 100)], now=now)
-            _, writer = limiter._redis._idle[-1]
-            host, port = writer.get_extra_info("sockname")[:2]
-            admin = ScriptClient(settings.REDIS_URL)
-            assert await admin.call("CLIENT", "KILL", "ADDR", f"{host}:{port}") == 1  # from another connection
-            await admin.close()
+            admin = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+            name = f"rl-{key}"
+            await limiter._redis.client_setname(name)  # the connection the limiter keeps
+            clients = [c for c in await admin.client_list() if c["name"] == name]
+            assert len(clients) == 1
+            assert await admin.client_kill_filter(_id=clients[0]["id"]) == 1  # from another connection
+            await admin.aclose()
             after_kill = await limiter.hit([Limit("token", key, 100)], now=now)
-            count = await limiter._redis.call("GET", f"mcpforge:rl:token:{key}:{int(now // 60)}")
+            count = await limiter._redis.get(f"mcpforge:rl:token:{key}:{int(now // 60)}")
         finally:
             await limiter.close()
         return first, after_flush, after_kill, count
@@ -160,32 +163,20 @@ def fake_redis_run(replies: list[bytes], url_template: str, limits: list[Limit])
     return run_async(scenario())
 
 
-def test_handshake_noscript_fallback_and_error_replies():
+def test_error_replies_and_garbage_fail_closed():
+    """Whatever a server answers instead of the script's counts (an authentication error, a
+    script error, something that is not Redis at all), the verdict is 'unavailable'."""
     limits = [Limit("token", "t1", 5), Limit("tool", "e1:getItem", 1)]
-    verdict, commands = fake_redis_run(
-        [b"+OK\r\n", b"+OK\r\n", b"-NOSCRIPT No matching script.\r\n", b"*2\r\n:1\r\n:2\r\n"],
-        "redis://agent:s%40cret@127.0.0.1:{port}/3", limits)
-    assert [c[0] for c in commands] == [b"AUTH", b"SELECT", b"EVALSHA", b"EVAL"]
-    assert commands[0] == [b"AUTH", b"agent", b"s@cret"] and commands[1] == [b"SELECT", b"3"]
-    assert commands[2][2] == b"2" and commands[2][5] == b"120"
-    assert commands[2][3].startswith(b"mcpforge:rl:token:t1:") and commands[2][4].startswith(b"mcpforge:rl:tool:e1:")
-    assert commands[3][1].strip().startswith(b"local counts")
-    assert not verdict.allowed and verdict.scope == "tool" and verdict.limit == 1  # 2 > 1
-
-    refused, _ = fake_redis_run([b"-WRONGPASS invalid username-password pair\r\n"],
+    many = 20  # redis-py's handshake and retries may ask more than once
+    refused, _ = fake_redis_run([b"-WRONGPASS invalid username-password pair\r\n"] * many,
                                 "redis://:bad@127.0.0.1:{port}/0", limits)
-    broken, _ = fake_redis_run([b"HTTP/1.1 400 Bad Request\r\n\r\n"], "redis://127.0.0.1:{port}/0", limits)
-    script_error, _ = fake_redis_run([b"-ERR Error running script\r\n"], "redis://127.0.0.1:{port}", limits)
-    assert refused.unavailable and broken.unavailable and script_error.unavailable
+    broken, _ = fake_redis_run([b"HTTP/1.1 400 Bad Request\r\n\r\n"] * many, "redis://127.0.0.1:{port}/0", limits)
+    script_error, _ = fake_redis_run([b"-ERR Error running script\r\n"] * many, "redis://127.0.0.1:{port}", limits)
+    wrong_shape, _ = fake_redis_run([b"+OK\r\n"] * many, "redis://127.0.0.1:{port}", limits)
+    assert refused.unavailable and broken.unavailable and script_error.unavailable and wrong_shape.unavailable
+    assert not (refused.allowed or broken.allowed or script_error.allowed or wrong_shape.allowed)
 
 
-def test_redis_urls():
-    assert parse_url("redis://127.0.0.1:6379/15").db == 15
-    assert parse_url("rediss://u:p%40w@cache.internal/2") == parse_url("rediss://u:p%40w@cache.internal:6379?db=2")
-    secure = parse_url("rediss://u:p%40w@cache.internal/2")
-    assert secure.tls and secure.password == "p@w" and secure.username == "u" and secure.host == "cache.internal"
-    assert parse_url("unix:///run/redis.sock?db=4").path == "/run/redis.sock"
-    with pytest.raises(ValueError, match="redis://"):
-        parse_url("http://127.0.0.1:6379")
-    with pytest.raises(ValueError, match="database number"):
-        parse_url("redis://127.0.0.1/abc")
+def test_a_redis_url_redis_py_cannot_read_stops_the_gateway_from_starting():
+    with pytest.raises(ValueError):
+        RateLimiter("http://127.0.0.1:6379")

@@ -1,0 +1,130 @@
+"""Drill: a Celery worker is killed (SIGKILL) while it executes an approved call.
+
+The upstream holds the call open, so the worker is certainly mid-call when it dies. The task
+is delivered again to a second worker (as the broker does once the message's visibility
+timeout passes; here it is sent again at once), which must not call the upstream a second
+time: the request is "executing" and stays so. The sweep then fails it with the reason, and the
+reviewer sees that reason on the request's page and in the status an agent reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from apps.approvals import selectors, services, tasks
+from apps.approvals.models import ApprovalRequest
+from apps.audit.models import AuditEvent
+from tests.conftest import ARTIFACTS_DIR, REPO_ROOT, wait_for
+
+from .conftest import Recorder, build_world, queue_request, serve_recorder
+
+pytestmark = [pytest.mark.drill, pytest.mark.worker, pytest.mark.django_db(transaction=True),
+              pytest.mark.timeout(240)]
+
+
+def start_worker(name: str) -> subprocess.Popen:
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ, MCPFORGE_TESTING="true", REDIS_URL=settings.REDIS_URL,
+               CELERY_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+               DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+                            f"{db['PORT'] or 5432}/{db['NAME']}")
+    env.setdefault("SECRET_KEY", "test-secret-key")
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    log_path = ARTIFACTS_DIR / f"celery-drill-{name}.log"
+    log_path.write_bytes(b"")
+    log = open(log_path, "ab")  # noqa: SIM115 - closed by stop()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "mcpforge", "worker", "--pool=solo", "--loglevel=INFO", "-n",
+         f"{name}@%h", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle",
+         "--without-heartbeat"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: proc.poll() is not None or b"ready." in log_path.read_bytes(), timeout=60)
+    assert proc.poll() is None, log_path.read_text()[-2000:]
+    proc.log_path, proc.log_file = log_path, log
+    return proc
+
+
+def stop(proc) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    proc.log_file.close()
+
+
+@pytest.fixture
+def holding_upstream():
+    """The upstream: records the call, then holds it open until released (60 s at most)."""
+    recorder = Recorder()
+    release = threading.Event()
+
+    def respond(method, path, body):
+        release.wait(60)
+        return 200, {"id": 7, "status": "placed"}
+
+    server = serve_recorder(recorder, respond)
+    recorder.release = release
+    yield recorder
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_worker_killed_mid_call_never_runs_it_twice_and_the_reviewer_sees_why(people, holding_upstream):
+    import redis
+
+    redis.Redis.from_url(settings.REDIS_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)  # no stale tasks
+    world = build_world(people, holding_upstream.url)
+    first = start_worker("drill-a")
+    second = None
+    try:
+        request = queue_request(world)
+        services.approval_decide(request=request, reviewer=people.reviewer, decision="approve", comment="go")
+        wait_for(lambda: holding_upstream.count() == 1, timeout=60)  # the worker is inside the call
+        assert ApprovalRequest.objects.get(pk=request.pk).status == "executing"
+
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        holding_upstream.release.set()
+
+        second = start_worker("drill-b")
+        tasks.execute_approved_request.delay(request.pk)  # the redelivery
+        wait_for(lambda: b"'skipped'" in second.log_path.read_bytes(), timeout=60)
+        time.sleep(0.5)
+        assert holding_upstream.count() == 1  # not called again
+        assert ApprovalRequest.objects.get(pk=request.pk).status == "executing"
+
+        # the periodic sweep, once STUCK_EXECUTION_AFTER has passed
+        later = timezone.now() + services.STUCK_EXECUTION_AFTER + timedelta(minutes=1)
+        assert services.approval_recover_stalled(now=later)["failed"] == 1
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                stop(proc)
+
+    row = ApprovalRequest.objects.get(pk=request.pk)
+    assert row.status == "failed" and "worker stopped while the call was running" in row.failure_reason
+    status = selectors.request_status_for(people.member, str(row.public_id))
+    assert status["status"] == "failed" and "outcome is unknown" in json.dumps(status)
+    reviewer = Client()
+    reviewer.force_login(people.reviewer)
+    page = reviewer.get(f"/o/{people.org.slug}/approvals/{row.public_id}/")
+    assert page.status_code == 200 and "worker stopped while the call was running" in page.content.decode()
+    executed = AuditEvent.objects.filter(organization=people.org, event_type="approval.executed")
+    assert [e.payload.get("outcome") for e in executed] == ["unknown"]
+    assert holding_upstream.count() == 1
