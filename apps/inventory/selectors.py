@@ -72,10 +72,10 @@ def version_diff(project, old_version, new_version):
 
 
 def tool_tokens(tool: Tool) -> int:
-    """Tokens one tool costs in tools/list (same estimate as toolgen: JSON characters / 4)."""
-    import json
+    """Tokens one tool costs in tools/list, counted with the real tokenizer (apps.inventory.tokens)."""
+    from .tokens import definition_tokens
 
-    return max(1, len(json.dumps(tool.mcp_definition(), separators=(",", ":"))) // 4)
+    return max(1, definition_tokens(tool.mcp_definition()))
 
 
 def tool_token_costs(version) -> dict[str, int]:
@@ -90,7 +90,7 @@ def tool_token_costs(version) -> dict[str, int]:
         return {t.operation_key: tool_tokens(t) for t in Tool.objects.filter(spec_version=version)}
 
     stamp = Tool.objects.filter(spec_version=version).aggregate(m=Max("updated_at"))["m"]
-    key = f"mcpforge:tool-tokens:{version.pk}:{stamp.timestamp() if stamp else 0}"
+    key = f"mcpforge:tool-tokens:o200k:{version.pk}:{stamp.timestamp() if stamp else 0}"
     try:
         costs = cache.get(key)
         if costs is None:
