@@ -17,7 +17,8 @@ validating calls against the full schema:
    ``maxLength`` beside a ``pattern`` are dropped (the kept pattern says it), and so are the
    OpenAPI width formats (``int32``, ``int64``, ``float``, ``double``: annotations in JSON Schema).
 3. Repeated sub-schemas (same canonical JSON, at least ``SHARED_MIN_CHARS`` long) emitted
-   once under the root ``$defs`` and referenced with a local ``$ref`` (``#/$defs/s1``).
+   once under the root ``$defs`` and referenced with a local ``$ref`` (``#/$defs/s1``); a
+   top-level property keeps its ``type`` beside the ``$ref`` (2020-12: both apply).
    Numbered series of top-level properties (``Parameter1.Name`` ... ``Parameter99.Name``,
    at least ``SERIES_MIN``, same schema, none required) become one ``patternProperties`` entry.
 4. ``outputSchema`` dropped unless ``keep_output`` (it is optional in MCP; results still
@@ -189,7 +190,10 @@ def _share(root: dict[str, Any]) -> dict[str, Any]:
                 names[key] = name
                 # the body is rewritten once, with its own repeats shared too
                 defs[name] = _map_schemas(schema, replace, depth)
-            return {"$ref": f"#/$defs/{names[key]}"}
+            ref: dict[str, Any] = {"$ref": f"#/$defs/{names[key]}"}
+            if depth == 1 and "type" in schema:  # a top-level property shows its type (same meaning)
+                ref["type"] = schema["type"]
+            return ref
         return _map_schemas(schema, replace, depth)
 
     out = _map_schemas(root, replace, 0)
