@@ -200,6 +200,13 @@ def _list_and_audit(caller: Caller, cursor: str | None, page_size: int) -> dict[
     return page
 
 
+def _describe_and_audit(caller: Caller, name: str) -> dict[str, Any]:
+    """``mcpforge_describe_tool``, audited (``tool.described``)."""
+    result = selectors.describe_tool(caller, name)
+    services.tool_described(caller=caller, name=name, result=result)
+    return result
+
+
 def _status_and_audit(caller: Caller, request_id: str) -> dict[str, Any]:
     """``mcpforge_approval_status``, audited (``approval.status_checked``)."""
     result = selectors.approval_status(caller=caller, request_id=request_id)
@@ -446,6 +453,13 @@ class Gateway:
             if not isinstance(request_id, str) or not request_id.strip():
                 return results.error_result("Pass the request_id the held call returned.")
             return await self.db.run(_status_and_audit, caller, request_id, context=caller.context)
+        if name == results.BUILTIN_DESCRIBE_TOOL and selectors.compact_listing():
+            caller = await self._confirmed(auth)
+            await self._check_rate(caller, tool_name=None)
+            described = arguments.get("name")
+            if not isinstance(described, str) or not described.strip():
+                return results.error_result("Pass the name of a tool from tools/list.")
+            return await self.db.run(_describe_and_audit, caller, described.strip(), context=caller.context)
 
         meta = getattr(params, "meta", None)
         if meta is not None and not isinstance(meta, dict):

@@ -24,7 +24,7 @@ validating calls against the full schema:
 4. ``outputSchema`` dropped unless ``keep_output`` (it is optional in MCP; results still
    carry ``structuredContent``).
 5. Past ``budget`` tokens, deep nesting is summarised: below a depth, a sub-schema becomes
-   ``{"type": <its type>, "description": "... call describe_tool for its fields"}`` (or no
+   ``{"type": <its type>, "description": "... call mcpforge_describe_tool for its fields"}`` (or no
    ``type`` when it is not a single plain type), the depth shrinking until the tool fits
    or only top-level properties remain.  Top-level ``required`` and each top-level
    property's ``type`` are always kept identical.
@@ -54,7 +54,8 @@ NESTED_DESCRIPTION_CHARS = 60
 #: below this depth property descriptions are dropped (the full schema is one describe away)
 DESCRIPTION_MAX_DEPTH = 3
 SHARED_MIN_CHARS = 60
-DESCRIBE_HINT = "call describe_tool for its fields"
+#: the gateway lists ``mcpforge_describe_tool`` beside compact definitions
+DESCRIBE_HINT = "call mcpforge_describe_tool for its fields"
 
 _WIDTH_FORMATS = frozenset({"int32", "int64", "float", "double"})
 _DROPPED = frozenset({"examples", "example", "$comment", "title", "deprecated", "readOnly", "writeOnly"})
