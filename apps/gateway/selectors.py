@@ -433,6 +433,17 @@ def tool_definitions(caller: Caller, *, compact: bool | None = None) -> list[dic
     return definitions
 
 
+def search_entries(caller: Caller) -> list[dict[str, Any]]:
+    """What ``mcpforge_search_tools`` searches: the tools this caller may list here (the same
+    governance filter as tools/list), with name, description, category and tags."""
+    snap = caller.snapshot()
+    tools = rules.callable_tools(snapshot.project_rules(snap), caller.subject,
+                                 snapshot.listing(snap, caller.project), caller.environment_ref)
+    return [{"name": definition["name"], "description": definition.get("description") or "",
+             "category": tool.category, "category_tags": list(tool.category_tags or ()), "tags": list(tool.tags or ())}
+            for tool, definition in zip(tools, _definitions_of(tools), strict=True)]
+
+
 def describe_tool(caller: Caller, name: str) -> dict[str, Any]:
     """``mcpforge_describe_tool``: the full definition of a tool this caller may list here,
     found in the caller's own full listing, so a tool they could not list (unknown, disabled,

@@ -288,6 +288,12 @@ def tool_described(*, caller: Caller, name: str, result: dict[str, Any]) -> None
     _record(caller, "tool.described", name=name[:64], outcome="error" if result.get("isError") else "ok")
 
 
+def tools_searched(*, caller: Caller, query: str, category: str, found: list[str]) -> None:
+    """Audit an agent's ``mcpforge_search_tools`` call (``tool.searched``)."""
+    _record(caller, "tool.searched", name="mcpforge_search_tools", query=query[:200], category=category[:60],
+            found=found[:MAX_LISTED_NAMES])
+
+
 def request_refused(*, token, reason: str, path: str) -> None:
     """Audit a refused MCP request of a known token (revoked, expired, former member)."""
     audit_record(organization=token.organization, event_type="gateway.request_refused", actor=token.user,
