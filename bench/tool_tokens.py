@@ -28,12 +28,12 @@ SEARCH_TARGET = 3_000
 
 
 def main() -> int:
+    import django
+
     from apps.inventory.compact import TOOL_TOKEN_BUDGET, compact_definition
     from apps.inventory.tokens import definition_tokens, listing_tokens
     from apps.inventory.toolgen import build_tools, tool_definition
     from apps.specs.parse import load_document
-
-    import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpforge.settings")
     django.setup()  # for the status tool's definition; no database is touched
