@@ -414,6 +414,21 @@ def tool_definitions(caller: Caller, *, compact: bool | None = None) -> list[dic
     snapshot is warm (rules, tool list and definitions cached). ``compact`` defaults to ``MCP_COMPACT_TOOLS``."""
     compact = compact_listing() if compact is None else compact
     snap = caller.snapshot()
+    # The answer depends only on the snapshot (config version: rules, tools), the caller's
+    # subject and environment, and the definition variant: cached per snapshot on that key.
+    key = (caller.subject, caller.environment_ref, compact, conf.get_int("MCP_TOOL_TOKEN_BUDGET") if compact else 0)
+    cached_listing = snap.listings.get(key)
+    if cached_listing is not None:
+        return cached_listing
+    definitions = _build_definitions(caller, snap, compact)
+    with snap.lock:
+        if len(snap.listings) >= snapshot.MAX_LISTINGS_PER_PROJECT:
+            snap.listings.clear()
+        snap.listings[key] = definitions
+    return definitions
+
+
+def _build_definitions(caller: Caller, snap, compact: bool) -> list[dict[str, Any]]:
     project_rules = snapshot.project_rules(snap)
     tools = rules.callable_tools(project_rules, caller.subject, snapshot.listing(snap, caller.project),
                                  caller.environment_ref)

@@ -89,3 +89,27 @@ def test_describe_never_reveals_a_tool_the_caller_cannot_list(world):
     assert outcomes == [("addPet", "error"), ("deletePet", "error"), ("deletePet", "error"), ("noSuchTool", "error")]
     missing = call(world.endpoint(), world.tokens["member"], DESCRIBE, {})
     assert missing.is_error is True and "name of a tool" in missing.content[0].text
+
+
+def test_cached_listing_follows_every_change_like_the_snapshot(world):
+    """The serialized listing is cached per snapshot and caller: a switch, a grant or a rename
+    changes the very next tools/list."""
+    from apps.governance.services import grant_create, tool_set_enabled
+    from apps.inventory import services as inventory
+    from apps.inventory.selectors import tool_by_name
+
+    admin, member = world.tokens["admin"], world.tokens["member"]
+    first = list_names(world.endpoint(), admin)
+    assert "addPet" in first and list_names(world.endpoint(), admin) == first  # the cached answer
+    tool_set_enabled(project=world.project, environment=world.environment, operation_keys=["POST /pet"],
+                     enabled=False, actor=world.people.owner)
+    assert "addPet" not in list_names(world.endpoint(), admin)
+    assert "placeOrder" not in list_names(world.endpoint(), member)
+    grant_create(project=world.project, actor=world.people.owner, effect="allow", principal_kind="role",
+                 role="member", all_tools=True)
+    assert "placeOrder" in list_names(world.endpoint(), member)
+    inventory.tool_rename(tool=tool_by_name(world.project, "getOrderById"), new_name="fetch_order",
+                          actor=world.people.owner)
+    names = list_names(world.endpoint(), member)
+    assert "fetch_order" in names and "getOrderById" not in names
+    assert len(audit_events(world.people.org, "gateway.tools_listed")) == 6  # every answer audited, cached or not
