@@ -29,8 +29,14 @@ DEFAULTS: dict[str, int] = {
     "MCP_DB_ASYNC_CONNECTIONS": 10,
     # milliseconds the outcome rows of tool calls are gathered before they are written together
     "MCP_AUDIT_BATCH_MS": 20,
-    # tools/list page size (cursor pagination beyond it)
-    "MCP_TOOLS_PAGE_SIZE": 200,
+    # tools/list page size (cursor pagination beyond it): a whole compact listing of a large API
+    # (Box, 296 tools) fits in one page
+    "MCP_TOOLS_PAGE_SIZE": 1000,
+    # 1: tools/list serves compact definitions (apps/inventory/compact.py) plus the built-in
+    # mcpforge_describe_tool; 0: the stored definitions as they are
+    "MCP_COMPACT_TOOLS": 1,
+    # tokens one compact definition may cost before its deep nesting is summarised
+    "MCP_TOOL_TOKEN_BUDGET": 4000,
 }
 
 

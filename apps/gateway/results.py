@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 BUILTIN_STATUS_TOOL = "mcpforge_approval_status"
+BUILTIN_DESCRIBE_TOOL = "mcpforge_describe_tool"
 APPROVAL_KEY = "mcpforge_approval"
 OPEN_STATUSES = frozenset({"pending", "approved", "executing"})
 

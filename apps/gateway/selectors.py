@@ -30,8 +30,8 @@ from apps.governance import selectors as governance
 from apps.inventory.models import Tool
 from apps.projects.models import Environment, Project
 
-from . import results, snapshot
-from .results import APPROVAL_KEY, BUILTIN_STATUS_TOOL
+from . import conf, results, snapshot
+from .results import APPROVAL_KEY, BUILTIN_DESCRIBE_TOOL, BUILTIN_STATUS_TOOL
 
 # The structured result of a call held for approval (and of mcpforge_approval_status).
 APPROVAL_STATUS_SCHEMA: dict[str, Any] = {
@@ -61,6 +61,23 @@ BUILTIN_STATUS_DEFINITION: dict[str, Any] = {
     },
     "outputSchema": APPROVAL_STATUS_SCHEMA,
     "annotations": {"title": "Approval status", "readOnlyHint": True, "destructiveHint": False,
+                    "idempotentHint": True, "openWorldHint": False},
+}
+
+
+BUILTIN_DESCRIBE_DEFINITION: dict[str, Any] = {
+    "name": BUILTIN_DESCRIBE_TOOL,
+    "description": (
+        "The full definition (complete inputSchema and outputSchema) of one tool listed here. Listed "
+        "schemas are compact: where a field says 'call mcpforge_describe_tool for its fields', ask here."
+    ),
+    "inputSchema": {
+        "type": "object",
+        "properties": {"name": {"type": "string", "description": "A tool name from tools/list"}},
+        "required": ["name"],
+        "additionalProperties": False,
+    },
+    "annotations": {"title": "Describe a tool", "readOnlyHint": True, "destructiveHint": False,
                     "idempotentHint": True, "openWorldHint": False},
 }
 
@@ -333,17 +350,35 @@ def approval_aware_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
 # is the expensive part of a large inventory.
 _DEFINITION_FIELDS = ("name", "description", "input_schema", "output_schema", "annotations", "updated_at")
 _DEFINITION_CACHE_SIZE = 20_000
-_definitions: OrderedDict[tuple[int, Any], dict[str, Any]] = OrderedDict()
+# keyed by (pk, updated_at, 0 for the stored definition or the compact token budget)
+_definitions: OrderedDict[tuple[int, Any, int], dict[str, Any]] = OrderedDict()
 _definitions_lock = Lock()
+# (pk, updated_at) of compact definitions that summarise a sub-schema (they point at the describe tool)
+_summarised: set[tuple[int, Any]] = set()
 
 
-def _definitions_of(tools: list) -> list[dict[str, Any]]:
-    """``Tool.mcp_definition()`` of each tool, from the cache when possible. If the tools were
+def _compact(definition: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The compact definition, and whether it summarised anything (then it names the describe tool)."""
+    from apps.inventory.compact import DESCRIBE_HINT, compact_definition
+    from apps.inventory.tokens import definition_tokens
+
+    out = compact_definition(definition, budget=conf.get_int("MCP_TOOL_TOKEN_BUDGET"), count=definition_tokens)
+    return out, DESCRIBE_HINT in json.dumps(out["inputSchema"], ensure_ascii=False)
+
+
+def compact_listing() -> bool:
+    return conf.get_int("MCP_COMPACT_TOOLS") != 0
+
+
+def _definitions_of(tools: list, *, compact: bool = False) -> list[dict[str, Any]]:
+    """``Tool.mcp_definition()`` of each tool (compacted when ``compact``: the listing layer,
+    stored definitions are never changed), from the cache when possible. If the tools were
     loaded without their schemas (deferred fields), the missing ones come in one query."""
     found: dict[int, dict[str, Any]] = {}
+    variant = max(1, conf.get_int("MCP_TOOL_TOKEN_BUDGET")) if compact else 0
     with _definitions_lock:
         for tool in tools:
-            cached = _definitions.get((tool.pk, tool.updated_at))
+            cached = _definitions.get((tool.pk, tool.updated_at, variant))
             if cached is not None:
                 found[tool.pk] = cached
     missing = [tool for tool in tools if tool.pk not in found]
@@ -352,21 +387,49 @@ def _definitions_of(tools: list) -> list[dict[str, Any]]:
         if deferred:
             rows = Tool.objects.filter(pk__in=deferred).only(*_DEFINITION_FIELDS).in_bulk()
             missing = [rows.get(t.pk, t) for t in missing]
-        built = {tool.pk: (tool.updated_at, tool.mcp_definition()) for tool in missing}
+        built = {}
+        summarised = set()
+        for tool in missing:
+            definition = tool.mcp_definition()
+            if compact:
+                definition, pointer = _compact(definition)
+                if pointer:
+                    summarised.add((tool.pk, tool.updated_at))
+            built[tool.pk] = (tool.updated_at, definition)
         with _definitions_lock:
+            if len(_summarised) > _DEFINITION_CACHE_SIZE:
+                _summarised.clear()  # rebuilt as definitions are rebuilt; only decides the describe tool
+            _summarised.update(summarised)
             for pk, (updated_at, definition) in built.items():
-                _definitions[(pk, updated_at)] = definition
+                _definitions[(pk, updated_at, variant)] = definition
                 found[pk] = definition
             while len(_definitions) > _DEFINITION_CACHE_SIZE:
                 _definitions.popitem(last=False)
     return [found[tool.pk] for tool in tools]
 
 
-def tool_definitions(caller: Caller) -> list[dict[str, Any]]:
-    """What tools/list shows this caller here: the built-in status tool, then every tool
-    governance says they may call (enabled and granted), in document order. No query while
-    the project's snapshot is warm (rules, tool list and definitions cached)."""
+def tool_definitions(caller: Caller, *, compact: bool | None = None) -> list[dict[str, Any]]:
+    """What tools/list shows this caller here: the built-in status tool (and, in a compact
+    listing where a definition was summarised, the describe tool), then every tool governance
+    says they may call (enabled and granted), in document order. No query while the project's
+    snapshot is warm (rules, tool list and definitions cached). ``compact`` defaults to ``MCP_COMPACT_TOOLS``."""
+    compact = compact_listing() if compact is None else compact
     snap = caller.snapshot()
+    # The answer depends only on the snapshot (config version: rules, tools), the caller's
+    # subject and environment, and the definition variant: cached per snapshot on that key.
+    key = (caller.subject, caller.environment_ref, compact, conf.get_int("MCP_TOOL_TOKEN_BUDGET") if compact else 0)
+    cached_listing = snap.listings.get(key)
+    if cached_listing is not None:
+        return cached_listing
+    definitions = _build_definitions(caller, snap, compact)
+    with snap.lock:
+        if len(snap.listings) >= snapshot.MAX_LISTINGS_PER_PROJECT:
+            snap.listings.clear()
+        snap.listings[key] = definitions
+    return definitions
+
+
+def _build_definitions(caller: Caller, snap, compact: bool) -> list[dict[str, Any]]:
     project_rules = snapshot.project_rules(snap)
     # each environment serves the definitions an admin enabled there (pinned), not a re-import's
     served = snapshot.served_listing(snapshot.pins(snap, caller.environment.pk), snapshot.listing(snap, caller.project))
@@ -376,11 +439,36 @@ def tool_definitions(caller: Caller) -> list[dict[str, Any]]:
         return definitions
     policies = project_rules.policies
     env_id = caller.environment.pk
-    for tool, cached in zip(tools, _definitions_of(tools), strict=True):
+    built = _definitions_of(tools, compact=compact)
+    # a compact definition that summarised nesting points at the describe tool: list it then
+    if compact and any((tool.pk, tool.updated_at) in _summarised for tool in tools):
+        definitions.append(BUILTIN_DESCRIBE_DEFINITION)
+    for tool, cached in zip(tools, built, strict=True):
         if cached.get("outputSchema") and policies and rules.has_approval(policies, rules.tool_ref(tool), env_id):
             cached = {**cached, "outputSchema": approval_aware_output_schema(cached["outputSchema"])}
         definitions.append(cached)  # shared, never mutated: cached schemas are read-only
     return definitions
+
+
+def search_entries(caller: Caller) -> list[dict[str, Any]]:
+    """What ``mcpforge_search_tools`` searches: the tools this caller may list here (the same
+    governance filter as tools/list), with name, description, category and tags."""
+    snap = caller.snapshot()
+    tools = rules.callable_tools(snapshot.project_rules(snap), caller.subject,
+                                 snapshot.listing(snap, caller.project), caller.environment_ref)
+    return [{"name": definition["name"], "description": definition.get("description") or "",
+             "category": tool.category, "category_tags": list(tool.category_tags or ()), "tags": list(tool.tags or ())}
+            for tool, definition in zip(tools, _definitions_of(tools), strict=True)]
+
+
+def describe_tool(caller: Caller, name: str) -> dict[str, Any]:
+    """``mcpforge_describe_tool``: the full definition of a tool this caller may list here,
+    found in the caller's own full listing, so a tool they could not list (unknown, disabled,
+    not granted) gets the same answer as one that does not exist."""
+    for definition in tool_definitions(caller, compact=False):
+        if definition["name"] == name:
+            return results.text_result(json.dumps(definition, ensure_ascii=False), structured=definition)
+    return results.error_result(f"No tool called {name[:64]!r} is available to you here.")
 
 
 def encode_cursor(offset: int) -> str:

@@ -54,6 +54,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import anyio
@@ -74,7 +75,7 @@ from starlette.types import Receive, Scope, Send
 from apps.core import request_context
 from apps.core.request_context import RequestContext
 
-from . import conf, results, selectors, services, upstream
+from . import conf, results, search_first, selectors, services, upstream
 from .db import HotPathDatabase
 from .ratelimit import Limit, RateLimiter, Verdict
 from .selectors import Caller, CallerFingerprint, GatewayRefusal
@@ -83,7 +84,8 @@ from .validation import LARGE_ARGUMENT_CHARS, argument_size
 logger = logging.getLogger("mcpforge.gateway")
 
 T = TypeVar("T")
-PATH_RE = re.compile(r"^/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{1,60})/(?P<env>[A-Za-z0-9_-]{1,60})/?$")
+PATH_RE = re.compile(r"^/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{1,60})/(?P<env>[A-Za-z0-9_-]{1,60})"
+                     r"(?:/(?P<mode>search))?/?$")
 AUTH_SCOPE_KEY = "mcpforge.auth"
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 RATE_LIMITED = -32029  # JSON-RPC server-error range; data carries retryAfterSeconds
@@ -114,6 +116,7 @@ class Authentication:
     params: list[str]
     path: str
     context: RequestContext
+    search_first: bool = False  # the endpoint's ``/search/`` variant: meta-tools only (search_first.py)
     caller: Caller | None = None
     fingerprint: CallerFingerprint | None = None
     confirmed: bool = False
@@ -199,6 +202,30 @@ def _list_and_audit(caller: Caller, cursor: str | None, page_size: int) -> dict[
     services.tools_listed(caller=caller, listed=[t["name"] for t in page["tools"]], total=len(definitions),
                           offset=selectors.decode_cursor(cursor))
     return page
+
+
+def _meta_list_and_audit(caller: Caller, cursor: str | None) -> dict[str, Any]:
+    """The search-first listing (meta-tools only), audited like any tools/list."""
+    definitions = search_first.meta_tool_definitions(selectors.BUILTIN_STATUS_DEFINITION)
+    page = selectors.page_of(definitions, cursor, len(definitions))
+    services.tools_listed(caller=caller, listed=[t["name"] for t in page["tools"]], total=len(definitions),
+                          offset=selectors.decode_cursor(cursor))
+    return page
+
+
+def _search_and_audit(caller: Caller, query: str, category: str) -> dict[str, Any]:
+    """``mcpforge_search_tools``, audited (``tool.searched``)."""
+    found = search_first.search(selectors.search_entries(caller), query, category)
+    services.tools_searched(caller=caller, query=query, category=category, found=[f["name"] for f in found])
+    text = "\n".join(f"{f['name']}: {f['description']}" for f in found) or "No tool you may call matches."
+    return results.text_result(text, structured={"tools": found})
+
+
+def _describe_and_audit(caller: Caller, name: str) -> dict[str, Any]:
+    """``mcpforge_describe_tool``, audited (``tool.described``)."""
+    result = selectors.describe_tool(caller, name)
+    services.tool_described(caller=caller, name=name, result=result)
+    return result
 
 
 def _status_and_audit(caller: Caller, request_id: str) -> dict[str, Any]:
@@ -315,7 +342,8 @@ class Gateway:
         except GatewayRefusal as refusal:
             await (await self._rejection(refusal, scope["path"], context))(scope, receive, send_with_id)
             return
-        auth = Authentication(raw_token=raw_token, params=params, path=scope["path"], context=context)
+        auth = Authentication(raw_token=raw_token, params=params, path=scope["path"], context=context,
+                              search_first=match["mode"] == "search")
         hit = self.hot.cached(params)
         if hit is not None:  # confirmed later, in the statement of the first write (see Authentication)
             auth.caller, auth.fingerprint = dataclasses.replace(hit[0], context=context), hit[1]
@@ -433,6 +461,8 @@ class Gateway:
         except ValueError:
             raise MCPError(INVALID_PARAMS, "Invalid cursor: pass back the nextCursor of the previous page.") from None
         await self._check_rate(caller, tool_name=None)
+        if self._auth(ctx).search_first:
+            return await self.db.run(_meta_list_and_audit, caller, cursor, context=caller.context)
         return await self.db.run(_list_and_audit, caller, cursor, conf.get_int("MCP_TOOLS_PAGE_SIZE"),
                                  context=caller.context)
 
@@ -447,6 +477,29 @@ class Gateway:
             if not isinstance(request_id, str) or not request_id.strip():
                 return results.error_result("Pass the request_id the held call returned.")
             return await self.db.run(_status_and_audit, caller, request_id, context=caller.context)
+        if auth.search_first and name == search_first.SEARCH_TOOL:
+            caller = await self._confirmed(auth)
+            await self._check_rate(caller, tool_name=None)
+            query, category = arguments.get("query"), arguments.get("category") or ""
+            if not isinstance(query, str) or not isinstance(category, str):
+                return results.error_result("Pass query (words) and optionally category, as strings.")
+            return await self.db.run(_search_and_audit, caller, query, category, context=caller.context)
+        if auth.search_first and name == search_first.CALL_TOOL:
+            target, inner = arguments.get("name"), arguments.get("arguments") or {}
+            if not isinstance(target, str) or not target.strip() or not isinstance(inner, dict):
+                return results.error_result("Pass the name of a tool from the search and its arguments object.")
+            if target in search_first.META_TOOLS:
+                return results.error_result(f"{target} cannot be called through {search_first.CALL_TOOL}.")
+            # the ordinary call path, under the underlying tool's name: same governance and audit
+            return await self.call_tool(ctx, SimpleNamespace(name=target.strip(), arguments=inner,
+                                                             meta=getattr(params, "meta", None)))
+        if name == results.BUILTIN_DESCRIBE_TOOL and (auth.search_first or selectors.compact_listing()):
+            caller = await self._confirmed(auth)
+            await self._check_rate(caller, tool_name=None)
+            described = arguments.get("name")
+            if not isinstance(described, str) or not described.strip():
+                return results.error_result("Pass the name of a tool from tools/list.")
+            return await self.db.run(_describe_and_audit, caller, described.strip(), context=caller.context)
 
         meta = getattr(params, "meta", None)
         if meta is not None and not isinstance(meta, dict):

@@ -319,6 +319,18 @@ def status_checked(*, caller: Caller, request_id: str, result: dict[str, Any]) -
             status=status or "error", outcome="ok" if not result.get("isError") else "error")
 
 
+def tool_described(*, caller: Caller, name: str, result: dict[str, Any]) -> None:
+    """Audit an agent's ``mcpforge_describe_tool`` call (``tool.described``) under the described
+    tool's name; ``outcome`` is ``error`` when it is not a tool this caller may list."""
+    _record(caller, "tool.described", name=name[:64], outcome="error" if result.get("isError") else "ok")
+
+
+def tools_searched(*, caller: Caller, query: str, category: str, found: list[str]) -> None:
+    """Audit an agent's ``mcpforge_search_tools`` call (``tool.searched``)."""
+    _record(caller, "tool.searched", name="mcpforge_search_tools", query=query[:200], category=category[:60],
+            found=found[:MAX_LISTED_NAMES])
+
+
 def request_refused(*, token, reason: str, path: str) -> None:
     """Audit a refused MCP request of a known token (revoked, expired, former member)."""
     audit_record(organization=token.organization, event_type="gateway.request_refused", actor=token.user,

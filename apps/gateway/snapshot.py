@@ -38,6 +38,7 @@ from apps.governance import rules as governance_rules
 
 MAX_PROJECTS = 512
 MAX_TOOLS_PER_PROJECT = 5000
+MAX_LISTINGS_PER_PROJECT = 256
 
 # Light columns of the current tools for tools/list (the schemas come from the definitions cache).
 LISTING_FIELDS = ("name", "operation_key", "category", "category_tags", "tags", "poisoning", "position",
@@ -62,6 +63,9 @@ class ProjectSnapshot:
     # environment id -> operation_key -> pinned Tool row served instead of the current one
     # (None: not served); see governance.selectors.stale_pins
     pins: dict[str, dict[str, Any]] | None = None
+    # tools/list answers by (subject, environment, definition variant): same version, same rules,
+    # same caller facts -> same list (selectors.tool_definitions); dropped with the snapshot
+    listings: dict[tuple, list[Any]] = field(default_factory=dict)
     secrets: dict[tuple[int, str], tuple] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

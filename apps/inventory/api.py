@@ -17,6 +17,7 @@ from .models import Tool
 class ToolSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     definition = serializers.SerializerMethodField()
+    tokens = serializers.SerializerMethodField()
     spec_version = serializers.IntegerField(source="spec_version.number", read_only=True)
 
     class Meta:
@@ -43,10 +44,15 @@ class ToolSerializer(serializers.ModelSerializer):
             "poisoning",
             "spec_version",
             "definition",
+            "tokens",
         ]
 
     def get_definition(self, tool) -> dict:
         return tool.mcp_definition()
+
+    def get_tokens(self, tool) -> dict:
+        """This tool's tools/list tokens, full and compact (real tokenizer, cached per version)."""
+        return selectors.tool_token_bill(tool.spec_version).get(tool.operation_key, {"full": 0, "compact": 0})
 
 
 @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("q", "method", "tag", "category", "risk_level", "sort")])
@@ -89,3 +95,24 @@ class ToolDetail(APIView):
         if tool is None:
             raise NotFound("No tool with that name in the current version.")
         return tool
+
+
+class TokenBill(APIView):
+    """What tools/list costs an agent, counted with the real tokenizer: per environment (enabled
+    tools, full and compact, the form served, budget finding) and per tool."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, id):
+        from .tokens import ENCODING, LISTING_TOKEN_BUDGET
+
+        _, project = project_access_by_id(request.user, id, "project.view")
+        version = selectors.current_version(project)
+        if version is None:
+            return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": [], "tools": []})
+        bill = selectors.tool_token_bill(version)
+        environments = [{k: v for k, v in row.items() if k != "environment"}
+                        for row in selectors.environment_token_bill(project, version)]
+        tools = [{"name": name, "operation_key": key, **bill.get(key, {"full": 0, "compact": 0})}
+                 for name, key in selectors.current_tools(project).values_list("name", "operation_key")]
+        return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "spec_version": version.number,
+                         "compact": selectors.compact_listing_on(), "environments": environments, "tools": tools})

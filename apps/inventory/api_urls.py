@@ -5,4 +5,5 @@ from . import api
 urlpatterns = [
     path("projects/<str:id>/tools/", api.ToolList.as_view(), name="api-tools"),
     path("projects/<str:id>/tools/<str:name>/", api.ToolDetail.as_view(), name="api-tool"),
+    path("projects/<str:id>/token-bill/", api.TokenBill.as_view(), name="api-token-bill"),
 ]

@@ -9,7 +9,7 @@ code                                severity when
 =================================== ======== ===============================================
 quality.tool_limit_exceeded         high     more than 128 tools (OpenAI / VS Code hard cap)
 quality.too_many_tools              medium   more than 40 tools (Cursor-class clients)
-quality.token_budget                low/med  tools/list costs > 10k (low) / > 50k (medium) tokens
+quality.token_budget                low/med  tools/list costs > 20k (low) / > 50k (medium) tokens
 quality.tool_sprawl                 medium   versioned / legacy / deprecated twins
 quality.missing_description         medium   empty description
 quality.poor_description            low      description equal to the name, or one word
@@ -33,7 +33,8 @@ from typing import Any
 
 from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
 from apps.gateway.validation import pattern_problem
-from apps.inventory.toolgen import IGNORED_HEADER_PARAMS, OUTPUT_WRAP_KEY, estimate_tokens, is_wrapped, json_size
+from apps.inventory.tokens import LISTING_TOKEN_BUDGET, definition_tokens
+from apps.inventory.toolgen import IGNORED_HEADER_PARAMS, OUTPUT_WRAP_KEY, is_wrapped, json_size, tool_definition
 from apps.specs.domain import Finding, ToolDef
 
 __all__ = [
@@ -49,7 +50,7 @@ SOFT_TOOL_LIMIT = 40
 HARD_TOOL_LIMIT = 128
 HUGE_INPUT_SCHEMA_BYTES = 8 * 1024
 HUGE_OUTPUT_SCHEMA_BYTES = 32 * 1024
-TOKEN_BUDGET_LOW = 10_000
+TOKEN_BUDGET_LOW = LISTING_TOKEN_BUDGET
 TOKEN_BUDGET_MEDIUM = 50_000
 _MAX_NAMES_IN_MESSAGE = 8
 
@@ -148,13 +149,22 @@ def _tool_count(tools: list[ToolDef]) -> Iterator[Finding]:
 
 
 def _token_budget(tools: list[ToolDef], sizes: dict[int, int]) -> Iterator[Finding]:
-    tokens = estimate_tokens(tools, memo=sizes)
+    """Counted with the real tokenizer (``apps.inventory.tokens``) on the full definitions;
+    names the heaviest tools, which are where compaction or disabling pays most."""
+    costs = [(definition_tokens(tool_definition(tool)), tool.name) for tool in tools]
+    tokens = sum(cost for cost, _ in costs)
     if tokens > TOKEN_BUDGET_LOW:
+        heaviest = sorted(costs, key=lambda item: (-item[0], item[1]))[:5]
+        shown = ", ".join(f"{name} ({cost:,})" for cost, name in heaviest)
         yield Finding(
             code="quality.token_budget",
             severity="medium" if tokens > TOKEN_BUDGET_MEDIUM else "low",
-            message=f"tools/list costs an agent about {tokens:,} tokens of context on every conversation",
-            remediation="Disable unused tools, shorten long descriptions and trim large schemas.",
+            message=f"tools/list costs an agent {tokens:,} tokens of context on every conversation "
+            f"(budget {TOKEN_BUDGET_LOW:,}); heaviest: {shown}",
+            remediation="Keep compact tool definitions on for the environment (shared sub-schemas, trimmed "
+            "descriptions, deep nesting summarised), switch large APIs to search-first mode, and disable "
+            "or split the heaviest tools.",
+            tools=tuple(name for _, name in heaviest),
         )
 
 

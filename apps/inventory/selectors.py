@@ -92,10 +92,10 @@ def version_diff(project, old_version, new_version):
 
 
 def tool_tokens(tool: Tool) -> int:
-    """Tokens one tool costs in tools/list (same estimate as toolgen: JSON characters / 4)."""
-    import json
+    """Tokens one tool costs in tools/list, counted with the real tokenizer (apps.inventory.tokens)."""
+    from .tokens import definition_tokens
 
-    return max(1, len(json.dumps(tool.mcp_definition(), separators=(",", ":"))) // 4)
+    return max(1, definition_tokens(tool.mcp_definition()))
 
 
 def tool_token_costs(version) -> dict[str, int]:
@@ -110,7 +110,7 @@ def tool_token_costs(version) -> dict[str, int]:
         return {t.operation_key: tool_tokens(t) for t in Tool.objects.filter(spec_version=version)}
 
     stamp = Tool.objects.filter(spec_version=version).aggregate(m=Max("updated_at"))["m"]
-    key = f"mcpforge:tool-tokens:{version.pk}:{stamp.timestamp() if stamp else 0}"
+    key = f"mcpforge:tool-tokens:o200k:{version.pk}:{stamp.timestamp() if stamp else 0}"
     try:
         costs = cache.get(key)
         if costs is None:
@@ -137,4 +137,88 @@ def token_cost_by_environment(project, version) -> list[tuple]:
         states = enabled_map(env, tools) if enabled_map else {t.operation_key: True for t in tools}
         keys = [k for k, on in states.items() if on]
         rows.append((env, len(keys), sum(costs.get(k, 0) for k in keys)))
+    return rows
+
+
+def compact_listing_on() -> bool:
+    """Whether the gateway serves compact definitions (``MCP_COMPACT_TOOLS``, default on)."""
+    import os
+
+    from django.conf import settings
+
+    value = getattr(settings, "MCP_COMPACT_TOOLS", None)
+    if value is None:
+        value = int(os.environ.get("MCP_COMPACT_TOOLS", "1") or 1)
+    return int(value) != 0
+
+
+def tool_token_bill(version) -> dict[str, dict[str, int]]:
+    """{operation_key: {"full": tokens, "compact": tokens}} for a version's tools, counted with
+    the real tokenizer; compacting Adyen's 28 tools costs ~3 s, so it is cached like
+    ``tool_token_costs`` (per version and last row change)."""
+    import logging
+
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db.models import Max
+
+    from .compact import TOOL_TOKEN_BUDGET, compact_definition
+    from .tokens import definition_tokens
+
+    budget = int(getattr(settings, "MCP_TOOL_TOKEN_BUDGET", None) or TOOL_TOKEN_BUDGET)
+
+    def compute() -> dict[str, dict[str, int]]:
+        bill = {}
+        for tool in Tool.objects.filter(spec_version=version):
+            definition = tool.mcp_definition()
+            compact = compact_definition(definition, budget=budget, count=definition_tokens)
+            bill[tool.operation_key] = {"full": definition_tokens(definition), "compact": definition_tokens(compact)}
+        return bill
+
+    stamp = Tool.objects.filter(spec_version=version).aggregate(m=Max("updated_at"))["m"]
+    key = f"mcpforge:tool-token-bill:o200k:{budget}:{version.pk}:{stamp.timestamp() if stamp else 0}"
+    try:
+        bill = cache.get(key)
+        if bill is None:
+            bill = compute()
+            cache.set(key, bill, 24 * 3600)
+    except Exception:  # noqa: BLE001 - a cache outage must not break the page
+        logging.getLogger(__name__).warning("token bill cache unavailable", exc_info=True)
+        bill = compute()
+    return bill
+
+
+def environment_token_bill(project, version) -> list[dict]:
+    """Per environment: the enabled tools, what their listing costs in full and compact form
+    (real tokenizer), which form the gateway serves, and, past ``LISTING_TOKEN_BUDGET``, the
+    heaviest tools and the fix. Per-user grants can only make a listing smaller."""
+    try:
+        from apps.governance.selectors import enabled_map
+    except ImportError:
+        enabled_map = None
+    from .tokens import LISTING_TOKEN_BUDGET
+
+    bill = tool_token_bill(version)
+    compact = compact_listing_on()
+    tools = list(current_tools(project).only("name", "operation_key", "category", "category_tags", "tags",
+                                             "poisoning"))
+    names = {t.operation_key: t.name for t in tools}
+    rows = []
+    for env in project.environments.all():
+        states = enabled_map(env, tools) if enabled_map else {t.operation_key: True for t in tools}
+        keys = [k for k, on in states.items() if on and k in bill]
+        full = sum(bill[k]["full"] for k in keys)
+        small = sum(bill[k]["compact"] for k in keys)
+        served = small if compact else full
+        heaviest = sorted(keys, key=lambda k: -bill[k]["compact" if compact else "full"])[:3]
+        over = served > LISTING_TOKEN_BUDGET
+        rows.append({
+            "environment": env, "slug": env.slug, "name": env.name, "tools": len(keys), "full": full,
+            "compact": small, "served": served, "mode": "compact" if compact else "full",
+            "budget": LISTING_TOKEN_BUDGET, "over_budget": over,
+            "heaviest": [{"name": names[k], "tokens": bill[k]["compact" if compact else "full"]} for k in heaviest]
+            if over else [],
+            "fix": "Disable the heaviest tools in this environment or split the API by tag"
+            + ("" if compact else ", and turn compact definitions on (MCP_COMPACT_TOOLS=1)") if over else "",
+        })
     return rows

@@ -64,7 +64,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -84,10 +84,10 @@ __all__ = [
     "is_wrapped",
     "json_size",
     "derive_name",
-    "estimate_tokens",
     "needs_wrap",
     "request_parts",
     "sanitize_name",
+    "tool_definition",
     "wrap_output_schema",
     "wrap_result",
 ]
@@ -138,23 +138,13 @@ def operation_key(op: Operation) -> str:
     return f"{op.method.upper()} {op.path}"
 
 
-def estimate_tokens(tools: Iterable[ToolDef], *, memo: dict[int, int] | None = None) -> int:
-    """Tokens an agent pays for ``tools/list``: the length of the compact JSON of each tool's
-    name, description, inputSchema and outputSchema, divided by 4 (the usual characters
-    per token for English and JSON with BPE tokenizers; expect +-25 %).
-
-    ``memo`` (``id(schema) -> characters``) lets callers that also need schema sizes
-    serialise each schema once; schemas are shared between tools, so it also saves work here.
-    """
-    memo = {} if memo is None else memo
-    total = 0
-    for tool in tools:
-        chars = len('{"name":,"description":,"inputSchema":}') + len(json.dumps(tool.name, ensure_ascii=False))
-        chars += len(json.dumps(tool.description, ensure_ascii=False)) + json_size(tool.input_schema, memo)
-        if tool.output_schema is not None:
-            chars += len(',"outputSchema":') + json_size(tool.output_schema, memo)
-        total += math.ceil(chars / 4)
-    return total
+def tool_definition(tool: ToolDef) -> dict[str, Any]:
+    """The tools/list entry of a generated tool (before admin annotations): what its token
+    bill is counted on (``apps.inventory.tokens``)."""
+    definition: dict[str, Any] = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
+    if tool.output_schema is not None:
+        definition["outputSchema"] = tool.output_schema
+    return definition
 
 
 def json_size(value: Any, memo: dict[int, int] | None = None) -> int:

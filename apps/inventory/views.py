@@ -45,6 +45,10 @@ def tool_list(request, org_slug, project_slug):
     for tool in rows:
         tool.env_states = [(env, enabled.get(tool.operation_key, {}).get(env.slug)) for env in environments]
     version = selectors.current_version(project)
+    token_bill = selectors.environment_token_bill(project, version) if version else []
+    costs = selectors.tool_token_bill(version) if version else {}
+    for tool in rows:
+        tool.token_cost = costs.get(tool.operation_key, {"full": 0, "compact": 0})
     return render(
         request,
         "inventory/list.html",
@@ -59,6 +63,7 @@ def tool_list(request, org_slug, project_slug):
             "version": version,
             "tags": selectors.project_tags(project),
             "environments": environments,
+            "token_bill": token_bill,
             "categories": Tool.Category.choices,
             "risk_levels": Tool.RiskLevel.choices,
             "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],

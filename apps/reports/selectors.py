@@ -145,9 +145,27 @@ def report_snapshot(*, project: Project, environment: Environment | None, genera
         "changes": _changes(tools, score, previous),
         "governance": {**governance["public"], "credentials": credentials, "audit": audit},
     }
+    data["token_bill"] = _token_bill(project, version, envs)
+    for row in tools:
+        row["tokens"] = data["token_bill"]["per_tool"].get(row["operation_key"], {"full": 0, "compact": 0})
     data["checklists"] = checklist.build(data)
     data["flow"] = _flow(data)
     return Snapshot(data=data, spec_version=version)
+
+
+def _token_bill(project: Project, version: SpecVersion | None, envs: list[Environment]) -> dict:
+    """What tools/list costs an agent per environment (real tokenizer, full and compact) and
+    per tool; a listing past the budget names its heaviest tools and the fix."""
+    from apps.inventory.selectors import environment_token_bill, tool_token_bill
+    from apps.inventory.tokens import ENCODING, LISTING_TOKEN_BUDGET
+
+    if version is None:
+        return {"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": [], "per_tool": {}}
+    slugs = {e.slug for e in envs}
+    rows = [{k: v for k, v in row.items() if k != "environment"}
+            for row in environment_token_bill(project, version) if row["slug"] in slugs]
+    return {"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": rows,
+            "per_tool": tool_token_bill(version)}
 
 
 def _environment_row(env: Environment) -> dict:

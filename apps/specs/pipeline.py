@@ -50,7 +50,8 @@ def analyse(
     """
     # Imported here so that importing this module (views, URL loading) stays cheap.
     from apps.inventory.quality import quality_findings
-    from apps.inventory.toolgen import build_tools, estimate_tokens
+    from apps.inventory.tokens import listing_tokens
+    from apps.inventory.toolgen import build_tools, tool_definition
 
     timings: dict[str, int] = {}
     clock = time.perf_counter()
@@ -82,7 +83,7 @@ def analyse(
         poisoning=poisoning,
         findings=findings,
         score=score,
-        token_estimate=estimate_tokens(tools),
+        token_estimate=listing_tokens(tool_definition(t) for t in tools),
         timings_ms=timings,
     )
     return result

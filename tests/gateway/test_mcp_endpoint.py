@@ -64,8 +64,10 @@ def test_three_users_see_three_different_lists(world):
     assert listed["admin@acme.test"]["environment"] == "development"
 
 
-def test_list_carries_schemas_and_annotations_from_the_classification(world):
+def test_list_carries_schemas_and_annotations_from_the_classification(world, settings):
     from apps.inventory.selectors import tool_by_name
+
+    settings.MCP_COMPACT_TOOLS = 0  # the stored definitions as they are (compact: test_compact_listing.py)
 
     async def tools(client):
         return (await client.list_tools()).tools

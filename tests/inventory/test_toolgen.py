@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import time
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from apps.inventory.tokens import definition_tokens, listing_tokens
 from apps.inventory.toolgen import (
     MAX_DESCRIPTION_CHARS,
     OUTPUT_WRAP_KEY,
@@ -18,11 +18,11 @@ from apps.inventory.toolgen import (
     build_description,
     build_tools,
     derive_name,
-    estimate_tokens,
     is_wrapped,
     needs_wrap,
     request_parts,
     sanitize_name,
+    tool_definition,
     wrap_output_schema,
     wrap_result,
 )
@@ -79,7 +79,7 @@ def test_box_builds_fast_and_bounded():
     assert time.perf_counter() - started < 0.5
     sizes = [len(json.dumps(t.input_schema)) for t in tools]
     assert max(sizes) < 200_000
-    assert estimate_tokens(tools) > 100_000
+    assert listing_tokens(tool_definition(t) for t in tools) > 100_000
 
 
 def test_twilio_comparison_parameters_get_valid_property_names():
@@ -592,10 +592,10 @@ def test_description_is_trimmed_at_a_word_boundary():
 # --------------------------------------------------------------------------- tokens
 
 
-def test_estimate_tokens_is_json_characters_over_four():
+def test_tool_definition_is_the_listing_entry_the_bill_is_counted_on():
     (tool,) = tools_for({"/a": {"get": {"operationId": "a", "summary": "Hi", "responses": ok({"type": "object"})}}})
     entry = {"name": "a", "description": "Hi", "inputSchema": tool.input_schema, "outputSchema": {"type": "object"}}
-    expected = math.ceil(len(json.dumps(entry, separators=(",", ":"))) / 4)
-    assert estimate_tokens([tool]) == expected
-    assert estimate_tokens([tool, tool]) == 2 * expected
-    assert estimate_tokens([]) == 0
+    assert tool_definition(tool) == entry
+    one = listing_tokens([entry])
+    assert definition_tokens(entry) < one < definition_tokens(entry) + 10
+    assert listing_tokens([entry, entry]) == 2 * one - listing_tokens([]) + 1

@@ -1,0 +1,41 @@
+"""The token bill is counted with a real tokenizer whose vocabulary ships in the package."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from apps.inventory.tokens import count_text, definition_tokens, listing_tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_counts_are_real_bpe_tokens_not_characters_over_four():
+    # o200k_base: "hello world" is two tokens; 44 characters of one repeated word are far fewer than 11
+    assert count_text("hello world") == 2
+    assert count_text("") == 0
+    assert count_text("tokenizer " * 40) < 100
+    entry = {"name": "a", "description": "Hi", "inputSchema": {"type": "object"}}
+    assert definition_tokens(entry) == count_text('{"name":"a","description":"Hi","inputSchema":{"type":"object"}}')
+    assert listing_tokens([]) == count_text('{"tools":[]}')
+
+
+def test_special_token_text_in_a_spec_is_counted_as_text():
+    assert count_text("<|endoftext|>") > 1
+
+
+@pytest.mark.skipif(not Path("/usr/bin/unshare").exists(), reason="needs util-linux unshare")
+def test_the_vocabulary_loads_with_no_network_at_all():
+    """A new network namespace has no interface but loopback: any download would fail."""
+    code = "from apps.inventory.tokens import count_text; print(count_text('hello world'))"
+    probe = subprocess.run(["/usr/bin/unshare", "-rn", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("user namespaces are not available here")
+    done = subprocess.run(
+        ["/usr/bin/unshare", "-rn", sys.executable, "-c", code],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": "/nonexistent"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"
