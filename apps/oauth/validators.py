@@ -1,0 +1,45 @@
+"""django-oauth-toolkit's request validator, narrowed to what MCPForge allows: authorization
+code with PKCE and refresh tokens, for exactly one resource (an MCP endpoint of an organization
+the user belongs to). Each issued access token is mirrored for the gateway (services.py)."""
+
+from __future__ import annotations
+
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from . import selectors, services
+
+ALLOWED_GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+
+
+class McpValidator(OAuth2Validator):
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
+        if grant_type not in ALLOWED_GRANT_TYPES:
+            return False
+        return super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        if response_type != "code":
+            return False
+        return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
+
+    def _check_and_set_request_resource(self, request):
+        super()._check_and_set_request_resource(request)
+        resource = selectors.single_resource(request.resource)
+        environment = selectors.environment_for_resource(request.user, resource) if resource else None
+        if environment is None:
+            raise errors.CustomOAuth2Error(
+                error="invalid_target",
+                description="A token opens exactly one MCP endpoint of an organization you belong to: "
+                            "send its URL as the resource parameter.",
+                request=request,
+            )
+        request.resource = [resource]
+        request.mcp_environment = environment
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        raw = token["access_token"]
+        access_token = super()._create_access_token(expires, request, token, source_refresh_token)
+        services.mirror_access_token(access_token=access_token, raw_token=raw,
+                                     environment=request.mcp_environment)
+        return access_token
