@@ -64,11 +64,8 @@ class Browser:
                 page.set_default_timeout(15_000)
                 captured: list[str] = []
 
-                async def capture(route):
-                    captured.append(route.request.url)
-                    await route.fulfill(status=200, body="done")
-
-                await page.route(CALLBACK + "**", capture)
+                # The redirect to the client's callback (nothing listens there): its URL is the answer.
+                page.on("request", lambda r: captured.append(r.url) if r.url.startswith(CALLBACK) else None)
                 response = await page.goto(authorization_url)
                 if "/accounts/login/" in page.url:
                     await page.fill("input[name=login]", self.email)
@@ -86,6 +83,8 @@ class Browser:
                                             (await page.request.get(page.url)).headers)
                     await page.click(self.button)
                     await page.wait_for_timeout(300)
+                    if not captured:
+                        self.seen["after"] = (page.url, (await page.inner_text("body"))[:2000])
                 else:
                     self.seen["refusal"] = await page.inner_text("body")
                 self.redirect = captured[0] if captured else ""
@@ -99,7 +98,7 @@ class Browser:
         if "code" not in query:
             from mcp.client.auth import OAuthFlowError
 
-            raise OAuthFlowError(f"no code: {query}")
+            raise OAuthFlowError(f"no code: {query} {self.redirect!r} {self.seen}")
         return AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0],
                                        iss=query.get("iss", [None])[0])
 

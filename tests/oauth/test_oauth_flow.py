@@ -32,7 +32,7 @@ def test_sdk_connects_with_oauth_consents_calls_refreshes_and_revocation_bites(o
     # The consent page showed the client, its redirect URI, the environment and the tools.
     assert browser.seen["client"] == "Test Agent"
     assert browser.seen["redirect_uri"] == "http://127.0.0.1:53682/callback"
-    assert world.project.name in browser.seen["environment"] and "Development" in browser.seen["environment"]
+    assert world.project.name in browser.seen["environment"] and world.environment.name in browser.seen["environment"]
     assert "getInventory" in browser.seen["tools"]
     assert browser.seen["headers"]["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in browser.seen["headers"]["content-security-policy"]
