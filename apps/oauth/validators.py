@@ -23,17 +23,50 @@ class McpValidator(OAuth2Validator):
             return False
         return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
 
+    @staticmethod
+    def _requested_resources(request) -> list[str]:
+        return [v for k, v in (getattr(request, "decoded_body", None) or []) if k == "resource"]
+
+    def _refuse_target(self, request):
+        raise errors.CustomOAuth2Error(
+            error="invalid_target",
+            description="A token opens exactly one MCP endpoint of an organization you belong to: "
+                        "send its URL as the resource parameter.",
+            request=request,
+        )
+
+    def _check_resource(self, request, granted: list[str]) -> None:
+        """At validation (before anything is minted): the grant's one resource, still an
+        endpoint of an organization the user belongs to; a requested resource may only repeat it."""
+        resource = selectors.single_resource(granted)
+        requested = self._requested_resources(request)
+        if resource is None or any(r != resource for r in requested):
+            self._refuse_target(request)
+        if selectors.environment_for_resource(request.user, resource) is None:
+            self._refuse_target(request)
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        from oauth2_provider.models import get_grant_model
+
+        grant = get_grant_model().objects.filter(code=code, application=client).only("resource").first()
+        self._check_resource(request, (grant.resource or []) if grant else [])
+        return True
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        instance = getattr(request, "refresh_token_instance", None)
+        self._check_resource(request, (instance.resource or []) if instance is not None else [])
+        return True
+
     def _check_and_set_request_resource(self, request):
         super()._check_and_set_request_resource(request)
         resource = selectors.single_resource(request.resource)
         environment = selectors.environment_for_resource(request.user, resource) if resource else None
-        if environment is None:
-            raise errors.CustomOAuth2Error(
-                error="invalid_target",
-                description="A token opens exactly one MCP endpoint of an organization you belong to: "
-                            "send its URL as the resource parameter.",
-                request=request,
-            )
+        if environment is None:  # checked at validation already; never mint without it
+            self._refuse_target(request)
         request.resource = [resource]
         request.mcp_environment = environment
 

@@ -61,6 +61,8 @@ class ConsentView(AuthorizationView):
         if self.mcp_environment is None:
             return self._refuse(request, "This request must name exactly one MCP endpoint of an organization you "
                                          "belong to (the resource parameter).", "resource")
+        if request.GET.get("code_challenge_method") != "S256" or not request.GET.get("code_challenge"):
+            return self._refuse(request, "This authorization request must use PKCE with S256.", "pkce")
         state = request.GET.get("state", "")
         if not state:
             return self._refuse(request, "This authorization request has no state parameter.", "state_missing")
@@ -77,6 +79,8 @@ class ConsentView(AuthorizationView):
         if self.mcp_environment is None:
             return self._refuse(request, "This request must name exactly one MCP endpoint of an organization you "
                                          "belong to (the resource parameter).", "resource")
+        if request.POST.get("code_challenge_method") != "S256" or not request.POST.get("code_challenge"):
+            return self._refuse(request, "This authorization request must use PKCE with S256.", "pkce")
         key = _state_key(request.POST.get("client_id", ""), request.POST.get("state", ""))
         pending = request.session.get(_SESSION_KEY, {})
         shown_at = pending.pop(key, None)
