@@ -19,7 +19,8 @@ from . import resources
 from .models import TokenBinding
 
 _TOKEN_RE = re.compile(r"^mcpfo_[A-Za-z0-9_-]{43}$")
-_ENDPOINT_RE = re.compile(r"/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{1,60})/(?P<env>[A-Za-z0-9_-]{1,60})/?$")
+_SLUG = r"[A-Za-z0-9_-]{1,60}"
+_ENDPOINT_RE = re.compile(rf"/(?P<org>{_SLUG})/(?P<project>{_SLUG})/(?P<env>{_SLUG})/?$")
 
 is_oauth_token = resources.is_oauth_token
 

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-_PATH_RE = re.compile(r"^/mcp/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{1,60})/(?P<env>[A-Za-z0-9_-]{1,60})/$")
+_SLUG = r"[A-Za-z0-9_-]{1,60}"
+_PATH_RE = re.compile(rf"^/mcp/(?P<org>{_SLUG})/(?P<project>{_SLUG})/(?P<env>{_SLUG})/$")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ def parse(resource: str, site_url: str) -> EndpointRef | None:
         parts, site = urlsplit(resource), urlsplit(site_url)
     except ValueError:
         return None
-    if (parts.scheme, parts.netloc) != (site.scheme, site.netloc) or parts.query or parts.fragment or "@" in parts.netloc:
+    if ((parts.scheme, parts.netloc) != (site.scheme, site.netloc) or parts.query or parts.fragment
+            or "@" in parts.netloc):
         return None
     prefix = site.path.rstrip("/")
     if not parts.path.startswith(prefix + "/mcp/"):

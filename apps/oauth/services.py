@@ -62,3 +62,30 @@ def access_token_gone(*, access_token_id: int) -> None:
         target=mirror,
         payload={"token_name": mirror.name, "token_prefix": mirror.prefix},
     )
+
+
+@transaction.atomic
+def client_revoke(*, organization, application, user, actor) -> int:
+    """End ``application``'s access as ``user`` to ``organization``'s MCP endpoints: its refresh
+    tokens are revoked and its access tokens deleted (their mirrors revoked by the signal, so
+    the next call is refused). Returns how many tokens were ended."""
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    from .selectors import _in_org
+
+    ended = 0
+    for refresh in get_refresh_token_model().objects.filter(application=application, user=user,
+                                                            revoked__isnull=True):
+        if _in_org(refresh.resource, organization.slug):
+            refresh.revoke()
+            ended += 1
+    bound = set(TokenBinding.objects.filter(application_id=application.pk, api_token__user=user,
+                                            environment__organization=organization)
+                .values_list("access_token_id", flat=True))
+    for access in get_access_token_model().objects.filter(application=application, user=user, pk__in=bound):
+        access.revoke()
+        ended += 1
+    audit_record(organization=organization, event_type="oauth.client_revoked", actor=actor, target=None,
+                 payload={"client_id": application.client_id, "client_name": application.name,
+                          "for_user": user.email, "tokens_ended": ended})
+    return ended

@@ -23,4 +23,7 @@ urlpatterns = [
     re_path(r"^\.well-known/oauth-protected-resource/(?P<resource_path>mcp/.+)$",
             views.ProtectedResourceMetadataView.as_view(), name="oauth-resource-metadata"),
     path("oauth/", include(oauth_patterns)),
+    path("o/<slug:org_slug>/oauth-clients/", views.clients, name="oauth_clients"),
+    path("o/<slug:org_slug>/oauth-clients/<int:application_id>/<int:user_id>/revoke/", views.client_revoke,
+         name="oauth_client_revoke"),
 ]

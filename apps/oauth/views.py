@@ -7,20 +7,27 @@ import hashlib
 import time
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.http import require_POST
 from django.views.generic import View
 from oauth2_provider.views import AuthorizationView
 
+from apps.accounts.access import org_access
+from apps.accounts.roles import has_capability
 from apps.audit.services import audit_record
 from apps.governance.selectors import callable_tools
 
-from . import resources, selectors
+from . import resources, selectors, services
 
 # How long a consent page stays answerable, and how long a used state is remembered.
 CONSENT_SECONDS = 600
@@ -139,3 +146,33 @@ class ProtectedResourceMetadataView(View):
         })
         response["Access-Control-Allow-Origin"] = "*"
         return response
+
+
+ADMIN_CAPABILITY = "member.manage"  # admins see and revoke every client of the organization
+
+
+@login_required
+def clients(request, org_slug):
+    """The OAuth clients you authorised in this organization (admins: everyone's), with revoke."""
+    access = org_access(request.user, org_slug)
+    everyone = access.can(ADMIN_CAPABILITY)
+    return render(request, "oauth/clients.html", {
+        "organization": access.organization, "everyone": everyone,
+        "rows": selectors.authorised_clients(access, everyone=everyone),
+    })
+
+
+@login_required
+@require_POST
+def client_revoke(request, org_slug, application_id: int, user_id: int):
+    access = org_access(request.user, org_slug)
+    if user_id != request.user.pk and not has_capability(access.role, ADMIN_CAPABILITY):
+        raise PermissionDenied("Only an admin can revoke another person's OAuth clients.")
+    from oauth2_provider.models import get_application_model
+
+    application = get_object_or_404(get_application_model(), pk=application_id)
+    user = get_object_or_404(get_user_model(), pk=user_id, memberships__organization=access.organization)
+    ended = services.client_revoke(organization=access.organization, application=application, user=user,
+                                   actor=request.user)
+    messages.success(request, f"{application.name or application.client_id}: access revoked ({ended} tokens ended).")
+    return redirect("oauth_clients", org_slug)

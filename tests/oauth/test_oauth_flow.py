@@ -111,7 +111,8 @@ def test_401_points_to_protected_resource_metadata_and_the_metadata_documents(oa
     answer = httpx.post(endpoint, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                         headers={"Accept": "application/json, text/event-stream"})
     assert answer.status_code == 401
-    prm_url = f"{world.url}/.well-known/oauth-protected-resource/mcp/{world.people.org.slug}/{world.project.slug}/development/"
+    prm_url = (f"{world.url}/.well-known/oauth-protected-resource/mcp/{world.people.org.slug}/"
+               f"{world.project.slug}/development/")
     assert f'resource_metadata="{prm_url}"' in answer.headers["www-authenticate"]
     prm = httpx.get(prm_url).json()
     assert prm["resource"] == endpoint and prm["authorization_servers"] == [world.url]

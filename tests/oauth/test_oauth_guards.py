@@ -44,8 +44,8 @@ def pkce():
     return verifier, challenge
 
 
-def authorize_params(client_id, challenge, resource, *, state="s-" + secrets.token_hex(8), method="S256",
-                     redirect_uri=CALLBACK):
+def authorize_params(client_id, challenge, resource, *, state=None, method="S256", redirect_uri=CALLBACK):
+    state = state or "s-" + secrets.token_hex(8)
     return {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
             "code_challenge": challenge, "code_challenge_method": method, "resource": resource, "scope": "mcp"}
 
