@@ -296,7 +296,10 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_NAME": "MCPForge MCP endpoint",
     "DCR_ENABLED": OAUTH_DCR_ENABLED,
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
-    "CIMD_ENABLED": False,
+    "CIMD_ENABLED": env_bool("OAUTH_CIMD_ENABLED", True),
+    "CIMD_METADATA_FETCHER": "apps.oauth.cimd.EgressMetadataFetcher",
+    "CIMD_FETCH_TIMEOUT_SECONDS": 5,
+    "CIMD_MAX_DOCUMENT_SIZE": 16 * 1024,
 }
 
 # Approval notifications: outgoing webhooks to private/loopback receivers are refused unless set.

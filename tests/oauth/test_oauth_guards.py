@@ -179,3 +179,36 @@ def test_only_code_and_refresh_grants(setup, client_for):
     answer = browser.post("/oauth/token/", {"grant_type": "client_credentials", "client_id": client_id})
     assert answer.status_code in (400, 401)
     assert "access_token" not in answer.json()
+
+
+@pytest.mark.parametrize("client_id", [
+    "https://127.0.0.1/oauth/client.json",
+    "https://localhost/oauth/client.json",
+    "https://169.254.169.254/latest/meta-data/client.json",
+    "https://[::1]/client.json",
+    "https://10.0.0.7/client.json",
+    "http://client.example.test/client.json",  # not https
+])
+def test_cimd_document_on_private_address_is_never_fetched(setup, client_for, client_id):
+    from oauth2_provider.models import Application
+
+    browser = client_for(setup["people"].member)
+    _verifier, challenge = pkce()
+    answer = browser.get("/oauth/authorize/", authorize_params(client_id, challenge, setup["resource"]))
+    assert answer.status_code in (400, 401, 403) or "error=" in answer.get("Location", "")
+    assert "code=" not in answer.get("Location", "")
+    assert not Application.objects.filter(client_id=client_id).exists()
+
+
+def test_cimd_fetcher_refuses_private_addresses_through_egress():
+    from oauth2_provider.cimd import CIMDError
+
+    from apps.oauth.cimd import EgressMetadataFetcher
+
+    for url in ("https://127.0.0.1/c.json", "https://10.0.0.7/c.json", "https://localhost/c.json"):
+        with pytest.raises(CIMDError, match="private or loopback address"):
+            EgressMetadataFetcher().fetch(url)
+
+
+def test_metadata_advertises_cimd(setup, client):
+    assert client.get("/.well-known/oauth-authorization-server").json()["client_id_metadata_document_supported"]
