@@ -124,3 +124,36 @@ def test_401_points_to_protected_resource_metadata_and_the_metadata_documents(oa
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["registration_endpoint"] == f"{world.url}/oauth/register/"
     assert httpx.get(f"{world.url}/.well-known/oauth-protected-resource/elsewhere").status_code == 404
+
+
+def test_expired_and_malformed_access_tokens_are_refused_at_the_gateway(oauth_world):
+    import hashlib
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    from apps.accounts.models import ApiToken
+    from tests.oauth.test_oauth_guards import authorize_params, code_from, consent, exchange, pkce, register
+
+    world = oauth_world
+    browser = Client()
+    browser.force_login(world.people.by_role("member"))
+    client_id = register(browser)
+    verifier, challenge = pkce()
+    query = code_from(consent(browser, authorize_params(client_id, challenge, world.endpoint())))
+    token = exchange(browser, client_id, query["code"], verifier).json()["access_token"]
+    endpoint = world.endpoint()
+    assert _status(endpoint, token) == 200
+
+    past = timezone.now() - timedelta(seconds=1)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    AccessToken.objects.filter(token_checksum=digest).update(expires=past)
+    ApiToken.objects.filter(digest=digest).update(expires_at=past)
+    answer = _post(endpoint, token)
+    assert answer.status_code == 401 and "expired" in answer.json()["error"]["message"]
+    assert _status(endpoint, token[:-1] + ("A" if token[-1] != "A" else "B")) == 401  # unknown
+    assert _status(endpoint, "mcpfo_short") == 401  # malformed
+    # A personal token keeps working beside OAuth.
+    assert _status(endpoint, world.tokens["member"]) == 200
