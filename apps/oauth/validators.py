@@ -4,12 +4,15 @@ the user belongs to). Each issued access token is mirrored for the gateway (serv
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from . import selectors, services
 
 ALLOWED_GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class McpValidator(OAuth2Validator):
@@ -22,6 +25,14 @@ class McpValidator(OAuth2Validator):
         if response_type != "code":
             return False
         return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
+
+    def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
+        """Exact match (DOT, no wildcards), and plain http only back to this machine (a native
+        client's loopback listener); anything else must be https."""
+        parts = urlsplit(redirect_uri or "")
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+            return False
+        return super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs)
 
     @staticmethod
     def _requested_resources(request) -> list[str]:

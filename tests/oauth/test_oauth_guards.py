@@ -139,6 +139,7 @@ def test_unregistered_redirect_uri_is_refused_without_redirect(setup, client_for
                                                                    redirect_uri=uri))
         assert answer.status_code == 400 or "evil" not in answer.get("Location", "")
         assert "code=" not in answer.get("Location", "")
+        assert b"authorizationForm" not in answer.content
 
 
 @pytest.mark.parametrize("which", ["foreign", "missing", "malformed", "two"])
@@ -212,3 +213,13 @@ def test_cimd_fetcher_refuses_private_addresses_through_egress():
 
 def test_metadata_advertises_cimd(setup, client):
     assert client.get("/.well-known/oauth-authorization-server").json()["client_id_metadata_document_supported"]
+
+
+def test_plain_http_redirect_only_to_loopback(setup, client_for):
+    browser = client_for(setup["people"].member)
+    client_id = register(browser, redirect_uris=("http://agent.example.test/callback",))
+    _verifier, challenge = pkce()
+    answer = browser.get("/oauth/authorize/", authorize_params(client_id, challenge, setup["resource"],
+                                                               redirect_uri="http://agent.example.test/callback"))
+    assert "code=" not in answer.get("Location", "")
+    assert b"authorizationForm" not in answer.content  # no consent form for that client
