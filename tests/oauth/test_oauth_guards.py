@@ -88,6 +88,11 @@ def test_code_with_right_verifier_gives_a_bound_token_once(setup, client_for):
     assert TokenBinding.objects.get().environment == setup["env"]
     # Reused code: refused.
     assert exchange(browser, client_id, query["code"], verifier).status_code == 400
+    # The REST API never accepts an OAuth access token (it opens one MCP endpoint only).
+    from django.test import Client
+
+    api = Client().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert api.status_code in (401, 403)
 
 
 def test_wrong_pkce_verifier_is_refused(setup, client_for):
