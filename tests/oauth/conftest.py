@@ -12,7 +12,14 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.gateway.conftest import gateway_server, prism, run_async, world  # noqa: F401 - fixtures
+from tests.gateway.conftest import (  # noqa: F401 - fixtures
+    gateway_server,
+    misbehaving_upstream,
+    prism,
+    run_async,
+    weird,
+    world,
+)
 
 CALLBACK = "http://127.0.0.1:53682/callback"
 

@@ -157,3 +157,22 @@ def test_expired_and_malformed_access_tokens_are_refused_at_the_gateway(oauth_wo
     assert _status(endpoint, "mcpfo_short") == 401  # malformed
     # A personal token keeps working beside OAuth.
     assert _status(endpoint, world.tokens["member"]) == 200
+
+
+def test_upstream_never_sees_the_oauth_token(oauth_world, weird):
+    from django.test import Client
+
+    from tests.gateway.conftest import call
+    from tests.oauth.test_oauth_guards import authorize_params, code_from, consent, exchange, pkce, register
+
+    browser = Client()
+    browser.force_login(oauth_world.people.by_role("member"))
+    client_id = register(browser)
+    verifier, challenge = pkce()
+    query = code_from(consent(browser, authorize_params(client_id, challenge, weird)))
+    token = exchange(browser, client_id, query["code"], verifier).json()["access_token"]
+
+    result = call(weird, token, "getEcho", {"thing": "x", "q": "y", "X-Trace": "t-2"})
+    assert result.is_error is False
+    seen = result.structured_content
+    assert "authorization" not in seen["headers"] and token not in str(seen)
