@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.gateway",
     "apps.reports",
+    "oauth2_provider",
+    "apps.oauth",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +273,48 @@ MCP_TOOL_TOKEN_BUDGET = env_int("MCP_TOOL_TOKEN_BUDGET", 4000)
 MCP_DB_THREADS = env_int("MCP_DB_THREADS", 8)
 MCP_DB_ASYNC_CONNECTIONS = env_int("MCP_DB_ASYNC_CONNECTIONS", 10)
 MCP_AUDIT_BATCH_MS = env_int("MCP_AUDIT_BATCH_MS", 20)
+
+# OAuth 2.1 authorization for the MCP endpoints (apps/oauth, django-oauth-toolkit).
+OAUTH_ACCESS_TOKEN_SECONDS = env_int("OAUTH_ACCESS_TOKEN_SECONDS", 600)
+OAUTH_REFRESH_TOKEN_SECONDS = env_int("OAUTH_REFRESH_TOKEN_SECONDS", 30 * 86400)
+OAUTH_DCR_ENABLED = env_bool("OAUTH_DCR_ENABLED", True)
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "apps.oauth.validators.McpValidator",
+    "ACCESS_TOKEN_GENERATOR": "apps.oauth.resources.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "SCOPES": {"mcp": "Call the tools of one MCP endpoint as you"},
+    "DEFAULT_SCOPES": ["mcp"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH_REFRESH_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "PKCE_REQUIRED": True,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "OIDC_ISS_ENDPOINT": SITE_URL,
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [SITE_URL],
+    "OAUTH2_PROTECTED_RESOURCE_NAME": "MCPForge MCP endpoint",
+    "DCR_ENABLED": OAUTH_DCR_ENABLED,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "CIMD_ENABLED": env_bool("OAUTH_CIMD_ENABLED", True),
+    "CIMD_METADATA_FETCHER": "apps.oauth.cimd.EgressMetadataFetcher",
+    "CIMD_FETCH_TIMEOUT_SECONDS": 5,
+    "CIMD_MAX_DOCUMENT_SIZE": 16 * 1024,
+}
 
 # Approval notifications: outgoing webhooks to private/loopback receivers are refused unless set.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)

@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("apps.approvals.urls")),
     path("", include("apps.gateway.urls")),
     path("", include("apps.reports.urls")),
+    path("", include("apps.oauth.urls")),
 ]

@@ -19,6 +19,13 @@ EVENT_TYPES: dict[str, str] = {
     "team.member_removed": "A member was removed from a team",
     "token.created": "An API token was created",
     "token.revoked": "An API token was revoked",
+    # OAuth clients of the MCP endpoints (apps/oauth)
+    "oauth.client_authorized": "A person authorised an OAuth client for an MCP endpoint",
+    "oauth.client_denied": "A person refused an OAuth client's authorization request",
+    "oauth.consent_refused": "An OAuth authorization request was refused (bad resource or reused state)",
+    "oauth.client_revoked": "An OAuth client's access was revoked",
+    "oauth.token_issued": "An OAuth access token was issued for an MCP endpoint",
+    "oauth.token_revoked": "An OAuth access token was revoked",
     # projects
     "project.created": "A project was created",
     "project.updated": "Project details changed",

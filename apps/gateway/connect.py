@@ -1,7 +1,8 @@
 """Ready-to-paste MCP client configurations for one endpoint. Pure: no Django import.
 
 The token is never filled in: the snippets carry ``TOKEN_PLACEHOLDER`` and the page tells the
-user to create a token on the API tokens page (it is shown once, at creation).
+user to create a token on the API tokens page (it is shown once, at creation). OAuth-capable
+clients get snippets with the URL only (apps/oauth: they sign in and consent in a browser).
 """
 
 from __future__ import annotations
@@ -73,4 +74,22 @@ def client_configs(url: str, name: str) -> list[ClientConfig]:
                      f"claude mcp add --transport http {name} {url} \\\n  --header \"Authorization: {bearer}\""),
         ClientConfig("python", "Python (official mcp SDK)", "script", "python", python),
         ClientConfig("curl", "curl (smoke test)", "terminal", "shell", curl),
+        *oauth_client_configs(url, name),
+    ]
+
+
+def oauth_client_configs(url: str, name: str) -> list[ClientConfig]:
+    """Clients that speak OAuth 2.1 for MCP need only the URL: they read the 401's
+    ``resource_metadata``, register (client metadata document or dynamic registration), open
+    MCPForge's consent page in a browser and keep a short-lived token bound to this endpoint."""
+    generic = {"mcpServers": {name: {"type": "http", "url": url}}}
+    desktop = {"mcpServers": {name: {"command": "npx", "args": ["-y", "mcp-remote", url]}}}
+    return [
+        ClientConfig("oauth-streamable-http", "OAuth: Streamable HTTP clients",
+                     "mcp.json of clients with MCP OAuth support (no token to paste: sign in and consent in the "
+                     "browser when asked)", "json", json.dumps(generic, indent=2)),
+        ClientConfig("oauth-claude-code", "OAuth: Claude Code", "terminal, then /mcp to sign in", "shell",
+                     f"claude mcp add --transport http {name} {url}"),
+        ClientConfig("oauth-claude-desktop", "OAuth: Claude Desktop", "claude_desktop_config.json; mcp-remote "
+                     "opens the consent page in your browser", "json", json.dumps(desktop, indent=2)),
     ]

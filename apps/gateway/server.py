@@ -74,6 +74,7 @@ from starlette.types import Receive, Scope, Send
 
 from apps.core import request_context
 from apps.core.request_context import RequestContext
+from apps.oauth import gateway as oauth_gateway
 
 from . import conf, results, search_first, selectors, services, upstream
 from .db import HotPathDatabase
@@ -337,10 +338,19 @@ class Gateway:
         context = RequestContext(request_id=request_id, ip=client[0] if client else None,
                                  user_agent=headers.get("user-agent", "")[:400])
         try:
-            params = selectors.caller_params(raw_token=raw_token, org_slug=match["org"],
-                                             project_slug=match["project"], env_slug=match["env"])
+            if oauth_gateway.is_oauth_token(raw_token):  # OAuth access token: audience checked per request
+                params = await self.db.run(oauth_gateway.caller_params, raw_token=raw_token, org_slug=match["org"],
+                                           project_slug=match["project"], env_slug=match["env"], context=context)
+            else:
+                params = selectors.caller_params(raw_token=raw_token, org_slug=match["org"],
+                                                 project_slug=match["project"], env_slug=match["env"])
         except GatewayRefusal as refusal:
             await (await self._rejection(refusal, scope["path"], context))(scope, receive, send_with_id)
+            return
+        except DatabaseError:
+            logger.exception("MCP request refused: the OAuth token could not be looked up")
+            await _json_rpc_error(503, "MCPForge cannot reach its database right now; try again shortly.",
+                                  headers={"Retry-After": "5"})(scope, receive, send_with_id)
             return
         auth = Authentication(raw_token=raw_token, params=params, path=scope["path"], context=context,
                               search_first=match["mode"] == "search")
@@ -380,7 +390,8 @@ class Gateway:
                               path=path, context=context)
         extra: dict[str, str] = {}
         if refusal.status == 401:
-            challenge = 'Bearer realm="mcpforge"'
+            # RFC 9728: where an OAuth client finds this endpoint's authorization server.
+            challenge = f'Bearer realm="mcpforge", resource_metadata="{oauth_gateway.resource_metadata_url(path)}"'
             if refusal.error:
                 description = refusal.message.replace('"', "'")
                 challenge += f', error="{refusal.error}", error_description="{description}"'

@@ -66,3 +66,15 @@ def test_client_configs_are_valid_and_carry_no_real_token():
     assert generic == {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {TOKEN_PLACEHOLDER}"}}
     compile(configs["python"].text, "snippet.py", "exec")
     assert server_name("a b", "c/d", "e") == "a-b-c-d-e"
+
+
+def test_oauth_configs_carry_only_the_url():
+    from apps.gateway.connect import oauth_client_configs
+
+    url = "https://mcpforge.example.com/mcp/acme/petstore/production/"
+    configs = {c.key: c for c in client_configs(url, "acme-petstore-production")}
+    generic = json.loads(configs["oauth-streamable-http"].text)["mcpServers"]["acme-petstore-production"]
+    assert generic == {"type": "http", "url": url}
+    assert configs["oauth-claude-code"].text.endswith(url)
+    for config in oauth_client_configs(url, "n"):
+        assert "Authorization" not in config.text and TOKEN_PLACEHOLDER not in config.text

@@ -455,7 +455,11 @@ def test_no_token_is_401_with_www_authenticate(world):
     response = post_raw(world.endpoint())
 
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="mcpforge"'
+    from django.conf import settings
+
+    assert response.headers["WWW-Authenticate"] == (  # RFC 9728: where OAuth clients look next
+        f'Bearer realm="mcpforge", resource_metadata="{settings.SITE_URL}/.well-known/oauth-protected-resource/mcp/'
+        f'{world.people.org.slug}/{world.project.slug}/development/"')
     assert "Authorization: Bearer" in response.json()["error"]["message"]
     response = post_raw(world.endpoint(), token="mcpf_not-a-real-token-at-all-0000000000")
     assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]

@@ -1,0 +1,55 @@
+"""Client ID Metadata Documents fetched through the product's guarded egress.
+
+django-oauth-toolkit resolves a ``client_id`` that is an https URL by fetching its document
+(``CIMD_METADATA_FETCHER``); this fetcher sends that request through ``apps.core.egress``
+(every connection checked and pinned: no private, loopback, link-local or cloud-metadata
+address, no redirects, no proxies from the environment), with an overall deadline and the
+document size cap. DOT then requires the document's ``client_id`` to equal the URL and takes
+the redirect URIs from it (exact matching)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher, _effective_max_age, _validate_client_id_url
+from oauth2_provider.settings import oauth2_settings
+
+from apps.core import egress
+
+
+class EgressMetadataFetcher(SafeMetadataFetcher):
+    def fetch(self, client_id):
+        _validate_client_id_url(client_id)  # https, a path, no user info or fragment
+        budget = float(oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS)
+        max_size = oauth2_settings.CIMD_MAX_DOCUMENT_SIZE
+        deadline = time.monotonic() + budget
+        try:
+            with egress.client(allow_private=False, timeout=httpx.Timeout(budget)) as http, \
+                    http.stream("GET", client_id, headers={"Accept": "application/json"}) as response:
+                if response.status_code != 200:
+                    raise CIMDError(f"client_id document returned HTTP {response.status_code}")
+                media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if media_type != "application/json" and not (
+                        media_type.startswith("application/") and media_type.endswith("+json")):
+                    raise CIMDError(f"client_id document is not JSON (Content-Type: {media_type!r})")
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > max_size:
+                        raise CIMDError("client_id document exceeds the maximum allowed size")
+                    if time.monotonic() > deadline:
+                        raise CIMDError("client_id document took too long")
+                cache_control = response.headers.get("cache-control")
+        except egress.Refused as exc:
+            raise CIMDError(f"client_id document refused: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise CIMDError(f"could not fetch client_id document: {exc.__class__.__name__}") from exc
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise CIMDError("client_id document is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise CIMDError("client_id document must be a JSON object")
+        return data, _effective_max_age(cache_control)

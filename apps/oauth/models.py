@@ -1,0 +1,26 @@
+"""An OAuth access token's mirror in the gateway's token table, and the endpoint it is bound to.
+
+django-oauth-toolkit issues and stores the tokens (digests only: COMPLIANT_BCP_RFC9700_TOKEN_STORAGE).
+Each access token it issues gets an ``ApiToken`` row with the same SHA-256 digest, the same
+expiry and the user and organization of its resource, so the gateway authenticates it with the
+statement it uses for personal tokens, and its revocation (the row's ``revoked_at``) bumps the
+organization's caller epoch like any token change: it takes effect on the next call.
+``TokenBinding`` is the RFC 8707 audience: the one environment the token opens.
+"""
+
+from django.db import models
+
+from apps.accounts.models import ApiToken
+from apps.projects.models import Environment
+
+
+class TokenBinding(models.Model):
+    api_token = models.OneToOneField(ApiToken, on_delete=models.CASCADE, related_name="oauth_binding")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    # DOT's AccessToken primary key (no FK: DOT deletes the row on revocation, the mirror stays revoked)
+    access_token_id = models.BigIntegerField(unique=True)
+    application_id = models.BigIntegerField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"OAuth token {self.access_token_id} → environment {self.environment_id}"

@@ -1,0 +1,59 @@
+"""RFC 8707 resource indicators of MCPForge: one environment's MCP endpoint URL. Pure: no Django."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+_SLUG = r"[A-Za-z0-9_-]{1,60}"
+_PATH_RE = re.compile(rf"^/mcp/(?P<org>{_SLUG})/(?P<project>{_SLUG})/(?P<env>{_SLUG})/$")
+
+
+@dataclass(frozen=True)
+class EndpointRef:
+    org_slug: str
+    project_slug: str
+    env_slug: str
+
+
+def parse(resource: str, site_url: str) -> EndpointRef | None:
+    """The endpoint a resource indicator names, or None: it must be exactly
+    ``<SITE_URL>/mcp/<org>/<project>/<environment>/`` (same scheme, host and port; no query,
+    no fragment, no user info)."""
+    if not isinstance(resource, str) or len(resource) > 400:
+        return None
+    try:
+        parts, site = urlsplit(resource), urlsplit(site_url)
+    except ValueError:
+        return None
+    if ((parts.scheme, parts.netloc) != (site.scheme, site.netloc) or parts.query or parts.fragment
+            or "@" in parts.netloc):
+        return None
+    prefix = site.path.rstrip("/")
+    if not parts.path.startswith(prefix + "/mcp/"):
+        return None
+    match = _PATH_RE.match(parts.path[len(prefix):])
+    if match is None:
+        return None
+    return EndpointRef(match["org"], match["project"], match["env"])
+
+
+def endpoint_url(site_url: str, ref: EndpointRef) -> str:
+    return f"{site_url.rstrip('/')}/mcp/{ref.org_slug}/{ref.project_slug}/{ref.env_slug}/"
+
+
+ACCESS_TOKEN_PREFIX = "mcpfo_"  # noqa: S105 - a public prefix, not a secret
+
+
+def is_oauth_token(raw: str) -> bool:
+    return raw.startswith(ACCESS_TOKEN_PREFIX)
+
+
+def generate_access_token(request=None) -> str:
+    """DOT's ACCESS_TOKEN_GENERATOR: ``mcpfo_`` + 256 random bits. Not ``mcpf_``: the REST API
+    (which accepts personal tokens) never accepts an OAuth access token; only the MCP endpoint
+    of its resource does."""
+    import secrets
+
+    return ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
