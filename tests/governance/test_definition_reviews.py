@@ -191,7 +191,7 @@ def test_first_enable_of_a_flagged_tool_through_the_page_and_the_api(people, cli
     toggle = {"operation_key": REFUND, "environment": "staging", "enabled": "true"}
     refused = admin.post(f"{base}/permissions/toggle/", toggle, HTTP_HX_REQUEST="true")
     assert refused.status_code == 400 and "needs an explicit override" in refused.content.decode()
-    assert not ToolSetting.objects.filter(project=project, enabled=True).exists()
+    assert not ToolSetting.objects.filter(project=project, enabled=True, by_default=False).exists()
     ok = admin.post(f"{base}/permissions/toggle/", toggle, HTTP_HX_REQUEST="true", HTTP_HX_PROMPT="seen by sec")
     assert ok.status_code == 200 and 'data-enabled="true"' in ok.content.decode()
     api = api_for(people.admin)
