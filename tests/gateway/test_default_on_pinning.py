@@ -117,3 +117,19 @@ def test_a_new_environment_pins_its_default_on_tools(people):
     env = environment_create(project=project, name="Development", actor=people.owner)
     (pin,) = ToolSetting.objects.filter(environment=env)
     assert pin.operation_key == GET_REFUND and pin.by_default and len(pin.pinned_hash) == 64
+
+
+def test_a_risk_override_that_makes_a_tool_default_on_pins_it(people):
+    from apps.governance.models import ToolSetting
+    from apps.inventory.models import Tool
+    from apps.risk.services import risk_override_set
+    from tests.factories import import_spec, make_project
+
+    project = make_project(people.org, people.owner, name="Refunds")
+    import_spec(project, "refunds.yaml", people.owner, data=V1.encode())
+    development = project.environments.get(slug="development")
+    assert not ToolSetting.objects.filter(environment=development, operation_key=REFUND).exists()
+    tool = Tool.objects.get(project=project, spec_version__is_current=True, operation_key=REFUND)
+    risk_override_set(tool=tool, actor=people.admin, category="side_effect", justification="a sandbox refund")
+    pin = ToolSetting.objects.get(environment=development, operation_key=REFUND)
+    assert pin.by_default and pin.pinned_tool_id == tool.pk and len(pin.pinned_hash) == 64
