@@ -42,9 +42,8 @@ def development(people, gateway_server, misbehaving_upstream):
     return project, development, endpoint, make_token(people.member, people.org)
 
 
-def test_default_on_tool_keeps_its_pinned_definition_until_accepted(development, people, client_for):
+def test_default_on_tool_keeps_its_pinned_definition_until_accepted(development, people, client_for, api_for):
     from apps.governance.selectors import pending_review_count
-    from apps.governance.services import definition_accept
     from apps.inventory.models import Tool
 
     project, development_env, endpoint, token = development
@@ -74,7 +73,13 @@ def test_default_on_tool_keeps_its_pinned_definition_until_accepted(development,
 
     setting = setting_of(development_env, GET_REFUND)
     assert setting.pending_tool_id == new_row.pk
-    definition_accept(setting=setting, actor=people.admin, expected_sha256=setting.pending_hash)
+    base = f"/api/v1/projects/{project.public_id}"
+    (row,) = api_for(people.viewer).get(f"{base}/definition-reviews/").json()["results"]
+    assert row["environment"] == "development" and row["operation_key"] == GET_REFUND
+    assert row["pending_sha256"] == setting.pending_hash
+    accepted = api_for(people.admin).post(f"{base}/definition-reviews/{setting.public_id}/accept/",
+                                          {"sha256": setting.pending_hash}, format="json")
+    assert accepted.status_code == 200, accepted.content
     after = listed(endpoint, token)["getRefund"]
     assert "previous messages" in after.description and "context" in after.input_schema["properties"]
     assert pending_review_count(project) == 0
