@@ -45,6 +45,7 @@ EVENT_TYPES: dict[str, str] = {
     "tool.enabled": "A tool was enabled in an environment",
     "tool.disabled": "A tool was disabled in an environment",
     "tool.definition_changed": "A re-import changed an enabled tool's definition; the environment keeps the pinned one",
+    "tool.definition_pinned": "Tools on by the risk default were pinned to the definition they are first served with",
     "tool.definition_accepted": "An admin accepted a tool's changed definition in an environment",
     "tool.definition_override": "An admin overrode the poisoning scan to serve a flagged tool definition",
     "tool.definition_refused": "Enabling or accepting a tool definition was refused",

@@ -18,9 +18,10 @@ DEFAULT_APPROVAL_EXPIRY = timedelta(hours=24)
 
 
 class ToolSetting(TimeStampedModel):
-    """An admin's explicit enabled/disabled switch for one operation in one environment.
+    """An admin's explicit enabled/disabled switch for one operation in one environment, or
+    (``by_default``) the pinned definition of a tool that is on only by the risk default.
 
-    Without a row the risk default applies (``grants.default_enabled``): read-only and
+    Without an admin's row the risk default applies (``grants.default_enabled``): read-only and
     side-effect tools on in development, everything else off.
     """
 
@@ -45,6 +46,10 @@ class ToolSetting(TimeStampedModel):
                                      related_name="+")
     pending_hash = models.CharField(max_length=64, blank=True, default="")
     pending_since = models.DateTimeField(null=True, blank=True)
+    # Not an admin's switch: the pin of a tool that is on only by the risk default (read-only and
+    # side-effect tools in development). Rules ignore it (the default decides whether the tool is
+    # on); the gateway serves its pinned definition and a re-import's change waits for review.
+    by_default = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

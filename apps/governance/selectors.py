@@ -102,8 +102,8 @@ def enabled_map(environment, tools: Iterable[Tool]) -> dict[str, bool]:
     env = environment_ref(environment)
     switches = {
         (env.id, key): enabled for key, enabled in
-        ToolSetting.objects.filter(environment=environment, operation_key__in=keys).values_list("operation_key",
-                                                                                              "enabled")
+        ToolSetting.objects.filter(environment=environment, operation_key__in=keys, by_default=False)
+        .values_list("operation_key", "enabled")
     } if keys else {}
     env_rules = rules.ProjectRules(switches=switches)
     return {t.operation_key: rules.is_enabled(env_rules, t, env) for t in tools}
@@ -139,8 +139,8 @@ def project_rules(project_id: int, *, with_policies: bool = True) -> rules.Proje
     grant_rows = (Grant.objects.filter(project_id=project_id).select_related("team", "user", "environment")
                   .order_by("created_at", "pk"))
     switches = {(str(env_id), key): enabled for env_id, key, enabled in
-                ToolSetting.objects.filter(project_id=project_id).values_list("environment_id", "operation_key",
-                                                                              "enabled")}
+                ToolSetting.objects.filter(project_id=project_id, by_default=False)
+                .values_list("environment_id", "operation_key", "enabled")}
     return rules.ProjectRules(grants=tuple(grant_ref(g) for g in grant_rows),
                               policies=tuple(policies_for(project_id)) if with_policies else (), switches=switches)
 
@@ -217,7 +217,7 @@ def matrix(project, environments: Sequence, *, q: str = "", category: str = "", 
     keys = [t.operation_key for t in tools]
     explicit = {
         (s.environment_id, s.operation_key): s
-        for s in ToolSetting.objects.filter(project=project, operation_key__in=keys)
+        for s in ToolSetting.objects.filter(project=project, operation_key__in=keys, by_default=False)
     } if keys else {}
     refs = policies_for(project.pk)
     rows = []
@@ -414,7 +414,8 @@ def governance_facts(project, environment=None):
     tools = list(current_tools(project))
     refs = {t.operation_key: tool_ref(t) for t in tools}
     explicit = {(s.environment_id, s.operation_key): s.enabled
-                for s in ToolSetting.objects.filter(project=project).only("environment_id", "operation_key", "enabled")}
+                for s in ToolSetting.objects.filter(project=project, by_default=False)
+                .only("environment_id", "operation_key", "enabled")}
     policy_refs = policies_for(project.pk)
     all_grants = [grant_ref(g) for g in Grant.objects.filter(project=project).select_related("team", "user",
                                                                                           "environment")]

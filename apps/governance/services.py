@@ -18,7 +18,7 @@ from apps.core.errors import Conflict, DomainError
 from apps.inventory import definitions
 from apps.inventory.selectors import current_tools
 
-from . import conditions, grants, policies, selectors
+from . import conditions, grants, policies, rules, selectors
 from .models import DEFAULT_APPROVAL_EXPIRY, ApprovalPolicy, Grant, ToolSetting
 
 CATEGORIES = tuple(c.value for c in grants.ToolCategory)
@@ -138,10 +138,17 @@ def _tool_set_enabled(*, project, environment, keys: list[str], enabled: bool, a
                 _pin(row, tools[key], label=label, now=now)
             row.save()
         elif row.enabled != enabled or (enabled and row.pinned_tool_id is None):
-            row.enabled, row.changed_by, row.changed_by_label = enabled, actor, label
+            row.enabled, row.changed_by, row.changed_by_label, row.by_default = enabled, actor, label, False
             if enabled:
                 _pin(row, tools[key], label=label, now=now)
-            row.save(update_fields=["enabled", "changed_by", "changed_by_label", "updated_at", *PIN_FIELDS])
+            row.save(update_fields=["enabled", "changed_by", "changed_by_label", "by_default", "updated_at",
+                                    *PIN_FIELDS])
+        elif row.by_default:
+            # a default-on tool becomes an admin's switch; it keeps its pinned definition (and any
+            # pending review): switching it on accepts nothing
+            row.changed_by, row.changed_by_label, row.by_default = actor, label, False
+            row.save(update_fields=["changed_by", "changed_by_label", "by_default", "updated_at"])
+            row = None
         else:
             row = None  # already in that state: an enabled tool keeps its pinned definition
         change = {"operation_key": key, "tool": tools[key].name, "before": before[key], "after": enabled}
@@ -222,22 +229,77 @@ def _change_payload(setting: ToolSetting, new_tool, new_hash: str) -> dict[str, 
 
 @transaction.atomic
 def definitions_follow_import(*, project, version) -> dict[str, int]:
-    """After ``version`` became current (same transaction as the import): every operation an
-    admin enabled somewhere is compared with its pinned definition.
+    """After ``version`` became current (same transaction as the import): every operation
+    enabled somewhere (by an admin, or pinned as on by the risk default) is compared with its
+    pinned definition.
 
     * same hash: the pin moves to the new row (carried over, nothing to review);
     * changed: the pin stays (the gateway keeps serving the reviewed definition there) and the
       new row waits for review (``tool.definition_changed``, one event per environment and tool);
     * operation gone: the tool is disabled there (``tool.disabled_operation_removed``).
 
-    Returns counts {"carried", "changed", "removed"}.
+    Then every tool on only by the risk default is pinned where it has no row yet
+    (``pin_default_tools``). Returns counts {"carried", "changed", "removed", "pinned"}.
     """
     now = timezone.now()
     counts = {"carried": 0, "changed": 0, "removed": 0}
     settings = list(ToolSetting.objects.select_for_update().filter(project=project, enabled=True)
                     .select_related("environment").order_by("environment__position", "operation_key"))
-    if not settings:
-        return counts
+    if settings:
+        _follow_pins(project=project, version=version, settings=settings, counts=counts, now=now)
+    counts["pinned"] = pin_default_tools(project=project, version=version)
+    return counts
+
+
+def pin_default_tools(*, project, version=None, environments=None) -> int:
+    """Pin, in each environment (all of the project's unless ``environments``), every current
+    tool that is on only by the risk default and has no setting row there yet: the definition it
+    is first served with counts as accepted (``by_default`` rows, ``tool.definition_pinned``).
+    From then on a re-import that changes it waits for review like an admin-enabled tool.
+
+    A tool new in this version goes live by default (and is pinned) only if the poisoning scan
+    does not flag it (``rules.default_enabled``), as before: it has no earlier definition an
+    agent trusted, and a flagged one stays off until an admin enables it with an override.
+    Called in the import's and the environment's creation transaction. Returns rows created."""
+    from apps.projects.models import Environment
+
+    environments = list(environments if environments is not None else
+                        Environment.objects.filter(project=project).order_by("position"))
+    tools = None
+    now = timezone.now()
+    created: list[ToolSetting] = []
+    for environment in environments:
+        if tools is None:
+            tools = list(current_tools(project))
+        candidates = [t for t in tools if rules.default_enabled(t, environment.slug)]
+        if not candidates:
+            continue
+        taken = set(ToolSetting.objects.filter(environment=environment, operation_key__in=[
+            t.operation_key for t in candidates]).values_list("operation_key", flat=True))
+        rows = []
+        for tool in candidates:
+            if tool.operation_key in taken:
+                continue
+            row = ToolSetting(organization=project.organization, project=project, environment=environment,
+                              operation_key=tool.operation_key, enabled=True, by_default=True,
+                              changed_by_label="risk default")
+            _pin(row, tool, label="risk default", now=now)
+            rows.append(row)
+        if not rows:
+            continue
+        ToolSetting.objects.bulk_create(rows)
+        created += rows
+        payload: dict[str, Any] = {"environment": environment.slug,
+                                   "pinned_sha256": {r.operation_key: r.pinned_hash for r in rows}}
+        if version is not None:
+            payload["spec_version"] = version.number
+        audit_record(organization=project.organization, event_type="tool.definition_pinned", actor=None,
+                     actor_label="risk default", target=environment, target_label=environment.name,
+                     payload=payload)
+    return len(created)
+
+
+def _follow_pins(*, project, version, settings: list[ToolSetting], counts: dict[str, int], now) -> None:
     new_rows = {t.operation_key: t for t in
                 current_tools(project).filter(operation_key__in={s.operation_key for s in settings})}
     hashes: dict[int, str] = {}  # tool pk -> definition hash (a tool enabled in several environments)
@@ -246,10 +308,14 @@ def definitions_follow_import(*, project, version) -> dict[str, int]:
         if tool is None:
             before = {"pinned_sha256": setting.pinned_hash,
                       "tool": (setting.pinned_definition or {}).get("name", "")}
-            setting.enabled, setting.changed_by, setting.changed_by_label = False, None, "import"
-            setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
-            setting.save(update_fields=["enabled", "changed_by", "changed_by_label", "updated_at", "pending_tool",
-                                        "pending_hash", "pending_since"])
+            if setting.by_default:
+                # only a pin, no admin's switch: dropped (an operation that comes back is a new tool)
+                setting.delete()
+            else:
+                setting.enabled, setting.changed_by, setting.changed_by_label = False, None, "import"
+                setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
+                setting.save(update_fields=["enabled", "changed_by", "changed_by_label", "updated_at",
+                                            "pending_tool", "pending_hash", "pending_since"])
             audit_record(organization=project.organization, event_type="tool.disabled_operation_removed",
                          actor=None, actor_label="analysis worker", target=setting.environment,
                          target_label=f"{before['tool'] or setting.operation_key} in {setting.environment.name}",
@@ -278,7 +344,6 @@ def definitions_follow_import(*, project, version) -> dict[str, int]:
                          target_label=f"{tool.name} in {setting.environment.name}",
                          payload={**_change_payload(setting, tool, new_hash), "spec_version": version.number})
         counts["changed"] += 1
-    return counts
 
 
 def definition_accept(*, setting: ToolSetting, actor, expected_sha256: str,

@@ -85,4 +85,8 @@ def environment_create(*, project: Project, name: str, actor) -> Environment:
         target=env,
         payload={"project": project.slug, "environment": slug},
     )
+    # tools on by the risk default here are served with a pinned definition (rug-pull protection)
+    from apps.governance.services import pin_default_tools
+
+    pin_default_tools(project=project, environments=[env])
     return env

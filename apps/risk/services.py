@@ -262,6 +262,7 @@ def risk_override_set(
     override.actor_label = actor_label_for(actor)[:200]
     override.save()
     row = _refresh_current_row(tool, override)
+    _pin_defaults(project)
     audit_record(
         organization=project.organization,
         event_type="risk.overridden",
@@ -305,6 +306,15 @@ def risk_override_remove(*, tool: Tool, actor) -> None:
     )
     override.delete()
     _refresh_current_row(tool, None)
+    _pin_defaults(project)
+
+
+def _pin_defaults(project) -> None:
+    """A category the override changed can make a tool on by the risk default somewhere: it is
+    served with a pinned definition from then on, like any default-on tool."""
+    from apps.governance.services import pin_default_tools
+
+    pin_default_tools(project=project)
 
 
 EXPORT_FORMATS = ("json", "csv")

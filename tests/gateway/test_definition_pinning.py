@@ -191,7 +191,14 @@ def test_removed_operation_is_disabled_and_not_served(refunds, people):
     with pytest.raises(MCPError, match="Unknown tool: getRefund"):
         call(endpoint, token, "getRefund", {"id": "r1"})
     assert setting_of(production, GET_REFUND).enabled is False
-    (removed,) = audit_events(people.org, "tool.disabled_operation_removed")
+    from apps.governance.models import ToolSetting
+
+    removed_events = {e.payload["environment"]: e for e in audit_events(people.org, "tool.disabled_operation_removed")}
+    # development served it by the risk default (pinned, no admin switch): that pin is dropped too
+    assert set(removed_events) == {"production", "development"}
+    assert not ToolSetting.objects.filter(project=project, environment__slug="development",
+                                          operation_key=GET_REFUND).exists()
+    removed = removed_events["production"]
     assert removed.payload == {"environment": "production", "operation_key": GET_REFUND, "spec_version": 2,
                                "pinned_sha256": removed.payload["pinned_sha256"], "tool": "getRefund"}
     assert len(removed.payload["pinned_sha256"]) == 64

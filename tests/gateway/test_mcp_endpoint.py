@@ -58,7 +58,8 @@ def test_three_users_see_three_different_lists(world):
     assert sorted(admin[1:]) == sorted(READ_ONLY + SIDE_EFFECT)
     assert "deletePet" not in admin  # critical: disabled by default even for an all-tools grant
     assert len({tuple(viewer), tuple(member), tuple(admin)}) == 3
-    assert not [t for t in types_of(world.people.org) if t.startswith("tool.")]  # listing is not a call
+    # listing is not a call (the import pinned the default-on tools: tool.definition_pinned)
+    assert not [t for t in types_of(world.people.org) if t.startswith("tool.") and t != "tool.definition_pinned"]
     listed = {e.actor_label: e.payload for e in audit_events(world.people.org, "gateway.tools_listed")}
     assert listed["viewer@acme.test"]["names"] == viewer and listed["member@acme.test"]["listed"] == len(member)
     assert listed["admin@acme.test"]["environment"] == "development"
@@ -505,7 +506,8 @@ def test_origin_allow_list(world, settings):
     # the SDK client with a foreign Origin gets nowhere either
     with pytest.raises(Exception):  # noqa: B017 - the SDK reports the 403 as a transport error
         list_names(world.endpoint(), token, headers={"Origin": "http://127.0.0.1:9"})
-    refusals = [t for t in types_of(world.people.org) if t.startswith("tool.") or t == "gateway.request_refused"]
+    refusals = [t for t in types_of(world.people.org)
+                if (t.startswith("tool.") and t != "tool.definition_pinned") or t == "gateway.request_refused"]
     assert not refusals  # an origin refusal is not attributable to the token: no event
     assert types_of(world.people.org).count("gateway.tools_listed") == 2  # the two allowed listings
 

@@ -191,7 +191,7 @@ def test_first_enable_of_a_flagged_tool_through_the_page_and_the_api(people, cli
     toggle = {"operation_key": REFUND, "environment": "staging", "enabled": "true"}
     refused = admin.post(f"{base}/permissions/toggle/", toggle, HTTP_HX_REQUEST="true")
     assert refused.status_code == 400 and "needs an explicit override" in refused.content.decode()
-    assert not ToolSetting.objects.filter(project=project, enabled=True).exists()
+    assert not ToolSetting.objects.filter(project=project, enabled=True, by_default=False).exists()
     ok = admin.post(f"{base}/permissions/toggle/", toggle, HTTP_HX_REQUEST="true", HTTP_HX_PROMPT="seen by sec")
     assert ok.status_code == 200 and 'data-enabled="true"' in ok.content.decode()
     api = api_for(people.admin)
@@ -225,11 +225,38 @@ def test_data_migration_pins_existing_enabled_tools_to_their_current_definition(
     ToolSetting.objects.update(pinned_tool=None, pinned_definition=None, pinned_hash="", pinned_at=None,
                                pinned_by_label="")
     migration.pin_enabled(apps, None)
-    enabled = ToolSetting.objects.get(operation_key=REFUND)
+    enabled = ToolSetting.objects.get(environment=production, operation_key=REFUND)
     tool = tool_by_name(project, "createRefund")
     assert enabled.pinned_tool_id == tool.pk and enabled.pinned_definition == definition_of(tool)
     assert enabled.pinned_hash == definition_hash(definition_of(tool)) and enabled.pinned_by_label == "admin@acme.test"
-    assert ToolSetting.objects.get(operation_key=GET_REFUND).pinned_tool_id is None  # disabled: nothing to pin
+    assert ToolSetting.objects.get(environment=production, operation_key=GET_REFUND).pinned_tool_id is None  # off
+
+
+def test_data_migration_pins_default_on_tools_of_current_versions(people):
+    """0005: an existing project's tools on by the risk default (getRefund in development) get a
+    ``by_default`` pin; admin switches and default-off tools get none."""
+    import importlib
+
+    from django.apps import apps
+
+    from apps.inventory.definitions import definition_hash, definition_of
+    from apps.inventory.selectors import tool_by_name
+
+    migration = importlib.import_module("apps.governance.migrations.0005_toolsetting_by_default")
+    project = make_project(people.org, people.owner, name="Refunds")
+    import_spec(project, "refunds.yaml", people.owner, data=V1.encode())
+    production = project.environments.get(slug="production")
+    tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
+                     actor=people.admin)
+    ToolSetting.objects.filter(by_default=True).delete()  # as before 0005: no default pins
+    migration.pin_default_on(apps, None)
+    (pin,) = ToolSetting.objects.filter(project=project, by_default=True)
+    tool = tool_by_name(project, "getRefund")
+    assert pin.environment.slug == "development" and pin.operation_key == GET_REFUND and pin.enabled
+    assert pin.pinned_tool_id == tool.pk and pin.pinned_hash == definition_hash(definition_of(tool))
+    assert ToolSetting.objects.filter(project=project).count() == 2  # the admin's switch is untouched
+    migration.pin_default_on(apps, None)  # idempotent
+    assert ToolSetting.objects.filter(project=project).count() == 2
 
 
 def test_switching_an_enabled_tool_on_again_accepts_nothing(people):

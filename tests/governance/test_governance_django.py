@@ -291,7 +291,7 @@ def test_matrix_marks_unguarded_sensitive_tools_and_explicit_settings(people, pe
     services.policy_create(project=project, actor=people.admin, name="Admin tools", kind="single",
                            categories=["administrative"], environment=envs["production"])
     assert selectors.unguarded_findings(project) == []
-    assert ToolSetting.objects.filter(project=project).count() == 1
+    assert ToolSetting.objects.filter(project=project, by_default=False).count() == 1
 
 
 def test_large_spec_matrix_page_and_tools_list_stay_cheap(people, client_for, django_assert_max_num_queries):
