@@ -17,10 +17,11 @@ from rest_framework.test import APIClient
 from apps.accounts.models import ApiToken, Membership
 from apps.accounts.services import organization_create, token_create
 from apps.audit.models import AuditEvent
-from apps.governance.services import grant_create, policy_create
+from apps.governance.models import ToolSetting
+from apps.governance.services import grant_create, policy_create, tool_set_enabled
 from apps.inventory.selectors import current_tools
 from apps.reports.services import report_request
-from tests.conftest import make_user
+from tests.conftest import SPECS_DIR, make_user
 from tests.factories import import_spec, make_project
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +76,15 @@ def tenancy(people):
     w.people, w.tool, w.environment = people, tool, environment
     approval = queue_request(w, requester=people.member, req=requirement())
 
+    # a definition change waiting for review: GET /pet/{petId} pinned in production, then a
+    # re-import that rewords it
+    tool_set_enabled(project=project, environment=environment, operation_keys=["GET /pet/{petId}"], enabled=True,
+                     actor=people.admin)
+    reworded = (SPECS_DIR / "petstore-v3.yaml").read_text().replace("Returns a single pet.", "Returns one pet.")
+    assert import_spec(project, "petstore-v3.yaml", people.owner, data=reworded.encode()).status == "ready"
+    review = ToolSetting.objects.get(environment=environment, operation_key="GET /pet/{petId}")
+    assert review.pending_tool_id is not None
+
     eve = make_user("eve@b.test")
     org_b = organization_create(name="Eve B", actor=eve)
     membership = Membership.objects.create(organization=people.org, user=eve, role="viewer")
@@ -90,6 +100,7 @@ def tenancy(people):
         "number": str(version.number),
         "rid": str(report.public_id),
         "request_id": str(approval.public_id),
+        "review_id": str(review.public_id),
     }
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
