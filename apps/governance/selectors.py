@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 SENSITIVE_CATEGORIES = ("critical", "administrative", "billing")
+# The inventory shows two axes: the category (what a call does) and the risk level (how bad a
+# misuse would be). A tool needs an approval policy when either axis says so.
+HIGH_RISK_LEVELS = ("high", "critical")
 UNCLASSIFIED_CATEGORY = rules.UNCLASSIFIED_CATEGORY
 
 # --------------------------------------------------------------------------- mapping to pure data
@@ -196,6 +199,22 @@ class MatrixRow:
     cells: list[dict] = field(default_factory=list)
 
 
+def needs_approval(tool) -> bool:
+    """Whether an enabled tool without an approval policy is a finding: a sensitive category
+    (critical, administrative, billing) or a high or critical risk level."""
+    return tool_category(tool) in SENSITIVE_CATEGORIES or (tool.risk_level or "") in HIGH_RISK_LEVELS
+
+
+def sensitivity_text(tool) -> str:
+    """Why ``needs_approval`` holds, in the inventory's words (category and/or risk level)."""
+    parts = []
+    if tool_category(tool) in SENSITIVE_CATEGORIES:
+        parts.append(f"category {tool_category(tool).replace('_', '-')}")
+    if (tool.risk_level or "") in HIGH_RISK_LEVELS:
+        parts.append(f"{tool.risk_level} risk")
+    return ", ".join(parts)
+
+
 def matrix(project, environments: Sequence, *, q: str = "", category: str = "", tag: str = "",
            operation_key: str = "") -> list[MatrixRow]:
     """Tools x environments for the permissions page: enabled state, whether an admin set it,
@@ -228,8 +247,7 @@ def matrix(project, environments: Sequence, *, q: str = "", category: str = "", 
             enabled = setting.enabled if setting else default
             row.cells.append({
                 "environment": env, "enabled": enabled, "explicit": setting is not None, "default": default,
-                "unguarded": enabled and ref.category in SENSITIVE_CATEGORIES
-                and not has_approval(refs, ref, env.pk),
+                "unguarded": enabled and needs_approval(tool) and not has_approval(refs, ref, env.pk),
             })
         rows.append(row)
     return rows
@@ -270,7 +288,7 @@ def unguarded_findings(project) -> list[dict]:
                     "tool": row.tool.name,
                     "operation_key": row.tool.operation_key,
                     "environment": cell["environment"].slug,
-                    "title": f"{row.tool.name} ({tool_category(row.tool)}) is enabled in "
+                    "title": f"{row.tool.name} ({sensitivity_text(row.tool)}) is enabled in "
                              f"{cell['environment'].name} without an approval policy",
                 })
     return findings

@@ -78,8 +78,9 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
         refs = selectors.policies_for(project.pk)
         for key in keys:
             ref = selectors.tool_ref(tools[key])
-            if ref.category in selectors.SENSITIVE_CATEGORIES and not selectors.has_approval(refs, ref, environment.pk):
-                result.findings.append(f"{tools[key].name} is {ref.category} and enabled in {environment.name} "
+            if selectors.needs_approval(tools[key]) and not selectors.has_approval(refs, ref, environment.pk):
+                result.findings.append(f"{tools[key].name} ({selectors.sensitivity_text(tools[key])}) is enabled "
+                                       f"in {environment.name} "
                                        "without an approval policy.")
     payload: dict[str, Any] = {"environment": environment.slug, "changes": changes, "findings": result.findings}
     if bulk:

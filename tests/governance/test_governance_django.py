@@ -52,7 +52,7 @@ def test_enabled_map_follows_risk_defaults_until_an_admin_switches(people, petst
                                        actor=people.admin)
     assert result.changed == ["GET /pet/{petId}", "DELETE /pet/{petId}"]
     # enabling a critical tool without any approval policy raises a finding
-    assert len(result.findings) == 1 and "deletePet is critical" in result.findings[0]
+    assert len(result.findings) == 1 and "deletePet (category critical" in result.findings[0]
     services.tool_set_enabled(project=project, environment=envs["development"], operation_keys=["PUT /pet"],
                               enabled=False, actor=people.admin)
     assert selectors.enabled_map(envs["staging"], tools)["DELETE /pet/{petId}"] is True
@@ -74,7 +74,9 @@ def test_bulk_actions_by_category_and_tag(people, petstore):
     project, envs = petstore
     result = services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True,
                                     category="read_only", actor=people.admin)
-    assert len(result.changed) == 6 and not result.findings
+    # getUserByName is read-only but of high risk (it returns personal data): a finding too
+    assert len(result.changed) == 6
+    assert result.findings == ["getUserByName (high risk) is enabled in staging without an approval policy."]
     states = selectors.enabled_map(envs["staging"], current_tools(project))
     assert {k for k, v in states.items() if v} == {t.operation_key for t in current_tools(project)
                                                   if t.category == "read_only"}
@@ -287,10 +289,13 @@ def test_matrix_marks_unguarded_sensitive_tools_and_explicit_settings(people, pe
     assert cell["enabled"] and cell["explicit"] and cell["unguarded"] and not cell["default"]
     assert not rows["getPetById"].cells[0]["explicit"] and rows["getPetById"].cells[0]["enabled"]
     findings = selectors.unguarded_findings(project)
-    assert [(f["tool"], f["environment"]) for f in findings] == [("createUser", "production")]
+    # the two axes the inventory shows: category administrative, and high risk (read-only getUserByName)
+    assert sorted((f["tool"], f["environment"]) for f in findings) == [("createUser", "production"),
+                                                                       ("getUserByName", "development")]
     services.policy_create(project=project, actor=people.admin, name="Admin tools", kind="single",
                            categories=["administrative"], environment=envs["production"])
-    assert selectors.unguarded_findings(project) == []
+    assert [(f["tool"], f["environment"]) for f in selectors.unguarded_findings(project)] == [
+        ("getUserByName", "development")]
     assert ToolSetting.objects.filter(project=project).count() == 1
 
 
