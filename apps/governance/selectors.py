@@ -331,6 +331,7 @@ def suggested_policies(project) -> list[Suggestion]:
             by_category.setdefault(tool_category(tool), []).append(tool)
     out: list[Suggestion] = []
     labels = {"critical": "Critical", "administrative": "Administrative", "billing": "Billing"}
+    # Category names the axis explicitly: "Critical-category tools" is not "critical risk".
     for category in ("billing", "critical", "administrative"):
         members = by_category.get(category)
         if not members or any(p.categories == [category] and not p.operation_keys and not p.tags
@@ -338,7 +339,7 @@ def suggested_policies(project) -> list[Suggestion]:
             continue
         verdict = verdicts[members[0].operation_key]
         out.append(Suggestion(
-            key=f"category:{category}", name=f"{labels[category]} tools: {_kind_text(verdict)}",
+            key=f"category:{category}", name=f"{labels[category]}-category tools: {_kind_text(verdict)}",
             kind=verdict.kind.value, approvals_required=verdict.approvals_required, reason=verdict.reason,
             categories=(category,), tools=tuple(t.name for t in members)))
     if billing_critical:
@@ -350,7 +351,25 @@ def suggested_policies(project) -> list[Suggestion]:
                 key="billing-critical", name=f"Critical billing tools: {_kind_text(verdict)}",
                 kind=verdict.kind.value, approvals_required=verdict.approvals_required, reason=verdict.reason,
                 operation_keys=keys, tools=tuple(t.name for t in billing_critical)))
+    out += _risk_level_suggestion(tools, existing)
     return out
+
+
+def _risk_level_suggestion(tools: list[Tool], existing: list) -> list[Suggestion]:
+    """High- or critical-risk tools whose category needs no approval (a read-only tool returning
+    bank details): one tool-level policy, single approval, unless some all-environment policy
+    already requires a human for each of them."""
+    refs = [policy_ref(p) for p in existing]
+    risky = [t for t in tools if (t.risk_level or "") in HIGH_RISK_LEVELS
+             and tool_category(t) not in SENSITIVE_CATEGORIES and not has_approval(refs, tool_ref(t), None)]
+    if not risky:
+        return []
+    levels = " or ".join(sorted({t.risk_level for t in risky}, key=HIGH_RISK_LEVELS.index))
+    return [Suggestion(
+        key="risk:high", name="High- or critical-risk tools: single approval", kind=grants.ApprovalKind.SINGLE.value,
+        approvals_required=1,
+        reason=f"{levels} risk level although the category needs no approval by default",
+        operation_keys=tuple(t.operation_key for t in risky), tools=tuple(t.name for t in risky))]
 
 
 def _kind_text(verdict: grants.ApprovalSuggestion) -> str:

@@ -19,10 +19,13 @@ def bank_details(people):
     """Petstore with approval policies accepted for every sensitive category, and one read-only
     tool of *high* risk (it returns bank details) left enabled in development and staging."""
     from apps.governance import services as governance
+    from apps.governance.selectors import suggested_policies
 
     project = make_project(people.org, people.owner, name="Bank details")
     import_spec(project, "petstore-v3.yaml", people.owner)
-    governance.accept_suggested_policies(project=project, actor=people.owner)
+    # every *category* suggestion accepted; the risk-level one (issue 18 item 2) is not
+    keys = [s.key for s in suggested_policies(project) if s.key.startswith("category:")]
+    governance.accept_suggested_policies(project=project, actor=people.owner, keys=keys)
     Tool.objects.filter(project=project, name="getUserByName").update(risk_level="high")
     tool = Tool.objects.filter(project=project, name="getUserByName").first()
     result = governance.tool_set_enabled(project=project, environment=project.environments.get(slug="staging"),
@@ -61,6 +64,8 @@ def test_a_high_risk_read_only_tool_without_approval_is_reported_uncovered(bank_
     assert text.count("✗ MISSING") >= 5  # status badges are upper-cased by the stylesheet
     # the summary figure counts risk levels the inventory shows
     assert data["summary"]["by_risk"]["high"] >= 1
+    # the two axes are explained once (issue 18 item 2)
+    assert "Two axes: the category says what a call does" in text
 
 
 def test_covering_the_high_risk_tool_makes_the_claim_true(bank_details, people):
