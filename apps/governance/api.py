@@ -57,6 +57,9 @@ class ToolStateSerializer(serializers.Serializer):
 
 class ToolStatesInput(serializers.Serializer):
     tools = ToolStateSerializer(many=True)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+                                   help_text="Required to enable critical, administrative or billing tools "
+                                             "outside development; recorded in the audit event.")
 
 
 class ToolStates(APIView):
@@ -86,13 +89,17 @@ class ToolStates(APIView):
             keys = [t["operation_key"] for t in data.validated_data["tools"] if t["enabled"] is enabled]
             if keys:
                 findings += services.tool_set_enabled(project=project, environment=environment, operation_keys=keys,
-                                                      enabled=enabled, actor=request.user).findings
+                                                      enabled=enabled, actor=request.user,
+                                                      reason=data.validated_data["reason"]).findings
         return Response({"environment": environment.slug, "tools": self._states(project, environment),
                          "findings": findings})
 
 
 class BulkInput(serializers.Serializer):
     enabled = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+                                   help_text="Required to enable critical, administrative or billing tools "
+                                             "outside development; recorded in the audit event.")
     category = serializers.CharField(required=False, allow_blank=True, default="")
     tag = serializers.CharField(required=False, allow_blank=True, default="")
 

@@ -248,6 +248,9 @@ def matrix(project, environments: Sequence, *, q: str = "", category: str = "", 
             row.cells.append({
                 "environment": env, "enabled": enabled, "explicit": setting is not None, "default": default,
                 "unguarded": enabled and needs_approval(tool) and not has_approval(refs, ref, env.pk),
+                # enabling it asks for a reason (services.confirmation_needed)
+                "confirm": not enabled and env.slug != grants.DEVELOPMENT_SLUG
+                and tool_category(tool) in SENSITIVE_CATEGORIES,
             })
         rows.append(row)
     return rows

@@ -41,9 +41,21 @@ class ToggleResult:
     findings: list[str] = field(default_factory=list)
 
 
+REASON_MAX = 500
+
+
+def confirmation_needed(environment, tools) -> list:
+    """The tools whose enabling in ``environment`` must be confirmed with a reason: critical,
+    administrative and billing tools anywhere but development (an unknown environment counts
+    as production)."""
+    if environment.slug.strip().lower() == grants.DEVELOPMENT_SLUG:
+        return []
+    return [t for t in tools if selectors.tool_category(t) in selectors.SENSITIVE_CATEGORIES]
+
+
 @transaction.atomic
 def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], enabled: bool, actor,
-                     bulk: dict | None = None) -> ToggleResult:
+                     bulk: dict | None = None, reason: str = "") -> ToggleResult:
     """Enable or disable operations in one environment (explicit rows override the risk default).
 
     Unknown operation keys are refused. One ``tool.enabled``/``tool.disabled`` event lists
@@ -59,6 +71,16 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
     if unknown:
         raise DomainError(f"Unknown tool(s): {', '.join(unknown[:5])}.")
     before = selectors.enabled_map(environment, tools.values())
+    reason = str(reason or "").strip()
+    if len(reason) > REASON_MAX:
+        raise DomainError(f"The reason is too long (at most {REASON_MAX} characters).", field="reason")
+    if enabled and not reason:
+        confirm = confirmation_needed(environment, [tools[k] for k in keys if not before[k]])
+        if confirm:
+            names = ", ".join(t.name for t in confirm[:5]) + (" …" if len(confirm) > 5 else "")
+            raise DomainError(f"Enabling {names} in {environment.name} needs a reason: critical, administrative "
+                              "and billing tools are confirmed with a reason, recorded in the audit log.",
+                              field="reason")
     existing = {s.operation_key: s for s in ToolSetting.objects.select_for_update().filter(
         environment=environment, operation_key__in=keys)}
     label = actor_label_for(actor)
@@ -85,12 +107,15 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
     payload: dict[str, Any] = {"environment": environment.slug, "changes": changes, "findings": result.findings}
     if bulk:
         payload["bulk"] = bulk
+    if reason:
+        payload["reason"] = reason
     audit_record(organization=project.organization, event_type="tool.enabled" if enabled else "tool.disabled",
                  actor=actor, target=environment, payload=payload)
     return result
 
 
-def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str = "", tag: str = "") -> ToggleResult:
+def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str = "", tag: str = "",
+                  reason: str = "") -> ToggleResult:
     """"Enable all read-only in staging", "disable everything tagged admin": every current tool
     of a category and/or tag. Audited as one event naming the filter."""
     if not category and not tag:
@@ -101,7 +126,7 @@ def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str =
     if not tools:
         raise DomainError("No tool matches that category/tag.")
     return tool_set_enabled(project=project, environment=environment, operation_keys=[t.operation_key for t in tools],
-                            enabled=enabled, actor=actor, bulk={"category": category, "tag": tag})
+                            enabled=enabled, actor=actor, bulk={"category": category, "tag": tag}, reason=reason)
 
 
 # --------------------------------------------------------------------------- grants and targets

@@ -49,7 +49,7 @@ def test_enabled_map_follows_risk_defaults_until_an_admin_switches(people, petst
 
     result = services.tool_set_enabled(project=project, environment=envs["staging"],
                                        operation_keys=["GET /pet/{petId}", "DELETE /pet/{petId}"], enabled=True,
-                                       actor=people.admin)
+                                       actor=people.admin, reason="Staging test of pet deletion.")
     assert result.changed == ["GET /pet/{petId}", "DELETE /pet/{petId}"]
     # enabling a critical tool without any approval policy raises a finding
     assert len(result.findings) == 1 and "deletePet (category critical" in result.findings[0]
@@ -143,8 +143,10 @@ def test_grant_validation_messages(people, petstore):
 def test_callable_tools_agrees_with_decide_in_at_most_five_queries(people, petstore, support,
                                                                    django_assert_max_num_queries):
     project, envs = petstore
-    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="pet", actor=people.admin)
-    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="user", actor=people.admin)
+    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="pet", actor=people.admin,
+                           reason="staging")
+    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="user", actor=people.admin,
+                           reason="staging")
     services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="team", team=support,
                           environment=envs["staging"], tags=["pet", "store"])
     services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="role",
@@ -261,7 +263,7 @@ def test_governance_facts_follow_switches_policies_grants_and_credentials(people
     assert facts.environments[1].enabled_tools == set()
     services.tool_set_enabled(project=project, environment=staging,
                               operation_keys=["DELETE /pet/{petId}", "GET /pet/{petId}"], enabled=True,
-                              actor=people.admin)
+                              actor=people.admin, reason="staging")
     (env_facts,) = selectors.governance_facts(project, staging).environments
     assert env_facts.enabled_tools == {"deletePet", "getPetById"}
     assert env_facts.approval_policies == {"deletePet": "none", "getPetById": "none"}
@@ -283,7 +285,7 @@ def test_governance_facts_follow_switches_policies_grants_and_credentials(people
 def test_matrix_marks_unguarded_sensitive_tools_and_explicit_settings(people, petstore):
     project, envs = petstore
     services.tool_set_enabled(project=project, environment=envs["production"], operation_keys=["POST /user"],
-                              enabled=True, actor=people.admin)
+                              enabled=True, actor=people.admin, reason="Sign-ups open.")
     rows = {r.tool.name: r for r in selectors.matrix(project, list(envs.values()))}
     cell = rows["createUser"].cells[2]
     assert cell["enabled"] and cell["explicit"] and cell["unguarded"] and not cell["default"]
