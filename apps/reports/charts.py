@@ -234,7 +234,7 @@ def _box(x: float, y: float, w: float, h: float, title: str, lines: Sequence[str
     out = [f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" rx="10" fill="{fill}" '
            f'stroke="{stroke}" stroke-width="1.6"{dash}/>',
            f'<text x="{_num(x + w / 2)}" y="{_num(y + 20)}" font-family="{FONT}" font-size="12.5" '
-           f'font-weight="bold" fill="{title_color}" text-anchor="middle">{esc(_clip(title, int(w / 7.8)))}</text>']
+           f'font-weight="bold" fill="{title_color}" text-anchor="middle">{esc(_clip(title, int(w / 8.4)))}</text>']
     limit = int(w / 5.6)
     for i, line in enumerate(lines):
         out.append(f'<text x="{_num(x + w / 2)}" y="{_num(y + 38 + i * 14)}" font-family="{FONT}" '

@@ -37,6 +37,12 @@ def shots(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
+def in_view(page, selector: str) -> None:
+    """At 1280 px the element is inside the window, not cut off or scrolled away in its card."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280, (selector, box)
+
+
 def no_internal_values(page) -> None:
     text = page.inner_text("main")
     for leaked in ("side_effect", "read_only", "→ 0"):
@@ -70,6 +76,7 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     page.wait_for_selector("[data-testid=tool-table]")
     page.locator("[data-testid=risk-axes]").wait_for()
     shots(page, "02-inventory")
+    in_view(page, "[data-testid=tool-table] thead th:last-child")  # production column
 
     # 3. governance: upstream and credentials (development), grants, suggested policies
     development = project.environments.get(slug="development")
@@ -89,6 +96,7 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     page.goto(f"{base}/governance/permissions/")
     page.locator("[data-testid=matrix]").wait_for()
     shots(page, "04-permissions")
+    in_view(page, "[data-testid=matrix] thead th:last-child")
 
     # 4. a personal token (shown once)
     page.goto(f"{live_server.url}/o/{people.org.slug}/tokens/")
@@ -120,6 +128,9 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
         login(reviewer, live_server, people.reviewer.email, PASSWORD)
         reviewer.goto(f"{live_server.url}/o/{people.org.slug}/approvals/{request_id}/")
         shots(reviewer, "06-approval")
+        # both axes, named: "high risk" beside "critical category" (issue 18 item 2)
+        assert "critical category" in reviewer.inner_text("main")
+        no_internal_values(reviewer)
         reviewer.fill("textarea[name=comment]", "Test pet, fine to delete")
         reviewer.click("[data-testid=approve]")
         reviewer.wait_for_selector("[data-testid=approval-status][data-status=executed]", timeout=60_000)
@@ -139,6 +150,7 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     page.click("[data-testid=generate-report]")
     page.wait_for_selector("[data-testid=report-row][data-status=ready]", timeout=120_000)
     shots(page, "08-reports")
+    in_view(page, "[data-testid=download-report]")
     report = Report.objects.get(project=project)
     path = ARTIFACTS_DIR / "walk-report.pdf"
     path.write_bytes(bytes(report.pdf))

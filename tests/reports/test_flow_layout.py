@@ -14,7 +14,7 @@ def test_long_upstream_title_fits_its_box():
         upstream_title="Swagger Petstore - OpenAPI 3.0 with a very long name")))
     titles = [t.text for t in svg.iter(NS + "text") if t.get("font-weight") == "bold"]
     upstream = titles[2]
-    assert upstream.endswith("…") and len(upstream) <= int(168 / 7.8)  # ~7.5 px per bold character
+    assert upstream.endswith("…") and len(upstream) <= int(168 / 8.4)  # ~7.5 px per bold character
 
 
 def test_trust_boundaries_leave_the_arrow_labels_free():
