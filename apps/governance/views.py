@@ -140,7 +140,8 @@ def bulk(request, org_slug, project_slug):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        what = " and ".join(filter(None, [f"category {category}" if category else "", f"tag {tag}" if tag else ""]))
+        what = " and ".join(filter(None, [f"category {category.replace('_', '-')}" if category else "",
+                                          f"tag {tag}" if tag else ""]))
         messages.success(request, f"{'Enabled' if enabled else 'Disabled'} {len(result.changed)} tool(s) with {what} "
                                   f"in {environment.name} ({len(result.unchanged)} already were).")
         for finding in result.findings:

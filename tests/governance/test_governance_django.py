@@ -102,7 +102,7 @@ def test_decide_uses_role_team_and_user_grants_and_deny_wins(people, petstore, s
                                   team=support, environment=staging, categories=["read_only"])
     decision = selectors.decide(people.member, get_pet, staging)
     assert decision.allowed and decision.matched.id == grant.pk
-    assert "team Support may call category read_only in staging" in decision.reason
+    assert "team Support may call category read-only in staging" in decision.reason
     assert selectors.decide(people.viewer, get_pet, staging).code == "no_grant"      # not in the team
     assert selectors.decide(people.member, get_pet, prod).code == "disabled"          # grant is staging-only
     assert selectors.decide(people.outsider, get_pet, staging).allowed is False       # not a member

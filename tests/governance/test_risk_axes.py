@@ -26,3 +26,22 @@ def test_a_high_risk_read_only_tool_gets_a_risk_level_suggestion(people, client_
     services.accept_suggested_policies(project=project, actor=people.admin)
     assert selectors.suggested_policies(project) == []
     assert selectors.unguarded_findings(project) == []
+
+
+def test_no_internal_values_on_grants_and_policies(people, client_for):
+    """Issue 18, item 12: "category read_only" and "→ 0" never reach the page."""
+    project = make_project(people.org, people.owner, name="Petstore")
+    import_spec(project, "petstore-v3.yaml", people.owner)
+    services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="role", role="member",
+                          categories=["read_only", "side_effect"])
+    services.policy_create(project=project, actor=people.admin, name="Orders", kind="single", tags=["store"],
+                           conditional_tiers=[{"when": [{"field": "quantity", "operator": "<", "value": 2}],
+                                               "approvals": 0}])
+    client = client_for(people.admin)
+    base = f"/o/{people.org.slug}/p/{project.slug}/governance"
+    grants = client.get(f"{base}/grants/").content.decode()
+    shown = grants.replace('value="read_only"', "").replace('value="side_effect"', "")  # form option values
+    assert "read_only" not in shown and "side_effect" not in shown
+    assert ">read-only</span>" in grants
+    policies = client.get(f"{base}/policies/").content.decode()
+    assert "→ 0" not in policies and "no approval" in policies
