@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .events import EVENT_TYPES
@@ -16,6 +17,7 @@ class AuditFilters:
     actor: str = ""
     event_type: str = ""
     target: str = ""
+    project: str = ""  # a project slug: events naming it in their payload
     date_from: date | None = None
     date_to: date | None = None
 
@@ -41,6 +43,7 @@ class AuditFilters:
             actor=(query.get("actor") or "").strip()[:200],
             event_type=event_type,
             target=(query.get("target") or "").strip()[:200],
+            project=(query.get("project") or "").strip()[:60],
             date_from=parse_date("date_from"),
             date_to=parse_date("date_to"),
         )
@@ -51,6 +54,7 @@ class AuditFilters:
             "actor": self.actor,
             "event_type": self.event_type,
             "target": self.target,
+            "project": self.project,
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
         }
@@ -60,7 +64,11 @@ class AuditFilters:
 def audit_events(organization, filters: AuditFilters):
     qs = AuditEvent.objects.filter(organization=organization)
     if filters.actor:
-        qs = qs.filter(actor_label__icontains=filters.actor)
+        # the person, or the API token they acted with (its name or its mcpf_ prefix)
+        qs = qs.filter(Q(actor_label__icontains=filters.actor) | Q(payload__token_name__icontains=filters.actor)
+                       | Q(payload__token_prefix__startswith=filters.actor))
+    if filters.project:
+        qs = qs.filter(payload__project=filters.project)
     if filters.event_type:
         if filters.event_type.endswith("."):
             qs = qs.filter(event_type__startswith=filters.event_type)

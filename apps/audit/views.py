@@ -54,6 +54,7 @@ def audit_log(request, org_slug):
             "filters": filters,
             "errors": errors,
             "event_types": sorted(EVENT_TYPES.items()),
+            "projects": access.organization.projects.order_by("name").values_list("slug", "name"),
             "query": urlencode(query),
             "active_nav": "audit",
         },
