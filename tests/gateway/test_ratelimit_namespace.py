@@ -46,3 +46,32 @@ def test_the_gateway_counts_under_the_instance_prefix(world):
     assert list_names(world.endpoint(), world.tokens["member"])
     ours = [k.decode() for k in client.scan_iter(f"{prefix}:token:*")]
     assert ours
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rate_limited_call_is_audited_against_its_tool(world, settings):
+    """Issue 18, item 9: the refusal names the tool, not only the environment."""
+    from mcp.shared.exceptions import MCPError
+
+    from .conftest import audit_events
+
+    settings.MCP_RATE_LIMIT_PER_TOOL = 1
+
+    async def two_calls(client):
+        await client.call_tool("getOrderById", {"orderId": 1})
+        try:
+            await client.call_tool("getOrderById", {"orderId": 1})
+        except MCPError as exc:
+            return exc
+        return None
+
+    assert run_async_client(world, two_calls) is not None
+    (denied,) = audit_events(world.people.org, "tool.call_denied")
+    assert denied.payload["reason"] == "rate_limited"
+    assert denied.target_type == "tool" and "getOrderById" in denied.target_label
+
+
+def run_async_client(world, fn):
+    from .conftest import run_client
+
+    return run_client(world.endpoint(), world.tokens["member"], fn)
