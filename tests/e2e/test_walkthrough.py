@@ -67,6 +67,8 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     page.click("[data-testid=import-spec]")
     page.set_input_files("input[name=file]", str(SPECS_DIR / "petstore-v3.yaml"))
     shots(page, "01-import")
+    curl = page.locator("[data-testid=import-curl]")
+    assert curl.evaluate("el => el.scrollWidth <= el.clientWidth")  # the snippet wraps inside its card
     page.click("[data-testid=import-submit]")
     page.wait_for_selector("[data-testid=tool-count]", timeout=90_000)
     assert int(page.inner_text("[data-testid=tool-count]")) == 19
