@@ -241,11 +241,16 @@ def team_detail(request, org_slug, team_slug):
     )
 
 
+NEW_TOKEN_SESSION_KEY = "mcpforge_new_token"  # noqa: S105 - a session key name, not a secret
+
+
 @login_required
 def tokens(request, org_slug):
     access = org_access(request.user, org_slug, "token.manage_own")
     form = TokenForm(request.POST or None)
-    new_token = None
+    # POST/redirect/GET: the raw token waits in the session for the one GET that shows it, so a
+    # reload never creates a second token (and never shows this one again).
+    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
     if request.method == "POST" and form.is_valid():
         try:
             token, new_token = services.token_create(
@@ -258,7 +263,8 @@ def tokens(request, org_slug):
         except DomainError as exc:
             form_error(request, form, exc)
         else:
-            form = TokenForm()
+            request.session[NEW_TOKEN_SESSION_KEY] = new_token
+            return redirect("accounts:tokens", org_slug)
     token_list = ApiToken.objects.filter(organization=access.organization, user=request.user).order_by("-created_at")
     return render(
         request,

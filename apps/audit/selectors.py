@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -20,6 +21,7 @@ class AuditFilters:
     actor: str = ""
     event_type: str = ""
     target: str = ""
+    project: str = ""  # a project slug: events naming it in their payload
     date_from: date | None = None
     date_to: date | None = None
 
@@ -48,6 +50,7 @@ class AuditFilters:
             actor=params.text("actor"),
             event_type=event_type,
             target=params.text("target", label="object"),
+            project=params.text("project", label="project"),
             date_from=parse_date("date_from"),
             date_to=parse_date("date_to"),
         )
@@ -58,6 +61,7 @@ class AuditFilters:
             "actor": self.actor,
             "event_type": self.event_type,
             "target": self.target,
+            "project": self.project,
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
         }
@@ -67,7 +71,11 @@ class AuditFilters:
 def audit_events(organization, filters: AuditFilters):
     qs = AuditEvent.objects.filter(organization=organization)
     if filters.actor:
-        qs = qs.filter(actor_label__icontains=filters.actor)
+        # the person, or the API token they acted with (its name or its mcpf_ prefix)
+        qs = qs.filter(Q(actor_label__icontains=filters.actor) | Q(payload__token_name__icontains=filters.actor)
+                       | Q(payload__token_prefix__startswith=filters.actor))
+    if filters.project:
+        qs = qs.filter(payload__project=filters.project)
     if filters.event_type:
         if filters.event_type.endswith("."):
             qs = qs.filter(event_type__startswith=filters.event_type)

@@ -54,6 +54,7 @@ def _log_page(request, access, filters, errors, page_number=1):
             "filters": filters,
             "errors": errors,
             "event_types": sorted(EVENT_TYPES.items()),
+            "projects": access.organization.projects.order_by("name").values_list("slug", "name"),
             "query": urlencode(filters.as_query()),
             "active_nav": "audit",
         },

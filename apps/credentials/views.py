@@ -27,6 +27,40 @@ def index(request, org_slug, project_slug):
     return redirect("credentials:environment", org_slug, project_slug, first.slug)
 
 
+def _unreachable_warning(env) -> str:
+    """A saved base URL whose host is a literal private/loopback address (or localhost) the gateway
+    will refuse while the switch is off. No DNS lookup here: the gateway checks every address it
+    resolves at call time anyway."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from apps.gateway.upstream import address_refusal
+
+    host = (urlsplit(env.base_url).hostname or "") if env.base_url else ""
+    if not host:
+        return ""
+    if host == "localhost" or host.endswith(".localhost"):
+        host = "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    reason = address_refusal(host, allow_private=bool(env.allow_private_network))
+    return f"Calls will be refused: {reason}." if reason else ""
+
+
+def _spec_server(project) -> str:
+    """The first absolute http(s) URL of the current spec's ``servers``: the suggested base URL."""
+    from apps.inventory.selectors import current_version
+
+    version = current_version(project)
+    for server in (version.servers or []) if version is not None else []:
+        url = server.get("url", "") if isinstance(server, dict) else str(server)
+        if url.startswith(("https://", "http://")):
+            return url
+    return ""
+
+
 @login_required
 def environment(request, org_slug, project_slug, env_slug):
     access, project = project_access(request.user, org_slug, project_slug, VIEW)
@@ -41,6 +75,9 @@ def environment(request, org_slug, project_slug, env_slug):
             messages.error(request, exc.message)
         else:
             messages.success(request, f"Upstream settings of {env.name} saved.")
+            warning = _unreachable_warning(env)
+            if warning:
+                messages.warning(request, warning)
             return redirect("credentials:environment", org_slug, project_slug, env.slug)
     return render(request, "credentials/environment.html", {
         "access": access, "org": access.organization, "project": project, "active_nav": "projects",
@@ -48,6 +85,8 @@ def environment(request, org_slug, project_slug, env_slug):
         "can_manage_credentials": access.can(MANAGE), "environments": list(project.environments.all()),
         "env": env, "slots": selectors.environment_slots(env), "fields": schemes.FIELDS,
         "storage": selectors.storage_description(), "max_age_days": settings.CREDENTIAL_MAX_AGE_DAYS,
+        "suggested_base_url": "" if env.base_url else _spec_server(project),
+        "unreachable": _unreachable_warning(env),
     })
 
 

@@ -1,6 +1,6 @@
 """Per-token and per-tool call limits in Redis: fixed one-minute windows.
 
-A fixed window (INCR on ``mcpforge:rl:<scope>:<id>:<minute>`` with a two-minute expiry) costs
+A fixed window (INCR on ``<prefix>:<scope>:<id>:<minute>`` with a two-minute expiry) costs
 one command for all the limits of a call (a Lua script run with EVALSHA: one reply to parse
 instead of two per limit from a pipeline) and is exact within its minute; its known
 weakness, up to twice the limit across a window boundary, is acceptable for a budget meant
@@ -10,6 +10,10 @@ to stop runaway agents, not to meter billing.
   tools/call;
 * per tool (``MCP_RATE_LIMIT_PER_TOOL``): protects the upstream operation in one environment,
   all callers combined, counted on tools/call.
+
+The prefix (``MCP_RATE_LIMIT_PREFIX``, by default ``mcpforge:rl:<database name>``) keeps the
+counters of each instance apart: a second instance or a benchmark sharing the Redis database
+has other database ids, and must not spend a real agent's budget.
 
 Redis unreachable means the call is refused (fail closed, like the audit log): a gateway that
 cannot count cannot promise its limits.
@@ -71,11 +75,12 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, url: str):
+    def __init__(self, url: str, prefix: str = PREFIX):
         # a URL redis-py cannot read raises ValueError here, at the gateway's start
         self._redis = redis.asyncio.Redis.from_url(
             url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS,
             max_connections=MAX_CONNECTIONS, retry_on_timeout=False)
+        self._prefix = prefix
         self._script = self._redis.register_script(HIT_SCRIPT)
 
     async def close(self) -> None:
@@ -96,7 +101,7 @@ class RateLimiter:
         now = time.time() if now is None else now
         window = int(now // WINDOW_SECONDS)
         retry_after = max(1, int(WINDOW_SECONDS - now % WINDOW_SECONDS))
-        keys = [f"{PREFIX}:{limit.scope}:{limit.key}:{window}" for limit in active]
+        keys = [f"{self._prefix}:{limit.scope}:{limit.key}:{window}" for limit in active]
         try:
             counts = await self._counts(keys)
         except Exception:  # noqa: BLE001 - whatever went wrong, nothing was counted: refuse (fail closed)

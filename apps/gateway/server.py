@@ -268,7 +268,7 @@ class Gateway:
         hot = HotPathDatabase(conf.get_int("MCP_DB_ASYNC_CONNECTIONS"), batch_ms=conf.get_int("MCP_AUDIT_BATCH_MS"))
         await hot.open()
         http = upstream.new_async_client()
-        limiter = RateLimiter(settings.REDIS_URL)
+        limiter = RateLimiter(settings.REDIS_URL, prefix=settings.MCP_RATE_LIMIT_PREFIX)
         try:
             # ``background`` outlives single requests (completion audits); on shutdown it is
             # awaited before the database pool closes, so no audit row is dropped.

@@ -142,7 +142,11 @@ def _denial(caller: Caller, *, name: str, reason: str, message: str, arguments: 
 
 
 def call_refuse(*, caller: Caller, name: str, reason: str, message: str, arguments: Any, tool=None) -> None:
-    """Audit a call refused before any upstream contact (``tool.call_denied``)."""
+    """Audit a call refused before any upstream contact (``tool.call_denied``), against the
+    tool it names when the inventory has it (a rate-limited call is about that tool, not the
+    environment)."""
+    if tool is None:
+        tool = selectors.tool_for_call(caller, name)
     audit_write(_denial(caller, name=name, reason=reason, message=message, arguments=arguments, tool=tool))
 
 

@@ -61,6 +61,9 @@ class ToolStatesInput(serializers.Serializer):
     override_reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=1000,
         help_text="Needed to enable a tool the poisoning scan flags (audited as tool.definition_override)")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+                                   help_text="Required to enable critical, administrative or billing tools "
+                                             "outside development; recorded in the audit event.")
 
 
 class ToolStates(APIView):
@@ -91,13 +94,17 @@ class ToolStates(APIView):
             if keys:
                 findings += services.tool_set_enabled(
                     project=project, environment=environment, operation_keys=keys, enabled=enabled, actor=request.user,
-                    override_reason=data.validated_data["override_reason"]).findings
+                    override_reason=data.validated_data["override_reason"],
+                    reason=data.validated_data["reason"]).findings
         return Response({"environment": environment.slug, "tools": self._states(project, environment),
                          "findings": findings})
 
 
 class BulkInput(serializers.Serializer):
     enabled = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+                                   help_text="Required to enable critical, administrative or billing tools "
+                                             "outside development; recorded in the audit event.")
     category = serializers.CharField(required=False, allow_blank=True, default="")
     tag = serializers.CharField(required=False, allow_blank=True, default="")
 

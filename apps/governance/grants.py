@@ -219,10 +219,15 @@ class Target:
         if self.tool_names:
             parts.append(_plural("tool", self.tool_names))
         if self.categories:
-            parts.append(_plural("category", self.categories, "categories"))
+            parts.append(_plural("category", frozenset(category_label(c) for c in self.categories), "categories"))
         if self.tags:
             parts.append(_plural("tag", self.tags))
         return " or ".join(parts) if parts else "no tool"
+
+
+def category_label(category: str) -> str:
+    """A category as people read it: "read-only", "side-effect" (never the stored "read_only")."""
+    return str(category).replace("_", "-")
 
 
 def _plural(word: str, values: frozenset[str], plural: str | None = None) -> str:
@@ -375,7 +380,8 @@ def resolve(
             continue
         kind = grant.target.match_kind(tool)
         if kind is None:
-            note = f"does not apply: targets {grant.target.describe()}, not {tool.name} ({tool.category})"
+            note = (f"does not apply: targets {grant.target.describe()}, "
+                    f"not {tool.name} ({category_label(tool.category)})")
             considered.append(GrantEvaluation(grant, False, note))
             continue
         considered.append(GrantEvaluation(grant, True, f"applies: {grant.effect.value}s via {kind}"))

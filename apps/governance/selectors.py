@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 SENSITIVE_CATEGORIES = ("critical", "administrative", "billing")
+# The inventory shows two axes: the category (what a call does) and the risk level (how bad a
+# misuse would be). A tool needs an approval policy when either axis says so.
+HIGH_RISK_LEVELS = ("high", "critical")
 UNCLASSIFIED_CATEGORY = rules.UNCLASSIFIED_CATEGORY
 
 # --------------------------------------------------------------------------- mapping to pure data
@@ -198,6 +201,22 @@ class MatrixRow:
     cells: list[dict] = field(default_factory=list)
 
 
+def needs_approval(tool) -> bool:
+    """Whether an enabled tool without an approval policy is a finding: a sensitive category
+    (critical, administrative, billing) or a high or critical risk level."""
+    return tool_category(tool) in SENSITIVE_CATEGORIES or (tool.risk_level or "") in HIGH_RISK_LEVELS
+
+
+def sensitivity_text(tool) -> str:
+    """Why ``needs_approval`` holds, in the inventory's words (category and/or risk level)."""
+    parts = []
+    if tool_category(tool) in SENSITIVE_CATEGORIES:
+        parts.append(f"category {tool_category(tool).replace('_', '-')}")
+    if (tool.risk_level or "") in HIGH_RISK_LEVELS:
+        parts.append(f"{tool.risk_level} risk")
+    return ", ".join(parts)
+
+
 def matrix(project, environments: Sequence, *, q: str = "", category: str = "", tag: str = "",
            operation_key: str = "") -> list[MatrixRow]:
     """Tools x environments for the permissions page: enabled state, whether an admin set it,
@@ -230,8 +249,10 @@ def matrix(project, environments: Sequence, *, q: str = "", category: str = "", 
             enabled = setting.enabled if setting else default
             row.cells.append({
                 "environment": env, "enabled": enabled, "explicit": setting is not None, "default": default,
-                "unguarded": enabled and ref.category in SENSITIVE_CATEGORIES
-                and not has_approval(refs, ref, env.pk),
+                "unguarded": enabled and needs_approval(tool) and not has_approval(refs, ref, env.pk),
+                # enabling it asks for a reason (services.confirmation_needed)
+                "confirm": not enabled and env.slug != grants.DEVELOPMENT_SLUG
+                and tool_category(tool) in SENSITIVE_CATEGORIES,
             })
         rows.append(row)
     return rows
@@ -272,7 +293,7 @@ def unguarded_findings(project) -> list[dict]:
                     "tool": row.tool.name,
                     "operation_key": row.tool.operation_key,
                     "environment": cell["environment"].slug,
-                    "title": f"{row.tool.name} ({tool_category(row.tool)}) is enabled in "
+                    "title": f"{row.tool.name} ({sensitivity_text(row.tool)}) is enabled in "
                              f"{cell['environment'].name} without an approval policy",
                 })
     return findings
@@ -315,6 +336,7 @@ def suggested_policies(project) -> list[Suggestion]:
             by_category.setdefault(tool_category(tool), []).append(tool)
     out: list[Suggestion] = []
     labels = {"critical": "Critical", "administrative": "Administrative", "billing": "Billing"}
+    # Category names the axis explicitly: "Critical-category tools" is not "critical risk".
     for category in ("billing", "critical", "administrative"):
         members = by_category.get(category)
         if not members or any(p.categories == [category] and not p.operation_keys and not p.tags
@@ -322,7 +344,7 @@ def suggested_policies(project) -> list[Suggestion]:
             continue
         verdict = verdicts[members[0].operation_key]
         out.append(Suggestion(
-            key=f"category:{category}", name=f"{labels[category]} tools: {_kind_text(verdict)}",
+            key=f"category:{category}", name=f"{labels[category]}-category tools: {_kind_text(verdict)}",
             kind=verdict.kind.value, approvals_required=verdict.approvals_required, reason=verdict.reason,
             categories=(category,), tools=tuple(t.name for t in members)))
     if billing_critical:
@@ -334,7 +356,25 @@ def suggested_policies(project) -> list[Suggestion]:
                 key="billing-critical", name=f"Critical billing tools: {_kind_text(verdict)}",
                 kind=verdict.kind.value, approvals_required=verdict.approvals_required, reason=verdict.reason,
                 operation_keys=keys, tools=tuple(t.name for t in billing_critical)))
+    out += _risk_level_suggestion(tools, existing)
     return out
+
+
+def _risk_level_suggestion(tools: list[Tool], existing: list) -> list[Suggestion]:
+    """High- or critical-risk tools whose category needs no approval (a read-only tool returning
+    bank details): one tool-level policy, single approval, unless some all-environment policy
+    already requires a human for each of them."""
+    refs = [policy_ref(p) for p in existing]
+    risky = [t for t in tools if (t.risk_level or "") in HIGH_RISK_LEVELS
+             and tool_category(t) not in SENSITIVE_CATEGORIES and not has_approval(refs, tool_ref(t), None)]
+    if not risky:
+        return []
+    levels = " or ".join(sorted({t.risk_level for t in risky}, key=HIGH_RISK_LEVELS.index))
+    return [Suggestion(
+        key="risk:high", name="High- or critical-risk tools: single approval", kind=grants.ApprovalKind.SINGLE.value,
+        approvals_required=1,
+        reason=f"{levels} risk level although the category needs no approval by default",
+        operation_keys=tuple(t.operation_key for t in risky), tools=tuple(t.name for t in risky))]
 
 
 def _kind_text(verdict: grants.ApprovalSuggestion) -> str:

@@ -43,6 +43,18 @@ class ToggleResult:
     findings: list[str] = field(default_factory=list)
 
 
+REASON_MAX = 500
+
+
+def confirmation_needed(environment, tools) -> list:
+    """The tools whose enabling in ``environment`` must be confirmed with a reason: critical,
+    administrative and billing tools anywhere but development (an unknown environment counts
+    as production)."""
+    if environment.slug.strip().lower() == grants.DEVELOPMENT_SLUG:
+        return []
+    return [t for t in tools if selectors.tool_category(t) in selectors.SENSITIVE_CATEGORIES]
+
+
 MAX_OVERRIDE_REASON = 1000
 
 
@@ -78,7 +90,7 @@ PIN_FIELDS = ["pinned_tool", "pinned_definition", "pinned_hash", "pinned_at", "p
 
 
 def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], enabled: bool, actor,
-                     bulk: dict | None = None, override_reason: str = "") -> ToggleResult:
+                     bulk: dict | None = None, override_reason: str = "", reason: str = "") -> ToggleResult:
     """Enable or disable operations in one environment (explicit rows override the risk default).
 
     Unknown operation keys are refused. One ``tool.enabled``/``tool.disabled`` event lists
@@ -108,12 +120,13 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
                           message=f"{names}: the poisoning scan flags this tool's definition. Enabling it needs an "
                                   "explicit override with a reason (review the definition first).")
     return _tool_set_enabled(project=project, environment=environment, keys=keys, enabled=enabled, actor=actor,
-                             bulk=bulk, override_reason=_override_reason(override_reason) if enabled else "")
+                             bulk=bulk, override_reason=_override_reason(override_reason) if enabled else "",
+                             reason=reason)
 
 
 @transaction.atomic
 def _tool_set_enabled(*, project, environment, keys: list[str], enabled: bool, actor, bulk: dict | None,
-                      override_reason: str) -> ToggleResult:
+                      override_reason: str, reason: str = "") -> ToggleResult:
     if not keys:
         raise DomainError("Pick at least one tool.")
     tools = {t.operation_key: t for t in current_tools(project).filter(operation_key__in=keys)}
@@ -121,6 +134,16 @@ def _tool_set_enabled(*, project, environment, keys: list[str], enabled: bool, a
     if unknown:
         raise DomainError(f"Unknown tool(s): {', '.join(unknown[:5])}.")
     before = selectors.enabled_map(environment, tools.values())
+    reason = str(reason or "").strip()
+    if len(reason) > REASON_MAX:
+        raise DomainError(f"The reason is too long (at most {REASON_MAX} characters).", field="reason")
+    if enabled and not reason:
+        confirm = confirmation_needed(environment, [tools[k] for k in keys if not before[k]])
+        if confirm:
+            names = ", ".join(t.name for t in confirm[:5]) + (" …" if len(confirm) > 5 else "")
+            raise DomainError(f"Enabling {names} in {environment.name} needs a reason: critical, administrative "
+                              "and billing tools are confirmed with a reason, recorded in the audit log.",
+                              field="reason")
     existing = {s.operation_key: s for s in ToolSetting.objects.select_for_update().filter(
         environment=environment, operation_key__in=keys)}
     label = actor_label_for(actor)
@@ -162,14 +185,17 @@ def _tool_set_enabled(*, project, environment, keys: list[str], enabled: bool, a
         refs = selectors.policies_for(project.pk)
         for key in keys:
             ref = selectors.tool_ref(tools[key])
-            if ref.category in selectors.SENSITIVE_CATEGORIES and not selectors.has_approval(refs, ref, environment.pk):
-                result.findings.append(f"{tools[key].name} is {ref.category} and enabled in {environment.name} "
+            if selectors.needs_approval(tools[key]) and not selectors.has_approval(refs, ref, environment.pk):
+                result.findings.append(f"{tools[key].name} ({selectors.sensitivity_text(tools[key])}) is enabled "
+                                       f"in {environment.name} "
                                        "without an approval policy.")
     payload: dict[str, Any] = {"environment": environment.slug, "changes": changes, "findings": result.findings}
     if bulk:
         payload["bulk"] = bulk
     if pinned:
         payload["pinned_sha256"] = pinned
+    if reason:
+        payload["reason"] = reason
     audit_record(organization=project.organization, event_type="tool.enabled" if enabled else "tool.disabled",
                  actor=actor, target=environment, payload=payload)
     for tool, row in overridden:
@@ -188,7 +214,8 @@ def _audit_override(*, project, environment, actor, tool, setting, reason: str, 
                           "definition_sha256": setting.pinned_hash})
 
 
-def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str = "", tag: str = "") -> ToggleResult:
+def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str = "", tag: str = "",
+                  reason: str = "") -> ToggleResult:
     """"Enable all read-only in staging", "disable everything tagged admin": every current tool
     of a category and/or tag. Audited as one event naming the filter."""
     if not category and not tag:
@@ -210,7 +237,7 @@ def tool_bulk_set(*, project, environment, enabled: bool, actor, category: str =
         bulk["skipped_flagged"] = [t.operation_key for t in skipped]
     result = tool_set_enabled(project=project, environment=environment,
                               operation_keys=[t.operation_key for t in tools], enabled=enabled, actor=actor,
-                              bulk=bulk)
+                              bulk=bulk, reason=reason)
     result.findings += [f"{t.name} was not enabled: the poisoning scan flags it (enable it with an override)."
                         for t in skipped]
     return result

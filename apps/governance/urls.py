@@ -10,6 +10,7 @@ urlpatterns = [
     path(P, views.index, name="index"),
     path(P + "permissions/", views.permissions, name="permissions"),
     path(P + "permissions/toggle/", views.toggle, name="toggle"),
+    path(P + "permissions/toggle/confirm/", views.toggle_confirm, name="toggle_confirm"),
     path(P + "permissions/bulk/", views.bulk, name="bulk"),
     path(P + "grants/", views.grants, name="grants"),
     path(P + "grants/<uuid:grant_id>/delete/", views.grant_delete, name="grant_delete"),

@@ -88,8 +88,17 @@ def toggle(request, org_slug, project_slug):
     reason = request.POST.get("override_reason", "") or request.headers.get("HX-Prompt", "")
     try:
         result = services.tool_set_enabled(project=project, environment=environment, operation_keys=[key],
-                                           enabled=enabled, actor=request.user, override_reason=reason)
+                                           enabled=enabled, actor=request.user, override_reason=reason,
+                                           reason=request.POST.get("reason", ""))
     except DomainError as exc:
+        if exc.field == "reason":  # a sensitive tool outside development: confirm with a reason
+            url = _confirm_url(org_slug, project_slug, key, environment.slug)
+            if request.htmx:
+                response = render(request, "governance/_error.html", {"message": exc.message}, status=400)
+                response["HX-Redirect"] = url
+                return response
+            messages.error(request, exc.message)
+            return redirect(url)
         if request.htmx:
             return render(request, "governance/_error.html", {"message": exc.message}, status=400)
         messages.error(request, exc.message)
@@ -104,6 +113,27 @@ def toggle(request, org_slug, project_slug):
     return redirect("governance:permissions", org_slug, project_slug)
 
 
+def _confirm_url(org_slug, project_slug, key: str, environment_slug: str) -> str:
+    from django.urls import reverse
+
+    return (reverse("governance:toggle_confirm", args=[org_slug, project_slug]) + "?"
+            + urlencode({"operation_key": key, "environment": environment_slug}))
+
+
+@login_required
+def toggle_confirm(request, org_slug, project_slug):
+    """Enabling a critical, administrative or billing tool outside development: confirm, with a
+    reason recorded in the ``tool.enabled`` audit event (the form posts to ``toggle``)."""
+    access, project = project_access(request.user, org_slug, project_slug, MANAGE)
+    environment = environment_for(project, request.GET.get("environment", ""))
+    tool = current_tools(project).filter(operation_key=request.GET.get("operation_key", "")).first()
+    if tool is None:
+        raise Http404("No such tool.")
+    return render(request, "governance/toggle_confirm.html", {
+        **_context(access, project, "permissions"), "tool": tool, "environment": environment,
+        "reason_max": services.REASON_MAX})
+
+
 @login_required
 @require_POST
 def bulk(request, org_slug, project_slug):
@@ -113,11 +143,13 @@ def bulk(request, org_slug, project_slug):
     category, tag = request.POST.get("category", ""), request.POST.get("tag", "")
     try:
         result = services.tool_bulk_set(project=project, environment=environment, enabled=enabled,
-                                        category=category, tag=tag, actor=request.user)
+                                        category=category, tag=tag, actor=request.user,
+                                        reason=request.POST.get("reason", ""))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        what = " and ".join(filter(None, [f"category {category}" if category else "", f"tag {tag}" if tag else ""]))
+        what = " and ".join(filter(None, [f"category {category.replace('_', '-')}" if category else "",
+                                          f"tag {tag}" if tag else ""]))
         messages.success(request, f"{'Enabled' if enabled else 'Disabled'} {len(result.changed)} tool(s) with {what} "
                                   f"in {environment.name} ({len(result.unchanged)} already were).")
         for finding in result.findings:

@@ -234,7 +234,7 @@ def _box(x: float, y: float, w: float, h: float, title: str, lines: Sequence[str
     out = [f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" rx="10" fill="{fill}" '
            f'stroke="{stroke}" stroke-width="1.6"{dash}/>',
            f'<text x="{_num(x + w / 2)}" y="{_num(y + 20)}" font-family="{FONT}" font-size="12.5" '
-           f'font-weight="bold" fill="{title_color}" text-anchor="middle">{esc(_clip(title, 34))}</text>']
+           f'font-weight="bold" fill="{title_color}" text-anchor="middle">{esc(_clip(title, int(w / 8.4)))}</text>']
     limit = int(w / 5.6)
     for i, line in enumerate(lines):
         out.append(f'<text x="{_num(x + w / 2)}" y="{_num(y + 38 + i * 14)}" font-family="{FONT}" '
@@ -283,9 +283,12 @@ def data_flow_diagram(facts: FlowFacts, *, width: int = 680) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="mf-chart mf-flow" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="Data flow: agent to MCPForge gateway to upstream API">']
+    mid = y_top + top_h / 2
     for bx in (gx - gap / 2, ux - gap / 2):
-        parts.append(f'<line x1="{_num(bx)}" y1="16" x2="{_num(bx)}" y2="{_num(y_top + top_h + 8)}" '
-                     f'stroke="{MUTED}" stroke-width="1" stroke-dasharray="2 3"/>')
+        # interrupted where the arrow labels sit, so the line never crosses a word
+        for y1, y2 in ((16, mid - 38), (mid + 28, y_top + top_h + 8)):
+            parts.append(f'<line x1="{_num(bx)}" y1="{_num(y1)}" x2="{_num(bx)}" y2="{_num(y2)}" '
+                         f'stroke="{MUTED}" stroke-width="1" stroke-dasharray="2 3"/>')
         parts.append(f'<text x="{_num(bx)}" y="11" font-family="{FONT}" font-size="8" fill="{MUTED}" '
                      f'text-anchor="middle">TRUST BOUNDARY</text>')
     parts.append(_box(0, y_top, col_w, top_h, "AI agent", list(facts.agent_lines)[:5],

@@ -36,6 +36,15 @@ def _item(key: str, title: str, ok: bool, done: str, missing: str, anchor: str =
                 anchor=anchor if ok else "")
 
 
+# The same rule as apps.governance.selectors.needs_approval, in words.
+SENSITIVE_TOOL = "tool of high or critical risk or of a critical, administrative or billing category"
+SENSITIVE_TOOL_WHY = "of high or critical risk or of a critical, administrative or billing category"
+
+
+def _tools(n: int) -> str:
+    return "1 tool is" if n == 1 else f"{n} tools are"
+
+
 def _environments(n: int) -> str:
     return "the one environment" if n == 1 else f"all {n} environments"
 
@@ -63,8 +72,8 @@ def governance_items(data: dict[str, Any]) -> list[Item]:
               "category and per-environment status",
               "No analysed spec version: import the OpenAPI document to build the inventory.", "inventory"),
         _item("classification", "Tool classification", bool(tools) and not unclassified,
-              "Every tool has a category and a risk level (read-only, side-effect, critical, administrative, "
-              "billing)",
+              "Every tool has a category (what a call does: read-only, side-effect, critical, administrative, "
+              "billing) and a risk level (how bad a misuse would be: low, medium, high, critical)",
               (f"{len(unclassified)} tools are not classified yet." if tools else "No tools to classify."),
               "inventory"),
         _item("risk_scoring", "Risk scoring", score is not None,
@@ -79,11 +88,10 @@ def governance_items(data: dict[str, Any]) -> list[Item]:
                  "accepts the change.", "definitions")] if reviews is not None else []),
         _item("approval_workflows", "Approval workflow definitions", bool(policies) and not uncovered,
               f"{len(policies)} approval polic{'y' if len(policies) == 1 else 'ies'} cover every enabled "
-              "high-risk tool",
-              (f"{len(uncovered)} enabled high-risk tools have no approval policy "
-               f"({', '.join(uncovered[:5])}{'…' if len(uncovered) > 5 else ''})." if uncovered and policies
-               else "No approval policy is defined." if not policies
-               else f"{len(uncovered)} enabled high-risk tools have no approval policy."),
+              f"{SENSITIVE_TOOL}",
+              (f"{_tools(len(uncovered))} enabled without an approval policy although {SENSITIVE_TOOL_WHY} "
+               f"({', '.join(uncovered[:5])}{'…' if len(uncovered) > 5 else ''})." if uncovered
+               else "No approval policy is defined."),
               "approvals"),
         _item("credential_storage", "Credential storage documentation",
               bool(credentials.get("configured")) and not cred_missing,

@@ -16,6 +16,8 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from apps.risk.pii import kind_label
+
 from . import charts
 
 # WeasyPrint logs every layout step at INFO: hundreds of lines per report in the worker log.
@@ -118,7 +120,7 @@ def tool_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         enabled = tool.get("enabled") or {}
         rows.append({**tool, "approval_text": _approval_summary(tool.get("approval") or {}, env_names),
                      "enabled_in": [name for slug, name in env_names.items() if enabled.get(slug)],
-                     "pii_shown": pii[:PII_SHOWN], "pii_more": max(0, len(pii) - PII_SHOWN)})
+                     "pii_shown": [kind_label(k) for k in pii[:PII_SHOWN]], "pii_more": max(0, len(pii) - PII_SHOWN)})
     return rows
 
 

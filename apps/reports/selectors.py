@@ -611,6 +611,7 @@ def _flow(data: dict) -> dict:
     hosts = sorted({urlsplit(u).netloc or u for u in urls})
     schemes = [s["name"] for s in spec.get("security_schemes") or []]
     policy_count = len(approvals["policies"])
+    uncovered = len(approvals["uncovered_high_risk"])
     return {
         "agent_lines": ["Any MCP client", "personal mcpf_ API token", "sees only granted tools"],
         "gateway_lines": [f"{total} tools in inventory", *per_env,
@@ -621,7 +622,7 @@ def _flow(data: dict) -> dict:
         "credential_lines": [f"{len(creds['rows'])} stored, {len(creds['missing'])} env. missing",
                              "AES-256-GCM envelope", "never sent to agents"],
         "approval_lines": [f"{policy_count} polic{'y' if policy_count == 1 else 'ies'}",
-                           f"{len(approvals['uncovered_high_risk'])} risky tools uncovered"],
+                           f"{uncovered} risky tool{'' if uncovered == 1 else 's'} uncovered"],
         "audit_lines": ["every call, always on" if audit["chain_intact"] is not False else "HASH CHAIN BROKEN",
                         f"{audit['events_in_window']} events / {audit['window_days']} d"],
         "environments": [e["name"] for e in envs],

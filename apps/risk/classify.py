@@ -843,9 +843,13 @@ def classify_tool(
     reasons.append(_decision(category, f, side_effect))
 
     # MCP annotations (readOnly/destructive/idempotent/openWorld hints)
-    idempotent = (not side_effect) or f.method in ("PUT", "DELETE")
+    # Hints clients may auto-approve on: readOnlyHint only for a safe HTTP method (a POST that
+    # looks like a search still gets none; an admin override of the category can say otherwise),
+    # idempotentHint only where HTTP or an explicit extension promises it.
+    safe_method = f.method in _READ_METHODS
+    idempotent = (not side_effect and safe_method) or f.method in ("PUT", "DELETE")
     idem = _hint(tool, rules.IDEMPOTENT_EXTENSIONS)
-    if side_effect and idem.value is not None:
+    if (side_effect or not safe_method) and idem.value is not None:
         idempotent = idem.value
     title = f.summary or _first_sentence(f.description, 80) or str(tool.name or "")
     return Classification(
@@ -858,7 +862,7 @@ def classify_tool(
         reasons=_dedupe(reasons),
         annotations={
             "title": title.rstrip("."),
-            "readOnlyHint": not side_effect,
+            "readOnlyHint": not side_effect and safe_method,
             "destructiveHint": destructive,
             "idempotentHint": idempotent,
             "openWorldHint": open_world,

@@ -36,6 +36,31 @@ PERSON = "person"
 CARD = "card"
 _CARD_CONTEXT_WORDS = frozenset({"card", "cards", "carddetails"})
 _CARD_ONLY_NAMES = {"number": "card_number", "encryptednumber": "card_number"}
+# "identityCard.number", "IdCard", "drivingLicenceCard": a government-issued card, not a payment card
+_ID_CARD_WORDS = frozenset({"identity", "identification", "id", "national", "citizen", "residence", "voter",
+                            "driver", "drivers", "driving"})
+IDENTITY_CARD = "identity"
+
+#: What each kind is, in words (the stored kind names are terse: ``card_number`` is a payment
+#: card's number, ``national_id`` any government-issued identity number).
+KIND_LABELS = {
+    "card_number": "payment card number", "card_cvc": "payment card security code",
+    "national_id": "government ID number", "passport": "passport number", "tax_id": "tax ID",
+    "bank_account": "bank account", "date_of_birth": "date of birth", "ip_address": "IP address",
+}
+
+
+def kind_label(kind: object) -> str:
+    """The kind of personal data as shown to people (inventory, reports)."""
+    text = str(kind or "")
+    return KIND_LABELS.get(text, text.replace("_", " "))
+
+
+def _card_context(words: set[str] | frozenset[str]) -> str:
+    """"" (no card), IDENTITY_CARD, or CARD (a payment card) for an object's name words."""
+    if not words & _CARD_CONTEXT_WORDS:
+        return ""
+    return IDENTITY_CARD if words & _ID_CARD_WORDS else CARD
 _OBJECT_KINDS = frozenset({"address", "name"})  # an object of this kind is reported whole
 
 
@@ -52,7 +77,7 @@ class PiiHit:
 
 
 @lru_cache(maxsize=16384)
-def _name_kind(name: str, person: bool, card: bool) -> str | None:
+def _name_kind(name: str, person: bool, card: bool | str) -> str | None:
     """Kind of personal data a field *name* denotes, ignoring its schema (cached: names repeat)."""
     words = rules.split_words(name)
     if not words:
@@ -68,7 +93,7 @@ def _name_kind(name: str, person: bool, card: bool) -> str | None:
     if person and joined in rules.PERSON_ONLY_NAMES:
         return rules.PERSON_ONLY_NAMES[joined]
     if card and joined in _CARD_ONLY_NAMES:
-        return _CARD_ONLY_NAMES[joined]
+        return "national_id" if card == IDENTITY_CARD else _CARD_ONLY_NAMES[joined]
     content = [w for w in words if w not in ("of", "the", "and")]
     for pair in zip(content, content[1:], strict=False):
         kind = rules.PII_WORD_PAIRS.get(pair)
@@ -88,7 +113,7 @@ def _name_kind(name: str, person: bool, card: bool) -> str | None:
 
 
 def field_pii_kind(
-    name: Any, schema: Mapping[str, Any] | None = None, *, person: bool = False, card: bool = False
+    name: Any, schema: Mapping[str, Any] | None = None, *, person: bool = False, card: bool | str = False
 ) -> str | None:
     """Kind of personal data held by property ``name`` with ``schema``, or None.
 
@@ -177,14 +202,14 @@ class PiiScanner:
 
     # -- walking --------------------------------------------------------------------------
     def _walk(
-        self, node: Any, roots: tuple[Any, ...], person: bool, card: bool, depth: int
+        self, node: Any, roots: tuple[Any, ...], person: bool, card: bool | str, depth: int
     ) -> tuple[tuple[str, str], ...]:
         target, ref_name = deref(node, roots)
         if target is None:
             return ()
         own = _context_words(ref_name, target.get("title"))
         person = person or bool(own & rules.PERSON_CONTEXT_WORDS)
-        card = card or bool(own & _CARD_CONTEXT_WORDS)
+        card = card or _card_context(own)
         key = (id(target), person, card, depth)
         cached = self._memo.get(key)
         if cached is not None:
@@ -200,7 +225,7 @@ class PiiScanner:
         return found
 
     def _walk_uncached(
-        self, target: dict[str, Any], roots: tuple[Any, ...], person: bool, card: bool, depth: int
+        self, target: dict[str, Any], roots: tuple[Any, ...], person: bool, card: bool | str, depth: int
     ) -> tuple[tuple[str, str], ...]:
         out: dict[str, str] = {}
         for key in ("allOf", "anyOf", "oneOf"):
@@ -225,7 +250,7 @@ class PiiScanner:
                 if depth < self.max_depth:
                     words = set(rules.split_words(str(name)))
                     child_person = bool(words & rules.PERSON_CONTEXT_WORDS)
-                    child_card = bool(words & _CARD_CONTEXT_WORDS)
+                    child_card = _card_context(words)
                     for suffix, sub_kind in self._walk(sub_target, roots, child_person, child_card, depth + 1):
                         out.setdefault(f".{name}{suffix}", sub_kind)
         items = target.get("items")

@@ -943,7 +943,7 @@ def _validate(doc: dict[str, Any], version: str, size: int, mode: str, max_warni
             SpecWarning(
                 f"validation incomplete: openapi-spec-validator's {' and '.join(skipped)} checks were "
                 f"skipped for this {_mb(size)} MB document to keep imports fast; "
-                "MCPForge's structural checks ran. Re-validate with validation='full' for the complete list"
+                "MCPForge's structural checks ran"
             )
         )
     return warnings

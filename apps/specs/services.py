@@ -254,7 +254,10 @@ def tool_row(version: SpecVersion, position: int, tool, classification, quality_
 def _persist(version: SpecVersion, result: pipeline.AnalysisResult) -> None:
     parsed = result.parsed
     per_tool: dict[str, list[str]] = {}
+    everyone = len(result.tools)
     for finding in result.findings:
+        if everyone > 1 and len(set(finding.tools)) >= everyone:
+            continue  # names every tool: a project-wide finding, shown once on the project, not per tool
         for name in finding.tools:
             per_tool.setdefault(name, []).append(finding.code)
     rows = [

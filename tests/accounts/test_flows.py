@@ -19,8 +19,9 @@ from apps.audit.models import AuditEvent
 @pytest.mark.django_db
 def test_token_is_shown_once_and_stored_as_digest(people, client_for):
     client = client_for(people.member)
-    response = client.post(f"/o/{people.org.slug}/tokens/", {"name": "Claude Desktop", "expires_days": 30})
-    assert response.status_code == 200
+    response = client.post(f"/o/{people.org.slug}/tokens/", {"name": "Claude Desktop", "expires_days": 30},
+                           follow=True)  # POST/redirect/GET (issue 18 item 7)
+    assert response.status_code == 200 and response.redirect_chain
     raw = response.context["new_token"]
     assert raw.startswith("mcpf_") and raw.encode() in response.content
     token = ApiToken.objects.get(user=people.member, name="Claude Desktop")

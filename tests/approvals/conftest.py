@@ -122,7 +122,7 @@ def build_world(people, upstream_url: str) -> World:
     # Members may call every tool in production, and the two the tests use are switched on
     # there: the approval is the extra human check on top of these permissions.
     tool_set_enabled(project=project, environment=environment, operation_keys=[TOOL_OPERATION, "POST /user"],
-                     enabled=True, actor=people.owner)
+                     enabled=True, actor=people.owner, reason="Test world: approvals are the extra check.")
     grant_create(project=project, actor=people.owner, effect="allow", principal_kind="role", role="member",
                  all_tools=True)
     finance = team_create(organization=people.org, name="Finance", actor=people.owner)

@@ -36,10 +36,14 @@ def test_admin_enables_a_tool_for_a_team_in_staging(page, live_server, shot, peo
     cell.locator("button").click()
     page.locator("[data-testid='cell-getPetById-staging'][data-enabled=true]").wait_for()
     assert page.locator("[data-testid='cell-getPetById-staging'] .mf-explicit").inner_text() == "set by admin"
-    # enabling a critical tool without approval policy is flagged right there
-    page.locator("[data-testid='cell-deletePet-staging'] button").click()
+    # enabling a critical tool in staging asks for a reason (issue 18 item 8); without an
+    # approval policy it is flagged right there
+    page.click("[data-testid='cell-deletePet-staging'] [data-testid=confirm-enable]")
+    page.fill("[data-testid=confirm-reason]", "Staging clean-up of test pets")
+    shot(page, "gov-01b-confirm-enable")
+    page.click("[data-testid=confirm-enable-submit]")
     page.locator("[data-testid='cell-deletePet-staging'] [data-testid=unguarded]").wait_for()
-    assert "without an approval policy" in page.locator("[data-testid='cell-deletePet-staging']").inner_text()
+    assert "without an approval policy" in page.content()
     page.reload()
     page.locator("[data-testid=unguarded-alert]").wait_for()
     shot(page, "gov-01-permissions-matrix")
@@ -133,7 +137,8 @@ def test_admin_enables_a_tool_for_a_team_in_staging(page, live_server, shot, peo
     page.goto(f"{base}/")
     panel = page.locator("[data-testid=governance-panel]")
     panel.wait_for()
-    assert "4\napproval policies" in panel.inner_text() or "4 approval policies" in " ".join(panel.inner_text().split())
+    # 4 accepted suggestions (3 categories, 1 for high-risk tools of a harmless category: issue 18 item 2) + 1 written
+    assert "5\napproval policies" in panel.inner_text() or "5 approval policies" in " ".join(panel.inner_text().split())
     shot(page, "gov-08-project-panel")
 
     kinds = set(AuditEvent.objects.filter(organization=people.org).values_list("event_type", flat=True))

@@ -49,10 +49,10 @@ def test_enabled_map_follows_risk_defaults_until_an_admin_switches(people, petst
 
     result = services.tool_set_enabled(project=project, environment=envs["staging"],
                                        operation_keys=["GET /pet/{petId}", "DELETE /pet/{petId}"], enabled=True,
-                                       actor=people.admin)
+                                       actor=people.admin, reason="Staging test of pet deletion.")
     assert result.changed == ["GET /pet/{petId}", "DELETE /pet/{petId}"]
     # enabling a critical tool without any approval policy raises a finding
-    assert len(result.findings) == 1 and "deletePet is critical" in result.findings[0]
+    assert len(result.findings) == 1 and "deletePet (category critical" in result.findings[0]
     services.tool_set_enabled(project=project, environment=envs["development"], operation_keys=["PUT /pet"],
                               enabled=False, actor=people.admin)
     assert selectors.enabled_map(envs["staging"], tools)["DELETE /pet/{petId}"] is True
@@ -74,7 +74,9 @@ def test_bulk_actions_by_category_and_tag(people, petstore):
     project, envs = petstore
     result = services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True,
                                     category="read_only", actor=people.admin)
-    assert len(result.changed) == 6 and not result.findings
+    # getUserByName is read-only but of high risk (it returns personal data): a finding too
+    assert len(result.changed) == 6
+    assert result.findings == ["getUserByName (high risk) is enabled in staging without an approval policy."]
     states = selectors.enabled_map(envs["staging"], current_tools(project))
     assert {k for k, v in states.items() if v} == {t.operation_key for t in current_tools(project)
                                                   if t.category == "read_only"}
@@ -100,7 +102,7 @@ def test_decide_uses_role_team_and_user_grants_and_deny_wins(people, petstore, s
                                   team=support, environment=staging, categories=["read_only"])
     decision = selectors.decide(people.member, get_pet, staging)
     assert decision.allowed and decision.matched.id == grant.pk
-    assert "team Support may call category read_only in staging" in decision.reason
+    assert "team Support may call category read-only in staging" in decision.reason
     assert selectors.decide(people.viewer, get_pet, staging).code == "no_grant"      # not in the team
     assert selectors.decide(people.member, get_pet, prod).code == "disabled"          # grant is staging-only
     assert selectors.decide(people.outsider, get_pet, staging).allowed is False       # not a member
@@ -141,8 +143,10 @@ def test_grant_validation_messages(people, petstore):
 def test_callable_tools_agrees_with_decide_in_at_most_five_queries(people, petstore, support,
                                                                    django_assert_max_num_queries):
     project, envs = petstore
-    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="pet", actor=people.admin)
-    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="user", actor=people.admin)
+    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="pet", actor=people.admin,
+                           reason="staging")
+    services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="user", actor=people.admin,
+                           reason="staging")
     services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="team", team=support,
                           environment=envs["staging"], tags=["pet", "store"])
     services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="role",
@@ -259,7 +263,7 @@ def test_governance_facts_follow_switches_policies_grants_and_credentials(people
     assert facts.environments[1].enabled_tools == set()
     services.tool_set_enabled(project=project, environment=staging,
                               operation_keys=["DELETE /pet/{petId}", "GET /pet/{petId}"], enabled=True,
-                              actor=people.admin)
+                              actor=people.admin, reason="staging")
     (env_facts,) = selectors.governance_facts(project, staging).environments
     assert env_facts.enabled_tools == {"deletePet", "getPetById"}
     assert env_facts.approval_policies == {"deletePet": "none", "getPetById": "none"}
@@ -281,16 +285,19 @@ def test_governance_facts_follow_switches_policies_grants_and_credentials(people
 def test_matrix_marks_unguarded_sensitive_tools_and_explicit_settings(people, petstore):
     project, envs = petstore
     services.tool_set_enabled(project=project, environment=envs["production"], operation_keys=["POST /user"],
-                              enabled=True, actor=people.admin)
+                              enabled=True, actor=people.admin, reason="Sign-ups open.")
     rows = {r.tool.name: r for r in selectors.matrix(project, list(envs.values()))}
     cell = rows["createUser"].cells[2]
     assert cell["enabled"] and cell["explicit"] and cell["unguarded"] and not cell["default"]
     assert not rows["getPetById"].cells[0]["explicit"] and rows["getPetById"].cells[0]["enabled"]
     findings = selectors.unguarded_findings(project)
-    assert [(f["tool"], f["environment"]) for f in findings] == [("createUser", "production")]
+    # the two axes the inventory shows: category administrative, and high risk (read-only getUserByName)
+    assert sorted((f["tool"], f["environment"]) for f in findings) == [("createUser", "production"),
+                                                                       ("getUserByName", "development")]
     services.policy_create(project=project, actor=people.admin, name="Admin tools", kind="single",
                            categories=["administrative"], environment=envs["production"])
-    assert selectors.unguarded_findings(project) == []
+    assert [(f["tool"], f["environment"]) for f in selectors.unguarded_findings(project)] == [
+        ("getUserByName", "development")]
     assert ToolSetting.objects.filter(project=project, by_default=False).count() == 1
 
 

@@ -202,7 +202,7 @@ def test_reason_names_the_grant() -> None:
         environment_label="staging",
     )
     decision = resolve(ALICE_MEMBER_SUPPORT, LIST_ORDERS, STAGING, enabled=True, grants=[g])
-    assert decision.reason == "allowed by grant #12: team Support may call category read_only in staging"
+    assert decision.reason == "allowed by grant #12: team Support may call category read-only in staging"
 
 
 def test_reason_wording_for_deny_role_and_disabled() -> None:
@@ -230,7 +230,7 @@ def test_considered_explains_every_grant() -> None:
     notes = {e.grant.id: (e.applies, e.note) for e in decision.considered}
     assert notes[2] == (False, "does not apply: only in staging, not production")
     assert notes[3][0] is False and "not in team Finance" in notes[3][1]
-    assert notes[1] == (False, "does not apply: targets category read_only, not createNote (side_effect)")
+    assert notes[1] == (False, "does not apply: targets category read-only, not createNote (side-effect)")
     assert notes[6][0] is False and "for user 4, not user 1" in notes[6][1]
     assert notes[9][0] is False and "role owner" in notes[9][1] and "member" in notes[9][1]
     applied = resolve(ALICE_MEMBER_SUPPORT, GET_CUSTOMER, PROD, enabled=True, grants=GRANTS)

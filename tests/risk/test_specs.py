@@ -224,7 +224,10 @@ def test_invariants(filename):
         assert c.category in rules.CATEGORIES
         assert 0 <= c.risk_score <= 100 and c.risk_level == rules.risk_level_for(c.risk_score)
         assert (c.category == "read_only") == (not c.side_effect)
-        assert c.annotations["readOnlyHint"] == (not c.side_effect)
+        # readOnlyHint only for a safe HTTP method (issue 18): a POST that reads gets none
+        assert c.annotations["readOnlyHint"] == (not c.side_effect and tool.method in ("GET", "HEAD", "OPTIONS"))
+        if tool.method == "POST":
+            assert c.annotations["readOnlyHint"] is False
         if tool.method in ("DELETE", "PUT", "PATCH"):
             assert c.side_effect and c.category != "read_only", tool.operation_key
         # a DELETE destroys, unless it takes an association away ("Remove a label from an issue")

@@ -18,3 +18,11 @@ def duration(value: timedelta | None) -> str:
         return " ".join(p for p in (f"{hours} h" if hours else "", f"{mins} min" if mins else "") if p) or "0 min"
     days, hours = divmod(hours, 24)
     return " ".join(p for p in (f"{days} d", f"{hours} h" if hours else "", f"{mins} min" if mins else "") if p)
+
+
+@register.filter
+def category_label(value) -> str:
+    """"read_only" -> "read-only": a stored category as people read it."""
+    from apps.governance.grants import category_label as label
+
+    return label(value)

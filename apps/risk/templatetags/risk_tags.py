@@ -50,6 +50,14 @@ def overridden(tool) -> bool:
 
 
 @register.filter
+def pii_label(kind) -> str:
+    """A kind of personal data in words: "payment card number", "government ID number"."""
+    from apps.risk.pii import kind_label
+
+    return kind_label(kind)
+
+
+@register.filter
 def score_colour(score) -> str:
     """Gauge colour: green from 80, amber from 50, red below."""
     try:
