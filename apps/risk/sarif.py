@@ -27,7 +27,6 @@ from apps.specs.parse import escape_pointer
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 TOOL_NAME = "MCPForge scan"
-TOOL_URI = "https://github.com/mcpforge/mcpforge"
 IMPORT_WARNING_RULE = "import-warning"
 #: finding severity -> SARIF result level
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -107,7 +106,7 @@ def to_sarif(
         "version": SARIF_VERSION,
         "runs": [
             {
-                "tool": {"driver": {"name": TOOL_NAME, "informationUri": TOOL_URI, "rules": rules}},
+                "tool": {"driver": {"name": TOOL_NAME, "rules": rules}},
                 "artifacts": [artifact],
                 "results": results,
                 "properties": {"securityScore": result["score"]},
