@@ -79,7 +79,7 @@ def tenancy(people):
     # a definition change waiting for review: GET /pet/{petId} pinned in production, then a
     # re-import that rewords it
     tool_set_enabled(project=project, environment=environment, operation_keys=["GET /pet/{petId}"], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     reworded = (SPECS_DIR / "petstore-v3.yaml").read_text().replace("Returns a single pet.", "Returns one pet.")
     assert import_spec(project, "petstore-v3.yaml", people.owner, data=reworded.encode()).status == "ready"
     review = ToolSetting.objects.get(environment=environment, operation_key="GET /pet/{petId}")

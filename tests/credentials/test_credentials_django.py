@@ -257,7 +257,7 @@ def test_credential_flow_and_stale_findings(people, petstore, settings):
     from apps.governance import services as gov
 
     gov.tool_set_enabled(project=project, environment=prod, operation_keys=["GET /store/inventory"], enabled=True,
-                         actor=people.admin)
+                         actor=people.admin, reason="confirmed in test")
     (env_facts,) = governance_facts(project, prod).environments
     assert env_facts.credentials_configured and env_facts.credential_age_days == 120
     settings.CREDENTIAL_MAX_AGE_DAYS = 200

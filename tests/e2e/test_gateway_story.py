@@ -21,7 +21,7 @@ def test_agent_connects_calls_and_a_reviewer_approves(page, browser, live_server
 
     owner = world.people.owner
     tool_set_enabled(project=world.project, environment=world.environment, operation_keys=["DELETE /pet/{petId}"],
-                     enabled=True, actor=owner)
+                     enabled=True, actor=owner, reason="confirmed in test")
     policy_create(project=world.project, actor=owner, name="Critical Petstore actions", kind="single",
                   categories=["critical"])
     settings.SITE_URL = world.url  # the connect page shows the address agents really use

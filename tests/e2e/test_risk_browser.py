@@ -24,7 +24,7 @@ def test_score_panel_findings_and_override(page, live_server, shot, people):
     import_spec(project, "petstore-v3.yaml", people.owner)
     dev = project.environments.get(slug="development")
     tool_set_enabled(project=project, environment=dev, operation_keys=["DELETE /pet/{petId}"], enabled=True,
-                     actor=people.owner)
+                     actor=people.owner, reason="confirmed in test")
     base = f"{live_server.url}/o/{people.org.slug}/p/{project.slug}"
 
     login(page, live_server, people.admin.email, PASSWORD)

@@ -89,7 +89,7 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     grant_create(project=project, actor=owner, effect="allow", principal_kind="role", role="admin",
                  environment=development, all_tools=True)
     tool_set_enabled(project=project, environment=development, operation_keys=["DELETE /pet/{petId}"],
-                     enabled=True, actor=owner)
+                     enabled=True, actor=owner, reason="confirmed in test")
     page.goto(f"{base}/governance/policies/")
     page.click("[data-testid=accept-all]")
     page.wait_for_load_state("networkidle")

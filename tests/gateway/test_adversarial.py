@@ -147,7 +147,8 @@ def payouts(transactional_db, people, gateway_server, recording_upstream) -> Pay
     env = project.environments.get(slug="development")
     environment_upstream_set(environment=env, base_url=recording_upstream, allow_private_network=True, actor=owner)
     keys = list(Tool.objects.filter(project=project).values_list("operation_key", flat=True))
-    tool_set_enabled(project=project, environment=env, operation_keys=keys, enabled=True, actor=owner)
+    tool_set_enabled(project=project, environment=env, operation_keys=keys, enabled=True, actor=owner,
+                     reason="confirmed in test")
     grant_create(project=project, actor=owner, effect="allow", principal_kind="role", role="member", all_tools=True)
     over = {"field": "amount", "operator": ">", "value": 1000}
     policy_create(project=project, actor=owner, name="Big or wire payouts", kind="none",

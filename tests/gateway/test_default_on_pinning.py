@@ -106,7 +106,7 @@ def test_default_pin_is_not_an_admin_switch(development, people):
     assert off.enabled is False and off.by_default is False
     assert "getRefund" not in listed(endpoint, token)
     tool_set_enabled(project=project, environment=development_env, operation_keys=[GET_REFUND], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     on = setting_of(development_env, GET_REFUND)
     assert on.enabled and not on.by_default and on.pinned_hash == pinned_hash
 

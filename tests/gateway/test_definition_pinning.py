@@ -81,7 +81,7 @@ def refunds(people, gateway_server, misbehaving_upstream):
                              actor=owner)
     grant_create(project=project, actor=owner, effect="allow", principal_kind="role", role="member", all_tools=True)
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND, GET_REFUND], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     endpoint = f"{gateway_server}/mcp/{people.org.slug}/{project.slug}/production/"
     return project, production, endpoint, make_token(people.member, people.org)
 
@@ -224,17 +224,18 @@ def test_enabling_a_flagged_tool_the_first_time_needs_the_override(people, gatew
     production = project.environments.get(slug="production")
     with pytest.raises(DomainError, match="override"):
         tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
-                         actor=people.admin)
+                         actor=people.admin, reason="confirmed in test")
     (refusal,) = audit_events(people.org, "tool.definition_refused")
     assert refusal.payload["action"] == "enable"
     # a bulk switch never turns a flagged tool on
     with pytest.raises(DomainError, match="flagged"):
-        tool_bulk_set(project=project, environment=production, enabled=True, category="billing", actor=people.admin)
+        tool_bulk_set(project=project, environment=production, enabled=True, category="billing", actor=people.admin,
+                      reason="confirmed in test")
     from apps.governance.models import ToolSetting
 
     assert not ToolSetting.objects.filter(environment=production, enabled=True).exists()
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
-                     actor=people.admin, override_reason="  reviewed with vendor  ")
+                     actor=people.admin, override_reason="  reviewed with vendor  ", reason="confirmed in test")
     (override,) = audit_events(people.org, "tool.definition_override")
     assert override.payload["action"] == "enable" and override.payload["reason"] == "reviewed with vendor"
     assert setting_of(production, REFUND).pinned_hash == override.payload["definition_sha256"]

@@ -308,7 +308,7 @@ def _enable_and_guard(world, *, operation_keys: list[str], **policy):
     from apps.governance.services import policy_create, tool_set_enabled
 
     tool_set_enabled(project=world.project, environment=world.environment, operation_keys=operation_keys,
-                     enabled=True, actor=world.people.owner)
+                     enabled=True, actor=world.people.owner, reason="confirmed in test")
     return policy_create(project=world.project, actor=world.people.owner, name="Guard", kind="single",
                          operation_keys=operation_keys, **policy)
 

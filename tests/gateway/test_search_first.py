@@ -43,7 +43,7 @@ def test_search_describe_call_of_a_held_tool_then_executed_after_approval(world,
     from apps.inventory.selectors import tool_by_name
 
     tool_set_enabled(project=world.project, environment=world.environment, operation_keys=["DELETE /pet/{petId}"],
-                     enabled=True, actor=world.people.owner)
+                     enabled=True, actor=world.people.owner, reason="confirmed in test")
     policy_create(project=world.project, actor=world.people.owner, name="Guard", kind="single",
                   operation_keys=["DELETE /pet/{petId}"])
     url, token = search_url(world), world.tokens["admin"]

@@ -82,7 +82,7 @@ def test_every_cached_table_bumps_the_project_version(people):
         policy_update(policy=policy, actor=owner, justification_required=True)
     with Bumps(project):
         tool_set_enabled(project=project, environment=dev, operation_keys=["DELETE /pet/{petId}"], enabled=True,
-                         actor=owner)
+                         actor=owner, reason="confirmed in test")
     with Bumps(project):
         credential_set(environment=dev, scheme_name="api_key", values={"value": "k1"}, actor=owner)
     with Bumps(project):  # rotation: a new version, the old one retiring

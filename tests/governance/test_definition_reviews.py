@@ -22,7 +22,7 @@ def pending_world(people, spec: str = V2_POISONED):
     import_spec(project, "refunds.yaml", people.owner, data=V1.encode())
     production = project.environments.get(slug="production")
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND, GET_REFUND], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     import_spec(project, "refunds.yaml", people.member, data=spec.encode())
     setting = ToolSetting.objects.get(environment=production, operation_key=REFUND)
     return project, production, setting
@@ -171,7 +171,7 @@ def test_rename_keeps_the_pinned_hash_in_step(people):
     import_spec(project, "refunds.yaml", people.owner, data=V1.encode())
     production = project.environments.get(slug="production")
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     tool_rename(tool=tool_by_name(project, "createRefund"), new_name="refund_payment", actor=people.admin)
     setting = ToolSetting.objects.get(environment=production, operation_key=REFUND)
     assert setting.pinned_definition["name"] == "refund_payment"
@@ -218,7 +218,7 @@ def test_data_migration_pins_existing_enabled_tools_to_their_current_definition(
     import_spec(project, "refunds.yaml", people.owner, data=V1.encode())
     production = project.environments.get(slug="production")
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND, GET_REFUND], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     tool_set_enabled(project=project, environment=production, operation_keys=[GET_REFUND], enabled=False,
                      actor=people.admin)
     # as the rows were before the schema migration: switches without pins
@@ -247,7 +247,7 @@ def test_data_migration_pins_default_on_tools_of_current_versions(people):
     import_spec(project, "refunds.yaml", people.owner, data=V1.encode())
     production = project.environments.get(slug="production")
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     ToolSetting.objects.filter(by_default=True).delete()  # as before 0005: no default pins
     migration.pin_default_on(apps, None)
     (pin,) = ToolSetting.objects.filter(project=project, by_default=True)
@@ -265,7 +265,7 @@ def test_switching_an_enabled_tool_on_again_accepts_nothing(people):
 
     project, production, setting = pending_world(people)
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
-                     actor=people.admin, override_reason="trying to sneak it through")
+                     actor=people.admin, override_reason="trying to sneak it through", reason="confirmed in test")
     again = ToolSetting.objects.get(pk=setting.pk)
     assert again.pending_tool_id == setting.pending_tool_id and again.pinned_hash == setting.pinned_hash
     assert not events(people.org, "tool.definition_override")
@@ -280,10 +280,10 @@ def test_off_and_on_again_is_a_fresh_enable_that_needs_the_override(people):
                      actor=people.admin)
     with pytest.raises(DomainError, match="override"):
         tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
-                         actor=people.admin)
+                         actor=people.admin, reason="confirmed in test")
     assert ToolSetting.objects.get(pk=setting.pk).enabled is False
     tool_set_enabled(project=project, environment=production, operation_keys=[REFUND], enabled=True,
-                     actor=people.admin, override_reason="re-reviewed")
+                     actor=people.admin, override_reason="re-reviewed", reason="confirmed in test")
     fresh = ToolSetting.objects.get(pk=setting.pk)
     assert fresh.pinned_tool_id == setting.pending_tool_id and fresh.pending_tool_id is None
 

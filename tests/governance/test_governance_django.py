@@ -67,13 +67,13 @@ def test_enabled_map_follows_risk_defaults_until_an_admin_switches(people, petst
                                                   "before": True, "after": False}
     with pytest.raises(DomainError, match="Unknown tool"):
         services.tool_set_enabled(project=project, environment=envs["staging"], operation_keys=["GET /nope"],
-                                  enabled=True, actor=people.admin)
+                                  enabled=True, actor=people.admin, reason="confirmed in test")
 
 
 def test_bulk_actions_by_category_and_tag(people, petstore):
     project, envs = petstore
     result = services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True,
-                                    category="read_only", actor=people.admin)
+                                    category="read_only", actor=people.admin, reason="confirmed in test")
     # getUserByName is read-only but of high risk (it returns personal data): a finding too
     assert len(result.changed) == 6
     assert result.findings == ["getUserByName (high risk) is enabled in staging without an approval policy."]
@@ -87,7 +87,7 @@ def test_bulk_actions_by_category_and_tag(people, petstore):
     assert events(people.org, "tool.disabled")[-1].payload["bulk"] == {"category": "", "tag": "user"}
     with pytest.raises(DomainError, match="No tool matches"):
         services.tool_bulk_set(project=project, environment=envs["staging"], enabled=True, tag="nothing",
-                               actor=people.admin)
+                               actor=people.admin, reason="confirmed in test")
 
 
 def test_decide_uses_role_team_and_user_grants_and_deny_wins(people, petstore, support):
@@ -95,7 +95,7 @@ def test_decide_uses_role_team_and_user_grants_and_deny_wins(people, petstore, s
     staging, prod = envs["staging"], envs["production"]
     get_pet = tool_by_name(project, "getPetById")
     services.tool_bulk_set(project=project, environment=staging, enabled=True, category="read_only",
-                           actor=people.admin)
+                           actor=people.admin, reason="confirmed in test")
 
     assert selectors.decide(people.member, get_pet, staging).code == "no_grant"      # nothing without a grant
     grant = services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="team",
@@ -167,7 +167,7 @@ def test_simulator_page_and_api_show_exactly_what_decide_returns(people, petstor
     project, envs = petstore
     staging = envs["staging"]
     services.tool_bulk_set(project=project, environment=staging, enabled=True, category="read_only",
-                           actor=people.admin)
+                           actor=people.admin, reason="confirmed in test")
     services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="team", team=support,
                           environment=staging, categories=["read_only"])
     services.grant_create(project=project, actor=people.admin, effect="deny", principal_kind="role", role="viewer",
@@ -312,7 +312,7 @@ def test_large_spec_matrix_page_and_tools_list_stay_cheap(people, client_for, dj
     assert version.status == "ready" and version.tool_count > 150
     staging = project.environments.get(slug="staging")
     services.tool_bulk_set(project=project, environment=staging, enabled=True, category="read_only",
-                           actor=people.admin)
+                           actor=people.admin, reason="confirmed in test")
     services.grant_create(project=project, actor=people.admin, effect="allow", principal_kind="role", role="member",
                           all_tools=True)
     client = client_for(people.admin)

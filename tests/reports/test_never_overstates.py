@@ -29,7 +29,8 @@ def bank_details(people):
     Tool.objects.filter(project=project, name="getUserByName").update(risk_level="high")
     tool = Tool.objects.filter(project=project, name="getUserByName").first()
     result = governance.tool_set_enabled(project=project, environment=project.environments.get(slug="staging"),
-                                         operation_keys=[tool.operation_key], enabled=True, actor=people.owner)
+                                         operation_keys=[tool.operation_key], enabled=True, actor=people.owner,
+                                             reason="confirmed in test")
     assert result.findings == ["getUserByName (high risk) is enabled in staging without an approval policy."]
     return project
 

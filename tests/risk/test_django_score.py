@@ -79,7 +79,7 @@ def test_policy_and_credential_change_the_score_without_reimport(people, ledger)
     assert "critical_tool_without_approval" not in _codes(findings0)  # critical tools start disabled
 
     tool_set_enabled(project=ledger, environment=dev, operation_keys=["DELETE /entries/{id}"], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     score1, findings1 = selectors.project_score(ledger)
     critical = next(f for f in findings1 if f["code"] == "critical_tool_without_approval")
     assert critical["tools"] == ["deleteEntry"] and critical["category"] == "governance"
@@ -107,7 +107,7 @@ def test_policy_and_credential_change_the_score_without_reimport(people, ledger)
 def test_an_override_changes_the_live_score(people, ledger):
     dev = ledger.environments.get(slug="development")
     tool_set_enabled(project=ledger, environment=dev, operation_keys=["DELETE /entries/{id}"], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     score1, findings1 = selectors.project_score(ledger)
     assert "critical_tool_without_approval" in _codes(findings1)
     services.risk_override_set(tool=tool_by_name(ledger, "deleteEntry"), actor=people.admin,
@@ -123,7 +123,7 @@ def test_score_is_cached_until_the_configuration_changes(people, ledger, django_
         first = selectors.project_score(ledger)
     dev = ledger.environments.get(slug="development")
     tool_set_enabled(project=ledger, environment=dev, operation_keys=["DELETE /entries/{id}"], enabled=True,
-                     actor=people.admin)
+                     actor=people.admin, reason="confirmed in test")
     second = selectors.project_score(ledger)
     assert "critical_tool_without_approval" in _codes(second[1])
     assert "critical_tool_without_approval" not in _codes(first[1])
