@@ -10,8 +10,8 @@ its own database ``mcpforge_bench_audit`` (migrated, dropped at the end), never 
    on the table and no ANALYZE: the planner has no statistics, the situation of issue 22.
 2. Times ``audit_record`` (one statement, autocommit) on that organization and on an empty
    one, in alternating blocks, so a slower phase of this shared machine weighs on both alike.
-3. Times the audit page's query with filters (page 1 and page 20: 50 rows plus one, no
-   count, as the page's ``NextPagePaginator.get_page`` runs them; and the REST list's count
+3. Times the audit page's query with filters (page 1 and page 20: 50 rows plus one
+   below a seq, no count, as the page's ``seq_page`` runs them; and the REST list's count
    bounded at ``BoundedCountPagination.COUNT_CAP``), a full ``audit_verify`` of the big
    chain, then an incremental one after a signed checkpoint, all without statistics; last,
    the page queries again after ANALYZE, as in normal operation.
@@ -101,7 +101,7 @@ def main() -> None:
     try:
         from apps.accounts.models import Organization
         from apps.audit.api import BoundedCountPagination
-        from apps.audit.selectors import AuditFilters, NextPagePaginator, audit_events
+        from apps.audit.selectors import AuditFilters, audit_events, seq_page
         from apps.audit.services import audit_checkpoint_create, audit_record, audit_verify_organization
 
         with connection.cursor() as cursor:
@@ -195,8 +195,11 @@ def main() -> None:
         def time_pages(suffix: str) -> None:
             for label, filters in cases:
                 qs = audit_events(big, filters)
-                med1, max1, page = timed(lambda qs=qs: NextPagePaginator(qs, 50).get_page(1))
-                med20, max20, _ = timed(lambda qs=qs: NextPagePaginator(qs, 50).get_page(20))
+                med1, max1, page = timed(lambda qs=qs: seq_page(qs, None))
+                before = page.older_than
+                for _ in range(18):  # to page 20, through the Older links
+                    before = seq_page(qs, before).older_than if before else None
+                med20, max20, _ = timed(lambda qs=qs, before=before: seq_page(qs, before))
                 medc, _, counted = timed(lambda qs=qs: qs.order_by()[: BoundedCountPagination.COUNT_CAP + 1].count())
                 page_rows.append((label + suffix, len(page.object_list), med1, max1, med20, max20, medc, counted))
 

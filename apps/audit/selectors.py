@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.core.paginator import Paginator
 from django.utils import timezone
 
 from apps.core.query import QueryInput
@@ -110,31 +109,14 @@ def event_as_dict(event: AuditEvent) -> dict:
     }
 
 
-class NextPagePaginator(Paginator):
-    """The audit page's paginator: no count at all. Page ``n`` reads its ``per_page`` rows
-    plus one, which says whether an older page exists; with the seq-ordered indexes that is
-    an index scan of ``n * per_page + 1`` entries. Even a count capped at 10,000 read up to
-    10,000 rows per page view, and an exact count every matching row (0.2-3 s at a million
-    unanalysed events, bench/audit_append.py). Pages beyond ``max_pages`` are refused by
-    the view (``MAX_PAGE``): deep history is what the filters and the export are for."""
+@dataclass
+class SeqPage:
+    """One page of the audit log: up to ``per_page`` events older than ``before`` (a seq;
+    None for the newest), and whether older ones exist."""
 
-    max_pages = 200
-
-    def get_page(self, number):
-        return self.page(min(max(int(number or 1), 1), self.max_pages))
-
-    def page(self, number):
-        number = int(number)
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list[bottom:bottom + self.per_page + 1])
-        return NextPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
-
-
-class NextPage:
-    """One page of NextPagePaginator: the Django Page attributes the template uses."""
-
-    def __init__(self, object_list, number, paginator, *, more):
-        self.object_list, self.number, self.paginator, self._more = object_list, number, paginator, more
+    object_list: list
+    before: int | None
+    has_older: bool
 
     def __iter__(self):
         return iter(self.object_list)
@@ -142,17 +124,19 @@ class NextPage:
     def __len__(self):
         return len(self.object_list)
 
-    def has_next(self) -> bool:
-        return self._more and self.number < self.paginator.max_pages
+    @property
+    def older_than(self) -> int | None:
+        """The ``before`` of the next older page."""
+        return self.object_list[-1].seq if self.has_older else None
 
-    def has_previous(self) -> bool:
-        return self.number > 1
 
-    def has_other_pages(self) -> bool:
-        return self.has_next() or self.has_previous()
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
+def seq_page(events, before: int | None, per_page: int = 50) -> SeqPage:
+    """Keyset paging by seq: ``seq < before`` newest first, ``per_page`` rows plus one (is
+    there an older page?), and no count at all. Any page is then the same index scan in seq
+    order (models.py) that stops after ``per_page + 1`` matches: OFFSET paging read every
+    skipped row and, without planner statistics, changed plan (page 20 of a million events:
+    1 s), and a count read thousands of rows per view (0.2-3 s exact, bench/audit_append.py)."""
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    rows = list(events[: per_page + 1])
+    return SeqPage(rows[:per_page], before, len(rows) > per_page)
