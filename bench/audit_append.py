@@ -101,7 +101,7 @@ def main() -> None:
     try:
         from apps.accounts.models import Organization
         from apps.audit.api import BoundedCountPagination
-        from apps.audit.selectors import AuditFilters, audit_events, seq_page
+        from apps.audit.selectors import AuditFilters, audit_events, audit_page
         from apps.audit.services import audit_checkpoint_create, audit_record, audit_verify_organization
 
         with connection.cursor() as cursor:
@@ -195,11 +195,11 @@ def main() -> None:
         def time_pages(suffix: str) -> None:
             for label, filters in cases:
                 qs = audit_events(big, filters)
-                med1, max1, page = timed(lambda qs=qs: seq_page(qs, None))
+                med1, max1, page = timed(lambda filters=filters: audit_page(big, filters, None))
                 before = page.older_than
                 for _ in range(18):  # to page 20, through the Older links
-                    before = seq_page(qs, before).older_than if before else None
-                med20, max20, _ = timed(lambda qs=qs, before=before: seq_page(qs, before))
+                    before = audit_page(big, filters, before).older_than if before else None
+                med20, max20, _ = timed(lambda filters=filters, before=before: audit_page(big, filters, before))
                 medc, _, counted = timed(lambda qs=qs: qs.order_by()[: BoundedCountPagination.COUNT_CAP + 1].count())
                 page_rows.append((label + suffix, len(page.object_list), med1, max1, med20, max20, medc, counted))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
@@ -139,4 +139,23 @@ def seq_page(events, before: int | None, per_page: int = 50) -> SeqPage:
     if before is not None:
         events = events.filter(seq__lt=before)
     rows = list(events[: per_page + 1])
+    return SeqPage(rows[:per_page], before, len(rows) > per_page)
+
+
+def audit_page(organization, filters: AuditFilters, before: int | None, per_page: int = 50) -> SeqPage:
+    """The audit page's events (seq_page). A type prefix ("tool.") is read as one seq-ordered
+    index scan per matching type, ``per_page + 1`` rows each, merged: one ``IN`` list over
+    the types left the plan to statistics (a sort of every match: 0.35 s at 1M events)."""
+    if not filters.event_type.endswith("."):
+        return seq_page(audit_events(organization, filters), before, per_page)
+    types = sorted(t for t in EVENT_TYPES if t.startswith(filters.event_type))
+    if len(types) < 2:
+        return seq_page(audit_events(organization, filters), before, per_page)
+    parts = []
+    for event_type in types:
+        part = audit_events(organization, replace(filters, event_type=event_type))
+        if before is not None:
+            part = part.filter(seq__lt=before)
+        parts.append(part[: per_page + 1])
+    rows = list(parts[0].union(*parts[1:], all=True).order_by("-seq")[: per_page + 1])
     return SeqPage(rows[:per_page], before, len(rows) > per_page)

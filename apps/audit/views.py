@@ -14,7 +14,7 @@ from apps.core.query import QueryInput
 from .events import EVENT_TYPES
 from .exports import audit_export_record
 from .models import AuditEvent
-from .selectors import AuditFilters, audit_events, event_as_dict, seq_page
+from .selectors import AuditFilters, audit_events, audit_page, event_as_dict, seq_page
 
 EXPORT_LIMIT = 100_000
 EXPORT_COLUMNS = [
@@ -42,8 +42,7 @@ class _Echo:
 def _log_page(request, access, filters, errors, before=None):
     """The log page; with ``errors`` it answers 400, shows them above the re-shown form and
     lists nothing (a filter that was refused is not silently dropped)."""
-    events = audit_events(access.organization, filters) if not errors else AuditEvent.objects.none()
-    page = seq_page(events, before)
+    page = audit_page(access.organization, filters, before) if not errors else seq_page(AuditEvent.objects.none(), None)
     return render(
         request,
         "audit/log.html",

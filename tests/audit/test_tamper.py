@@ -441,3 +441,28 @@ def test_events_appended_during_verification_are_not_tampering(monkeypatch):
     assert audit_checkpoint_create(organization=writer.org).seq == 2  # appended meanwhile, verified now
     monkeypatch.undo()
     assert audit_verify_organization(writer.org) == (3, None)
+
+
+@pytest.mark.django_db
+def test_a_type_prefix_pages_through_every_matching_type_newest_first(people, client_for):
+    """A prefix ("approval.") is merged from one seq-ordered scan per type: the pages hold
+    exactly the matching events, newest first, none twice, none missing."""
+    from django.urls import reverse
+
+    from apps.audit.services import audit_prepare, audit_write_many
+
+    kinds = ["approval.requested", "approval.decided", "organization.updated"]
+    audit_write_many([audit_prepare(organization=people.org, event_type=kinds[n % 3], actor=people.owner,
+                                    payload={"n": n}) for n in range(240)])
+    expected = list(AuditEvent.objects.filter(organization=people.org, event_type__startswith="approval.")
+                    .order_by("-seq").values_list("seq", flat=True))
+    url = reverse("audit:log", args=[people.org.slug])
+    client = client_for(people.owner)
+    seen, before = [], None
+    while True:
+        page = client.get(url, {"event_type": "approval."} | ({"before": before} if before else {})).context["page"]
+        seen += [e.seq for e in page.object_list]
+        before = page.older_than
+        if not before:
+            break
+    assert len(expected) == 160 and seen == expected
