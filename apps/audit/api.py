@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
 from apps.accounts.access import org_access
+from apps.core.api import LimitOffsetPagination
 from apps.core.query import QueryError
 
 from .exports import audit_export_record
@@ -36,11 +37,57 @@ class AuditEventSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema(parameters=[OpenApiParameter(n, str) for n in ("actor", "event_type", "target", "date_from", "date_to")])
+class BoundedCountPagination(LimitOffsetPagination):
+    """limit/offset paging whose ``count`` is bounded: matches are counted only up to
+    ``max(COUNT_CAP, offset + limit + 1)`` (``SELECT count(*) FROM (... LIMIT n)``), so a
+    request never reads a log of millions to the end. ``count_capped`` says the count was
+    cut there: "at least ``count``"; ``next`` is exact either way."""
+
+    COUNT_CAP = 1000
+
+    def get_count(self, queryset):
+        bound = max(self.COUNT_CAP, self.offset + self.limit + 1)
+        counted = queryset.order_by()[: bound + 1].count()
+        self.count_capped = counted > bound
+        return min(counted, bound)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["count_capped"] = self.count_capped
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        out = super().get_paginated_response_schema(schema)
+        out["properties"]["count"]["description"] = (
+            f"Matching events, counted up to max({self.COUNT_CAP}, offset + limit + 1); "
+            "with count_capped true there are more.")
+        out["properties"]["count_capped"] = {
+            "type": "boolean", "description": "The count stopped at its bound: at least `count` events match."}
+        out["required"] = [*out.get("required", []), "count_capped"]
+        return out
+
+
+FILTER_HELP = {
+    "actor": "Actor label, exact (as listed in `actor`).",
+    "event_type": "An event type, or a prefix ending in '.' (e.g. `tool.`).",
+    "target": "Object id, exact (`target_id`).",
+    "date_from": "First day, YYYY-MM-DD.",
+    "date_to": "Last day, YYYY-MM-DD.",
+}
+
+
+@extend_schema(parameters=[OpenApiParameter(n, str, description=d) for n, d in FILTER_HELP.items()])
 class AuditEventList(ListAPIView):
-    """Audit events of one organization (reviewer and above), newest first, filterable."""
+    """Audit events of one organization (reviewer and above), newest first, filterable.
+    ``count`` is bounded (BoundedCountPagination): see ``count_capped``."""
 
     serializer_class = AuditEventSerializer
+    pagination_class = BoundedCountPagination
 
     def list(self, request, *args, **kwargs):
         access = org_access(request.user, self.kwargs["org_slug"], "audit.view")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.functional import cached_property
 
 from apps.core.query import QueryInput
 
@@ -69,20 +67,32 @@ class AuditFilters:
 
 
 def audit_events(organization, filters: AuditFilters):
+    """The organization's events matching ``filters``, newest (highest seq) first.
+
+    Every filter is an equality that an index ``(organization, column, seq)`` answers in seq
+    order (models.py), so "newest 51 matches" is an index scan that stops after 51 rows
+    whatever the log's size and whether or not the planner has statistics (autovacuum may be
+    off). Hence actor and object match exactly (the values the list shows; each is a link
+    that sets the filter), not by substring: a substring match at a million events reads the
+    whole log (3 s, bench/audit_append.py). A type prefix ("tool.") is the set of known types
+    with it."""
     qs = AuditEvent.objects.filter(organization=organization)
     if filters.actor:
-        # the person, or the API token they acted with (its name or its mcpf_ prefix)
-        qs = qs.filter(Q(actor_label__icontains=filters.actor) | Q(payload__token_name__icontains=filters.actor)
-                       | Q(payload__token_prefix__startswith=filters.actor))
+        # the person exactly as listed (index-backed), or the API token they acted with: its exact
+        # name, or its mcpf_ prefix (these two read the payload, not an index)
+        who = Q(actor_label=filters.actor) | Q(payload__token_name=filters.actor)
+        if filters.actor.startswith("mcpf"):
+            who |= Q(payload__token_prefix__startswith=filters.actor)
+        qs = qs.filter(who)
     if filters.project:
         qs = qs.filter(payload__project=filters.project)
     if filters.event_type:
         if filters.event_type.endswith("."):
-            qs = qs.filter(event_type__startswith=filters.event_type)
+            qs = qs.filter(event_type__in=[t for t in EVENT_TYPES if t.startswith(filters.event_type)])
         else:
             qs = qs.filter(event_type=filters.event_type)
     if filters.target:
-        qs = qs.filter(target_label__icontains=filters.target) | qs.filter(target_id=filters.target)
+        qs = qs.filter(target_id=filters.target)
     tz = timezone.get_current_timezone()
     if filters.date_from:
         qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=tz))
@@ -110,21 +120,53 @@ def event_as_dict(event: AuditEvent) -> dict:
     }
 
 
-class CappedPaginator(Paginator):
-    """The audit page's paginator: counts matching events only up to ``cap_pages`` pages
-    (``SELECT count(*) FROM (... LIMIT n)``). An exact count read every matching row of a
-    log of millions (0.5 s for one event type at a million events, bench/audit_append.py);
-    beyond the cap the page says "N+" and the last reachable page is ``cap_pages + 1``."""
+@dataclass
+class SeqPage:
+    """One page of the audit log: up to ``per_page`` events older than ``before`` (a seq;
+    None for the newest), and whether older ones exist."""
 
-    cap_pages = 200
+    object_list: list
+    before: int | None
+    has_older: bool
 
-    @cached_property
-    def count(self) -> int:
-        limit = self.per_page * self.cap_pages + 1
-        # Unordered: any ``limit`` matching rows will do, and without ORDER BY no plan sorts
-        # every match first (what an unanalysed table got: 0.3 s at 200k events).
-        return self.object_list.order_by()[:limit].count()
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self):
+        return len(self.object_list)
 
     @property
-    def capped(self) -> bool:
-        return self.count > self.per_page * self.cap_pages
+    def older_than(self) -> int | None:
+        """The ``before`` of the next older page."""
+        return self.object_list[-1].seq if self.has_older else None
+
+
+def seq_page(events, before: int | None, per_page: int = 50) -> SeqPage:
+    """Keyset paging by seq: ``seq < before`` newest first, ``per_page`` rows plus one (is
+    there an older page?), and no count at all. Any page is then the same index scan in seq
+    order (models.py) that stops after ``per_page + 1`` matches: OFFSET paging read every
+    skipped row and, without planner statistics, changed plan (page 20 of a million events:
+    1 s), and a count read thousands of rows per view (0.2-3 s exact, bench/audit_append.py)."""
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    rows = list(events[: per_page + 1])
+    return SeqPage(rows[:per_page], before, len(rows) > per_page)
+
+
+def audit_page(organization, filters: AuditFilters, before: int | None, per_page: int = 50) -> SeqPage:
+    """The audit page's events (seq_page). A type prefix ("tool.") is read as one seq-ordered
+    index scan per matching type, ``per_page + 1`` rows each, merged: one ``IN`` list over
+    the types left the plan to statistics (a sort of every match: 0.35 s at 1M events)."""
+    if not filters.event_type.endswith("."):
+        return seq_page(audit_events(organization, filters), before, per_page)
+    types = sorted(t for t in EVENT_TYPES if t.startswith(filters.event_type))
+    if len(types) < 2:
+        return seq_page(audit_events(organization, filters), before, per_page)
+    parts = []
+    for event_type in types:
+        part = audit_events(organization, replace(filters, event_type=event_type))
+        if before is not None:
+            part = part.filter(seq__lt=before)
+        parts.append(part[: per_page + 1])
+    rows = list(parts[0].union(*parts[1:], all=True).order_by("-seq")[: per_page + 1])
+    return SeqPage(rows[:per_page], before, len(rows) > per_page)

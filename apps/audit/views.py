@@ -14,7 +14,7 @@ from apps.core.query import QueryInput
 from .events import EVENT_TYPES
 from .exports import audit_export_record
 from .models import AuditEvent
-from .selectors import AuditFilters, CappedPaginator, audit_events, event_as_dict
+from .selectors import AuditFilters, audit_events, audit_page, event_as_dict, seq_page
 
 EXPORT_LIMIT = 100_000
 EXPORT_COLUMNS = [
@@ -39,11 +39,10 @@ class _Echo:
         return value
 
 
-def _log_page(request, access, filters, errors, page_number=1):
+def _log_page(request, access, filters, errors, before=None):
     """The log page; with ``errors`` it answers 400, shows them above the re-shown form and
     lists nothing (a filter that was refused is not silently dropped)."""
-    events = audit_events(access.organization, filters) if not errors else AuditEvent.objects.none()
-    page = CappedPaginator(events, 50).get_page(page_number)
+    page = audit_page(access.organization, filters, before) if not errors else seq_page(AuditEvent.objects.none(), None)
     return render(
         request,
         "audit/log.html",
@@ -67,8 +66,8 @@ def audit_log(request, org_slug):
     access = org_access(request.user, org_slug, "audit.view")
     filters, errors = AuditFilters.from_query(request.GET)
     paging = QueryInput(request.GET)
-    page_number = paging.page()
-    return _log_page(request, access, filters, errors + paging.errors, page_number)
+    before = paging.number("before", label="before", default=None, minimum=1, maximum=2**63 - 1)
+    return _log_page(request, access, filters, errors + paging.errors, before)
 
 
 @login_required

@@ -23,7 +23,7 @@ def test_actor_filter_matches_token_name_and_prefix_and_project_filter(people, c
         assert page.status_code == 200
         return [e.payload for e in page.context["page"].object_list if e.event_type == "tool.called"]
 
-    assert [p["token_name"] for p in rows(actor="claude")] == ["claude-desktop"]
+    assert [p["token_name"] for p in rows(actor="claude-desktop")] == ["claude-desktop"]
     assert [p["token_name"] for p in rows(actor="mcpf_Zz99")] == ["ci-bot"]
     assert len(rows(actor="member@acme.test")) == 2  # the person still matches
     assert [p["project"] for p in rows(project="ledger")] == ["ledger"]

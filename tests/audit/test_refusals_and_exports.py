@@ -24,12 +24,12 @@ def events(org, event_type):
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_every_page_export_is_audited_before_it_streams(people, client_for, fmt):
-    response = client_for(people.admin).get(f"/o/{people.org.slug}/audit/export.{fmt}", {"actor": "owner"})
+    response = client_for(people.admin).get(f"/o/{people.org.slug}/audit/export.{fmt}", {"actor": "owner@acme.test"})
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
     (exported,) = events(people.org, "audit.exported")
     assert exported.actor == people.admin
-    assert exported.payload == {"format": fmt, "channel": "page", "filters": {"actor": "owner"}}
+    assert exported.payload == {"format": fmt, "channel": "page", "filters": {"actor": "owner@acme.test"}}
     assert "organization.created" in body
 
 

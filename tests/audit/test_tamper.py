@@ -327,27 +327,87 @@ def test_an_append_without_the_key_is_refused(w):
 # --- the audit page at scale ------------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_the_audit_page_counts_only_up_to_its_cap(people, client_for, monkeypatch):
-    """At millions of events an exact count reads every matching row: the page counts up to
-    cap_pages pages and says "N+" beyond, and still pages through the newest events."""
+def test_the_audit_page_never_counts_and_pages_by_seq(people, client_for):
+    """At millions of events a count reads thousands of rows per view and OFFSET reads every
+    skipped row: the page reads its 50 rows plus one (is there an older page?) below a seq
+    (``?before=``), shows Newest/Older links, and refuses a bad ``before`` with a message."""
     from django.urls import reverse
 
-    from apps.audit.selectors import CappedPaginator
     from apps.audit.services import audit_prepare, audit_write_many
 
-    monkeypatch.setattr(CappedPaginator, "cap_pages", 2)
     audit_write_many([audit_prepare(organization=people.org, event_type="organization.updated", actor=people.owner,
-                                    payload={"n": n}) for n in range(150)])
+                                    payload={"n": n}) for n in range(120)])
     url = reverse("audit:log", args=[people.org.slug])
-    page = client_for(people.owner).get(url)
-    assert page.status_code == 200 and "Page 1 of 2+" in page.content.decode()
-    third = client_for(people.owner).get(url + "?page=3")
-    assert "Page 3 of 2+" in third.content.decode() and third.context["page"].object_list
-    small = client_for(people.owner).get(url + "?event_type=team.created")
-    assert small.status_code == 200 and "Page 1 of" not in small.content.decode()
+    client = client_for(people.owner)
     with CaptureQueriesContext(connection) as ctx:
-        list(CappedPaginator(AuditEvent.objects.filter(organization=people.org), 50).get_page(1).object_list)
-    assert "LIMIT 101" in ctx.captured_queries[0]["sql"]
+        first = client.get(url)
+    body = first.content.decode()
+    rows = first.context["page"].object_list
+    assert first.status_code == 200 and len(rows) == 50 and f"before={rows[-1].seq}" in body
+    assert "Newest" not in body
+    audit_sql = [q["sql"] for q in ctx.captured_queries if "audit_auditevent" in q["sql"]]
+    assert audit_sql and not any("COUNT(" in sql.upper() or "OFFSET" in sql.upper() for sql in audit_sql)
+    assert any("LIMIT 51" in sql for sql in audit_sql)
+    second = client.get(url, {"before": rows[-1].seq})
+    older = second.context["page"].object_list
+    assert [e.seq for e in older] == list(range(rows[-1].seq - 1, rows[-1].seq - 51, -1))
+    assert "Newest" in second.content.decode()
+    seen, before = [*rows, *older], older[-1].seq
+    while before:
+        page = client.get(url, {"before": before}).context["page"]
+        seen += page.object_list
+        before = page.older_than
+    assert [e.seq for e in seen] == sorted((e.seq for e in seen), reverse=True)
+    assert len(seen) == AuditEvent.objects.filter(organization=people.org).count() > 120
+    small = client.get(url, {"event_type": "team.created"})
+    assert small.status_code == 200 and "before=" not in small.content.decode()
+    bad = client.get(url, {"before": "x1"})
+    assert bad.status_code == 400 and "before must be a whole number" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_actor_and_object_filters_match_exactly_and_the_list_links_them(people, client_for):
+    """Actor and object filters are equalities (an index scan in seq order at any size), not
+    substrings; each listed actor and object links to its filter."""
+    from urllib.parse import quote
+
+    from django.urls import reverse
+
+    from apps.audit.services import audit_record
+
+    event = audit_record(organization=people.org, event_type="organization.updated", actor=people.owner,
+                         target=people.org, payload={"n": 1})
+    url = reverse("audit:log", args=[people.org.slug])
+    client = client_for(people.owner)
+    exact = client.get(url, {"actor": "owner@acme.test"}).context["page"].object_list
+    assert exact and all(e.actor_label == "owner@acme.test" for e in exact)
+    assert list(client.get(url, {"actor": "owner"}).context["page"].object_list) == []
+    by_object = client.get(url, {"target": event.target_id}).context["page"].object_list
+    assert by_object and all(e.target_id == event.target_id for e in by_object)
+    assert list(client.get(url, {"target": people.org.name[:3]}).context["page"].object_list) == []
+    body = client.get(url).content.decode()
+    assert f'href="?actor={quote("owner@acme.test", safe="")}"' in body
+    assert f'href="?target={event.target_id}"' in body
+
+
+@pytest.mark.django_db
+def test_rest_list_count_is_bounded(people, api_for, monkeypatch):
+    """The REST list counts matches only up to max(COUNT_CAP, offset + limit + 1) and says so
+    (count_capped); its next link stays right past the bound."""
+    from apps.audit.api import BoundedCountPagination
+    from apps.audit.services import audit_prepare, audit_write_many
+
+    monkeypatch.setattr(BoundedCountPagination, "COUNT_CAP", 20)
+    audit_write_many([audit_prepare(organization=people.org, event_type="organization.updated", actor=people.owner,
+                                    payload={"n": n}) for n in range(40)])
+    client = api_for(people.reviewer)
+    url = f"/api/v1/organizations/{people.org.slug}/audit-events/"
+    first = client.get(url, {"limit": "10"}).json()
+    assert (first["count"], first["count_capped"], len(first["results"])) == (20, True, 10) and first["next"]
+    deep = client.get(url, {"limit": "10", "offset": "30"}).json()
+    assert deep["count_capped"] is True and deep["count"] == 41 and deep["next"]
+    small = client.get(url, {"event_type": "organization.created"}).json()
+    assert (small["count"], small["count_capped"], small["next"]) == (1, False, None)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -381,3 +441,28 @@ def test_events_appended_during_verification_are_not_tampering(monkeypatch):
     assert audit_checkpoint_create(organization=writer.org).seq == 2  # appended meanwhile, verified now
     monkeypatch.undo()
     assert audit_verify_organization(writer.org) == (3, None)
+
+
+@pytest.mark.django_db
+def test_a_type_prefix_pages_through_every_matching_type_newest_first(people, client_for):
+    """A prefix ("approval.") is merged from one seq-ordered scan per type: the pages hold
+    exactly the matching events, newest first, none twice, none missing."""
+    from django.urls import reverse
+
+    from apps.audit.services import audit_prepare, audit_write_many
+
+    kinds = ["approval.requested", "approval.decided", "organization.updated"]
+    audit_write_many([audit_prepare(organization=people.org, event_type=kinds[n % 3], actor=people.owner,
+                                    payload={"n": n}) for n in range(240)])
+    expected = list(AuditEvent.objects.filter(organization=people.org, event_type__startswith="approval.")
+                    .order_by("-seq").values_list("seq", flat=True))
+    url = reverse("audit:log", args=[people.org.slug])
+    client = client_for(people.owner)
+    seen, before = [], None
+    while True:
+        page = client.get(url, {"event_type": "approval."} | ({"before": before} if before else {})).context["page"]
+        seen += [e.seq for e in page.object_list]
+        before = page.older_than
+        if not before:
+            break
+    assert len(expected) == 160 and seen == expected

@@ -32,7 +32,7 @@ def page_table(people, project):
     org, p = people.org.slug, project.slug
     return [
         # (url, text params, number params)
-        (f"/o/{org}/audit/", AUDIT_TEXT, ["page"]),
+        (f"/o/{org}/audit/", AUDIT_TEXT, ["before"]),
         (f"/o/{org}/audit/export.json", AUDIT_TEXT, []),
         (f"/o/{org}/audit/export.csv", AUDIT_TEXT, []),
         (f"/o/{org}/approvals/", APPROVAL_TEXT, ["page"]),
@@ -106,7 +106,7 @@ def test_good_values_still_work(people, project, api_for, client_for):
     assert client.get("/api/v1/projects/", {"limit": "1", "offset": "0"}).status_code == 200
     assert client.get(f"/api/v1/projects/{project.public_id}/tools/", {"q": "pet", "method": "get",
                                                                       "limit": "5"}).json()["count"] > 0
-    page = client_for(people.owner).get(f"/o/{people.org.slug}/audit/", {"actor": "owner", "page": "1"})
+    page = client_for(people.owner).get(f"/o/{people.org.slug}/audit/", {"actor": "owner@acme.test", "before": "1"})
     assert page.status_code == 200 and "alert-danger" not in page.content.decode()
 
 
@@ -126,8 +126,8 @@ def test_no_list_endpoint_answers_500_to_hostile_query_strings(people, project, 
     any list reads set to a NUL byte: 4xx at worst, never a 500."""
     from tests.accounts.test_token_tenancy import api_routes, methods_of
 
-    names = {*AUDIT_TEXT, *APPROVAL_TEXT, *TOOL_TEXT, "page", "limit", "offset", "severity", "from", "to", "user",
-             "arguments", "environment"}
+    names = {*AUDIT_TEXT, *APPROVAL_TEXT, *TOOL_TEXT, "page", "before", "limit", "offset", "severity", "from", "to",
+             "user", "arguments", "environment"}
     hostile = {name: "\x00" for name in names}
     client = api_for(people.owner)
     failures = []
