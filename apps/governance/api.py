@@ -420,7 +420,9 @@ class DefinitionReviews(APIView):
                    parameters=[OpenApiParameter("environment", str, required=False)])
     def get(self, request, id, env=None):
         project = _project(request, id, VIEW)
-        slug = env or request.query_params.get("environment", "")
+        query = QueryInput(request.query_params)
+        slug = env or query.text("environment", max_length=60)
+        query.raise_for_errors()
         environment = environment_for(project, slug) if env else _environment_or_none(project, slug)
         rows = [review_json(s) for s in selectors.pending_reviews(project, environment)]
         return Response({"count": len(rows), "results": rows})

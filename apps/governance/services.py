@@ -106,13 +106,13 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
     _require_environment(project, environment)
     keys = list(dict.fromkeys(operation_keys))
     if enabled:
-        reason = _override_reason(override_reason)
+        override = _override_reason(override_reason)
         enabled_now = set(ToolSetting.objects.filter(environment=environment, operation_key__in=keys, enabled=True,
                                                      pinned_tool__isnull=False).values_list("operation_key",
                                                                                             flat=True))
         flagged = [t for t in current_tools(project).filter(operation_key__in=keys)
                    if t.poisoning and t.operation_key not in enabled_now]
-        if flagged and not reason:
+        if flagged and not override:
             names = ", ".join(t.name for t in flagged[:5])
             raise _refuse(project=project, environment=environment, actor=actor,
                           operation_key=", ".join(t.operation_key for t in flagged[:5]), tool_name=names,

@@ -37,7 +37,7 @@ def test_service_refuses_without_a_reason_and_records_it(people, petstore):
     with pytest.raises(DomainError):  # too long
         services.tool_set_enabled(project=petstore, environment=production, enabled=True, actor=people.admin,
                                   operation_keys=["DELETE /pet/{petId}"], reason="x" * 501)
-    assert not ToolSetting.objects.filter(project=petstore).exists() and enabled_events(people.org) == []
+    assert not ToolSetting.objects.filter(project=petstore, by_default=False).exists() and enabled_events(people.org) == []
     # development, a read-only tool, or disabling: no reason needed
     development = petstore.environments.get(slug="development")
     services.tool_set_enabled(project=petstore, environment=development, enabled=True, actor=people.admin,
@@ -61,7 +61,7 @@ def test_page_confirms_with_a_reason(people, petstore, client_for):
     response = client.post(base + "/toggle/", {"operation_key": "DELETE /pet/{petId}", "environment": "production",
                                                "enabled": "true"})
     assert response.status_code == 302 and "/toggle/confirm/" in response["Location"]
-    assert not ToolSetting.objects.filter(project=petstore).exists()
+    assert not ToolSetting.objects.filter(project=petstore, by_default=False).exists()
     confirm = client.get(response["Location"])
     assert confirm.status_code == 200 and "Reason (recorded in the audit log)" in confirm.content.decode()
     response = client.post(base + "/toggle/", {"operation_key": "DELETE /pet/{petId}", "environment": "production",
@@ -95,7 +95,7 @@ def test_rest_needs_a_reason(people, petstore, client_for):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     refused = client.put(url, body, content_type="application/json", **headers)
     assert refused.status_code == 400 and "reason" in refused.content.decode()
-    assert not ToolSetting.objects.filter(project=petstore).exists()
+    assert not ToolSetting.objects.filter(project=petstore, by_default=False).exists()
     ok = client.put(url, {**body, "reason": "Sign-ups open on Monday"}, content_type="application/json", **headers)
     assert ok.status_code == 200, ok.content
     assert enabled_events(people.org)[-1].payload["reason"] == "Sign-ups open on Monday"
