@@ -34,7 +34,7 @@ def _unreachable_warning(env) -> str:
     import ipaddress
     from urllib.parse import urlsplit
 
-    from apps.gateway.upstream import address_refusal
+    from apps.core.egress import address_refusal
 
     host = (urlsplit(env.base_url).hostname or "") if env.base_url else ""
     if not host:
