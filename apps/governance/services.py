@@ -137,6 +137,8 @@ def _tool_set_enabled(*, project, environment, keys: list[str], enabled: bool, a
     reason = str(reason or "").strip()
     if len(reason) > REASON_MAX:
         raise DomainError(f"The reason is too long (at most {REASON_MAX} characters).", field="reason")
+    # an admin who overrode the poisoning scan for these tools has given their reason already
+    reason = reason or override_reason
     if enabled and not reason:
         confirm = confirmation_needed(environment, [tools[k] for k in keys if not before[k]])
         if confirm:
