@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.gateway",
     "apps.reports",
+    "oauth2_provider",
+    "apps.oauth",
 ]
 
 # allauth's ready() insists on its middleware being listed; nothing is served.
@@ -63,6 +65,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ALWAYS_EAGER = False
 USE_TZ = True
+# read by apps.audit's ready() for the beat schedule; nothing is scheduled by the scan
+AUDIT_CHECKPOINT_SECONDS = 3600
 TIME_ZONE = "UTC"
 
 _max_bytes = os.environ.get("SPEC_MAX_BYTES", "")

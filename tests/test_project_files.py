@@ -5,10 +5,12 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 
-def test_docker_compose_defines_the_four_services():
+def test_docker_compose_defines_the_five_services():
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"web", "worker", "postgres", "redis"}
+    assert set(services) == {"web", "worker", "beat", "postgres", "redis"}
+    # one scheduler: audit checkpoints and approval expiry (apps/audit, apps/approvals)
+    assert services["beat"]["command"].startswith("celery -A mcpforge beat")
     for name in ("web", "worker"):
         env = services[name]["environment"]  # merged from the x-app anchor
         assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MCPFORGE_KEK"} <= set(env)

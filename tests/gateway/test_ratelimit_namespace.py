@@ -22,7 +22,7 @@ def test_two_instances_on_one_redis_database_keep_separate_counters():
         try:
             spent = [await bench.hit([Limit("token", token_id, 3)], now=now) for _ in range(5)]
             agent = await real.hit([Limit("token", token_id, 3)], now=now)
-            key = await real._redis.call("EXISTS", f"mcpforge:rl:prod-{tag}:token:{token_id}:{int(now // 60)}")
+            key = await real._redis.exists(f"mcpforge:rl:prod-{tag}:token:{token_id}:{int(now // 60)}")
         finally:
             await real.close()
             await bench.close()
