@@ -124,8 +124,13 @@ def test_admin_enables_a_tool_for_a_team_in_staging(page, live_server, shot, peo
     # credentials of staging: the secret is accepted, then only its last 4 characters are shown
     page.click("[data-testid=governance-tabs] >> text=Credentials")
     page.click("[data-testid=env-pills] >> text=staging")
-    page.fill("[data-testid=base-url]", "https://petstore3.swagger.io/api/v3")
-    page.click("text=Save >> nth=0")
+    # the field is prefilled from the spec's servers (issue 18 item 5); saving another URL is an
+    # environment.updated event
+    assert page.input_value("[data-testid=base-url]").startswith("https://")
+    page.fill("[data-testid=base-url]", "https://petstore.internal.example/api/v3")
+    with page.expect_navigation():
+        page.locator("form:has([data-testid=base-url]) button").click()
+    assert page.input_value("[data-testid=base-url]") == "https://petstore.internal.example/api/v3"
     page.fill("[data-testid=field-api_key-value]", SECRET)
     page.click("[data-testid=save-api_key-api_key]")
     page.locator("[data-testid=slot-api_key] [data-testid=masked]").wait_for()
