@@ -71,12 +71,10 @@ def test_real_specs_build_valid_tools(name):
             assert_valid_schema(tool.output_schema)
 
 
-def test_box_builds_fast_and_bounded():
+def test_box_builds_bounded():
+    """How fast: bench/import_specs.py (timings are not asserted in unit tests)."""
     spec = load_spec("box.json")
-    build_tools(spec)
-    started = time.perf_counter()
     tools = build_tools(spec)
-    assert time.perf_counter() - started < 0.5
     sizes = [len(json.dumps(t.input_schema)) for t in tools]
     assert max(sizes) < 200_000
     assert listing_tokens(tool_definition(t) for t in tools) > 100_000

@@ -90,12 +90,9 @@ def test_small_real_specs_validate_without_warnings():
         assert load_spec(name).warnings == [], name
 
 
-def test_large_spec_says_validation_was_partial_and_is_fast():
-    data = spec_bytes("box.json")
-    load_document(data)  # warm imports
-    started = time.perf_counter()
-    spec = load_document(data, filename="box.json")
-    assert time.perf_counter() - started < 0.5
+def test_large_spec_says_validation_was_partial():
+    """How fast: bench/import_specs.py (timings are not asserted in unit tests)."""
+    spec = load_document(spec_bytes("box.json"), filename="box.json")
     assert any(w.message.startswith("validation incomplete") for w in spec.warnings)
 
 
