@@ -12,6 +12,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("me/", accounts_api.Me.as_view(), name="api-me"),
     path("organizations/", accounts_api.OrganizationList.as_view(), name="api-organizations"),
+    path("organizations/<slug:org_slug>/sign-in-domains/", accounts_api.SignInDomains.as_view(),
+         name="api-signin-domains"),
     path("organizations/<slug:org_slug>/audit-events/", audit_api.AuditEventList.as_view(), name="api-audit-events"),
     path("projects/", projects_api.ProjectListCreate.as_view(), name="api-projects"),
     path("projects/<str:id>/", projects_api.ProjectDetail.as_view(), name="api-project"),

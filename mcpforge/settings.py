@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "apps.core",
     "apps.accounts",
     "apps.projects",
@@ -170,6 +172,44 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "ht
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+
+# Enterprise sign-in for people: one OpenID Connect provider (allauth's openid_connect), from the
+# environment; nothing is offered unless MCPFORGE_OIDC_SERVER_URL and MCPFORGE_OIDC_CLIENT_ID are set.
+# Joining an organization by verified email domain is a per-organization setting (apps/accounts).
+MCPFORGE_OIDC_PROVIDER_ID = env_str("MCPFORGE_OIDC_PROVIDER_ID", "") or "sso"
+MCPFORGE_OIDC_NAME = env_str("MCPFORGE_OIDC_NAME", "") or "your company account"
+MCPFORGE_OIDC_SERVER_URL = (env_str("MCPFORGE_OIDC_SERVER_URL", "") or "").rstrip("/")
+MCPFORGE_OIDC_CLIENT_ID = env_str("MCPFORGE_OIDC_CLIENT_ID", "") or ""
+MCPFORGE_OIDC_CLIENT_SECRET = env_str("MCPFORGE_OIDC_CLIENT_SECRET", "") or ""
+MCPFORGE_OIDC_PKCE = env_bool("MCPFORGE_OIDC_PKCE", True)
+
+
+def oidc_apps(*, provider_id: str, name: str, server_url: str, client_id: str, secret: str, pkce: bool) -> list:
+    """allauth's ``APPS`` entry for one OpenID Connect provider (empty when not configured)."""
+    if not (server_url and client_id):
+        return []
+    return [{
+        "provider_id": provider_id,
+        "name": name,
+        "client_id": client_id,
+        "secret": secret,
+        "settings": {
+            "server_url": server_url,
+            "oauth_pkce_enabled": pkce,
+            # client_secret_basic when there is a secret; a public client sends only its id
+            "token_auth_method": "client_secret_basic" if secret else "client_secret_post",
+        },
+    }]
+
+
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"APPS": oidc_apps(
+    provider_id=MCPFORGE_OIDC_PROVIDER_ID, name=MCPFORGE_OIDC_NAME, server_url=MCPFORGE_OIDC_SERVER_URL,
+    client_id=MCPFORGE_OIDC_CLIENT_ID, secret=MCPFORGE_OIDC_CLIENT_SECRET, pkce=MCPFORGE_OIDC_PKCE)}}
+SOCIALACCOUNT_ADAPTER = "apps.accounts.sso.SocialAccountAdapter"
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the "Sign in with ..." button is a POST form with a CSRF token
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an IdP never takes over an existing password account
+SOCIALACCOUNT_EMAIL_REQUIRED = True
 MFA_TOTP_ISSUER = "MCPForge"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import Membership
+from .models import Membership, SignInDomain
 
 
 class OrganizationForm(forms.Form):
@@ -34,4 +34,18 @@ class TokenForm(forms.Form):
         min_value=1,
         max_value=3650,
         widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "never"}),
+    )
+
+
+class SignInDomainsForm(forms.Form):
+    domains = forms.CharField(
+        required=False,
+        max_length=6000,
+        widget=forms.Textarea(attrs={"class": "form-control", "rows": 3, "placeholder": "acme.com"}),
+        help_text="One per line or comma-separated. Empty: off.",
+    )
+    role = forms.ChoiceField(
+        choices=SignInDomain.JoinRole.choices,
+        initial=SignInDomain.JoinRole.MEMBER,
+        widget=forms.Select(attrs={"class": "form-select"}),
     )

@@ -124,3 +124,36 @@ class ApiToken(TimeStampedModel):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class SignInDomain(TimeStampedModel):
+    """An email domain whose people join the organization, with ``role``, the first time they
+    sign in through the enterprise OpenID Connect provider with a verified address there.
+    No rows: the setting is off. A domain belongs to at most one organization."""
+
+    class JoinRole(models.TextChoices):  # never admin or owner: a domain is not a person
+        REVIEWER = "reviewer", "Reviewer"
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="signin_domains")
+    domain = models.CharField(max_length=253)
+    role = models.CharField(max_length=16, choices=JoinRole.choices, default=JoinRole.MEMBER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                name="signindomain_unique_domain",
+                violation_error_message="Another organization already uses this sign-in domain.",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["reviewer", "member", "viewer"]),
+                name="signindomain_role_not_admin",
+                violation_error_message="People joining by email domain get at most the reviewer role.",
+            ),
+        ]
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return f"{self.domain} → {self.organization} ({self.role})"

@@ -15,8 +15,8 @@ from django.utils.text import slugify
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, DomainError, PermissionDeniedError
 
-from . import roles, tokens
-from .models import ApiToken, Invitation, Membership, Organization, Team
+from . import email_domains, roles, tokens
+from .models import ApiToken, Invitation, Membership, Organization, SignInDomain, Team
 
 INVITATION_DAYS = 7
 RESERVED_SLUGS = {"new", "admin", "api", "accounts", "static", "mcp", "invitations"}
@@ -331,3 +331,64 @@ def user_create(*, email: str, password: str | None = None, **extra):
     email = email.strip().lower()
     user = user_model.objects.create_user(username=email[:150], email=email, password=password, **extra)
     return user
+
+
+@transaction.atomic
+def signin_domains_set(*, organization: Organization, domains: str | list[str], role: str, actor) -> list[str]:
+    """Replace the organization's sign-in domains (``domains``: text or a list; empty turns the
+    setting off). Every change is audited with the before and after. Returns the domains."""
+    parsed, errors = email_domains.parse_list(domains)
+    if errors:
+        raise DomainError(" ".join(errors), field="domains")
+    if role not in SignInDomain.JoinRole.values:
+        raise DomainError("People joining by email domain get the viewer, member or reviewer role.", field="role")
+    taken = sorted(SignInDomain.objects.filter(domain__in=parsed).exclude(organization=organization)
+                   .values_list("domain", flat=True))
+    if taken:
+        raise Conflict(f"Another organization already uses {', '.join(taken)} for sign-in.", field="domains")
+    current = {d.domain: d.role for d in SignInDomain.objects.select_for_update().filter(organization=organization)}
+    wanted = dict.fromkeys(parsed, role)
+    if current == wanted:
+        return parsed
+    SignInDomain.objects.filter(organization=organization).exclude(domain__in=parsed).delete()
+    for domain in parsed:
+        try:
+            with transaction.atomic():
+                SignInDomain.objects.update_or_create(organization=organization, domain=domain,
+                                                      defaults={"role": role})
+        except IntegrityError as exc:  # claimed by another organization meanwhile
+            raise Conflict(f"Another organization already uses {domain} for sign-in.", field="domains") from exc
+    audit_record(
+        organization=organization,
+        event_type="organization.signin_domains_changed",
+        actor=actor,
+        target=organization,
+        payload={"before": sorted(current), "after": parsed,
+                 "role_before": sorted(set(current.values())), "role": role if parsed else None},
+    )
+    return parsed
+
+
+@transaction.atomic
+def signin_join_by_domain(*, user, email: str, email_verified: object, provider: str) -> Membership | None:
+    """A person's first enterprise sign-in: join the organization whose sign-in domain is the
+    domain of ``email``, only when the provider says the address is verified (a JSON true).
+    An unverified address of a sign-in domain never joins and is audited as refused."""
+    decision = email_domains.decide(email=email, email_verified=email_verified)
+    if decision.domain is None:
+        return None
+    rule = SignInDomain.objects.select_related("organization").filter(domain=decision.domain).first()
+    if rule is None:
+        return None
+    organization = rule.organization
+    payload = {"email": email, "domain": decision.domain, "provider": provider}
+    if not decision.join:
+        audit_record(organization=organization, event_type="member.domain_join_refused", actor=user,
+                     target=organization, payload={**payload, "reason": decision.reason})
+        return None
+    membership, created = Membership.objects.get_or_create(organization=organization, user=user,
+                                                           defaults={"role": rule.role})
+    if created:
+        audit_record(organization=organization, event_type="member.joined_by_domain", actor=user,
+                     target=membership, target_label=email, payload={**payload, "role": membership.role})
+    return membership

@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("o/<slug:org_slug>/teams/", views.teams, name="teams"),
     path("o/<slug:org_slug>/teams/<slug:team_slug>/", views.team_detail, name="team_detail"),
+    path("o/<slug:org_slug>/sign-in/", views.signin_settings, name="signin_settings"),
     path("o/<slug:org_slug>/tokens/", views.tokens, name="tokens"),
     path("o/<slug:org_slug>/tokens/<uuid:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]

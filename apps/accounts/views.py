@@ -11,9 +11,9 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import DomainError, PermissionDeniedError
 from apps.core.views import form_error
 
-from . import roles, services
+from . import roles, selectors, services
 from .access import org_access, user_organizations
-from .forms import InviteForm, OrganizationForm, TeamForm, TokenForm
+from .forms import InviteForm, OrganizationForm, SignInDomainsForm, TeamForm, TokenForm
 from .models import ApiToken, Invitation, Membership, Team
 
 
@@ -292,3 +292,28 @@ def token_revoke(request, org_slug, token_id):
     else:
         messages.success(request, f"Token {token.name} revoked.")
     return redirect("accounts:tokens", org_slug)
+
+
+@login_required
+def signin_settings(request, org_slug):
+    """Enterprise sign-in: which email domains join this organization on first sign-in (admins)."""
+    access = org_access(request.user, org_slug, "member.manage")
+    org = access.organization
+    current = selectors.signin_domains(org)
+    form = SignInDomainsForm(request.POST or None, initial={
+        "domains": "\n".join(d.domain for d in current),
+        "role": current[0].role if current else "member"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            domains = services.signin_domains_set(organization=org, domains=form.cleaned_data["domains"],
+                                                  role=form.cleaned_data["role"], actor=request.user)
+        except DomainError as exc:
+            form_error(request, form, exc)
+        else:
+            messages.success(request, f"Sign-in domains saved: {', '.join(domains)}." if domains
+                             else "Joining by email domain is off.")
+            return redirect("accounts:signin_settings", org.slug)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/signin_settings.html", {
+        "access": access, "org": org, "form": form, "domains": current,
+        "provider": selectors.oidc_provider(), "active_nav": "signin"}, status=status)
