@@ -43,6 +43,8 @@ def page_urls(people, objects):
             {"action": "add", "member": str(objects["member_ms"].public_id)},
             "admin",
         ),
+        ("get", f"/o/{slug}/sign-in/", None, "admin"),
+        ("post", f"/o/{slug}/sign-in/", {"domains": "acme.example", "role": "member"}, "admin"),
         ("get", f"/o/{slug}/tokens/", None, "member"),
         ("post", f"/o/{slug}/tokens/", {"name": "laptop"}, "member"),
         ("get", f"/o/{slug}/audit/", None, "reviewer"),
