@@ -320,6 +320,10 @@ MCP_AUDIT_BATCH_MS = env_int("MCP_AUDIT_BATCH_MS", 20)
 OAUTH_ACCESS_TOKEN_SECONDS = env_int("OAUTH_ACCESS_TOKEN_SECONDS", 600)
 OAUTH_REFRESH_TOKEN_SECONDS = env_int("OAUTH_REFRESH_TOKEN_SECONDS", 30 * 86400)
 OAUTH_DCR_ENABLED = env_bool("OAUTH_DCR_ENABLED", True)
+OAUTH_CIMD_ENABLED = env_bool("OAUTH_CIMD_ENABLED", True)
+# Hosts whose client metadata documents may be on private/loopback addresses (apps/oauth/cimd.py);
+# empty: CIMD documents only from public addresses. Link-local and metadata addresses: never.
+OAUTH_CIMD_PRIVATE_HOSTS = env_list("OAUTH_CIMD_PRIVATE_HOSTS", "")
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "apps.oauth.validators.McpValidator",
     "ACCESS_TOKEN_GENERATOR": "apps.oauth.resources.generate_access_token",
@@ -352,7 +356,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_NAME": "MCPForge MCP endpoint",
     "DCR_ENABLED": OAUTH_DCR_ENABLED,
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
-    "CIMD_ENABLED": env_bool("OAUTH_CIMD_ENABLED", True),
+    "CIMD_ENABLED": OAUTH_CIMD_ENABLED,
     "CIMD_METADATA_FETCHER": "apps.oauth.cimd.EgressMetadataFetcher",
     "CIMD_FETCH_TIMEOUT_SECONDS": 5,
     "CIMD_MAX_DOCUMENT_SIZE": 16 * 1024,

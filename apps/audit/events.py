@@ -23,6 +23,7 @@ EVENT_TYPES: dict[str, str] = {
     "token.created": "An API token was created",
     "token.revoked": "An API token was revoked",
     # OAuth clients of the MCP endpoints (apps/oauth)
+    "oauth.client_registered": "An OAuth client (DCR or CIMD) first reached the organization: how, where it registered",
     "oauth.client_authorized": "A person authorised an OAuth client for an MCP endpoint",
     "oauth.client_denied": "A person refused an OAuth client's authorization request",
     "oauth.consent_refused": "An OAuth authorization request was refused (bad resource or reused state)",

@@ -5,7 +5,12 @@ django-oauth-toolkit resolves a ``client_id`` that is an https URL by fetching i
 (every connection checked and pinned: no private, loopback, link-local or cloud-metadata
 address, no redirects, no proxies from the environment), with an overall deadline and the
 document size cap. DOT then requires the document's ``client_id`` to equal the URL and takes
-the redirect URIs from it (exact matching)."""
+the redirect URIs from it (exact matching).
+
+``OAUTH_CIMD_PRIVATE_HOSTS`` (default empty) names hosts whose documents may be fetched from
+private, loopback or CGNAT addresses, for operators whose clients publish their metadata on a
+private network. https and certificate verification still apply; link-local and cloud-metadata
+addresses stay refused whatever the list says (the egress guard never reaches them)."""
 
 from __future__ import annotations
 
@@ -13,10 +18,18 @@ import json
 import time
 
 import httpx
+from django.conf import settings
 from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher, _effective_max_age, _validate_client_id_url
 from oauth2_provider.settings import oauth2_settings
 
 from apps.core import egress
+
+
+def private_host_allowed(host: str) -> bool:
+    """May a client metadata document at ``host`` be on a private network address? Only for
+    hosts the operator listed in ``OAUTH_CIMD_PRIVATE_HOSTS`` (exact names, case-insensitive)."""
+    allowed = {h.strip().lower() for h in getattr(settings, "OAUTH_CIMD_PRIVATE_HOSTS", []) if h.strip()}
+    return bool(host) and host.lower().rstrip(".") == host.lower() and host.lower() in allowed
 
 
 class EgressMetadataFetcher(SafeMetadataFetcher):
@@ -26,7 +39,7 @@ class EgressMetadataFetcher(SafeMetadataFetcher):
         max_size = oauth2_settings.CIMD_MAX_DOCUMENT_SIZE
         deadline = time.monotonic() + budget
         try:
-            with egress.client(allow_private=False, timeout=httpx.Timeout(budget)) as http, \
+            with egress.client(allow_private=private_host_allowed, timeout=httpx.Timeout(budget)) as http, \
                     http.stream("GET", client_id, headers={"Accept": "application/json"}) as response:
                 if response.status_code != 200:
                     raise CIMDError(f"client_id document returned HTTP {response.status_code}")

@@ -24,3 +24,24 @@ class TokenBinding(models.Model):
 
     def __str__(self) -> str:
         return f"OAuth token {self.access_token_id} → environment {self.environment_id}"
+
+
+class ClientRegistration(models.Model):
+    """An OAuth client registered by open dynamic client registration (RFC 7591, ``/oauth/register/``).
+
+    A registration belongs to no organization (anyone may register, before anyone signs in),
+    so it cannot go into an organization's audit chain when it happens. It is kept here, with
+    where it came from, and written into an organization's chain (``oauth.client_registered``)
+    the first time the client reaches that organization: when a person there answers its
+    consent form. CIMD clients need no row (their client id is their document's URL)."""
+
+    application_id = models.BigIntegerField(unique=True)  # DOT's Application pk
+    client_id = models.CharField(max_length=255)
+    client_name = models.CharField(max_length=255, blank=True, default="")
+    redirect_uris = models.TextField(blank=True, default="")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.client_name or self.client_id} (registered {self.created_at:%Y-%m-%d})"

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken
+from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core import request_context
 
-from .models import TokenBinding
+from .models import ClientRegistration, TokenBinding
+
+logger = logging.getLogger("mcpforge.oauth")
 
 
 @transaction.atomic
@@ -87,5 +92,48 @@ def client_revoke(*, organization, application, user, actor) -> int:
         ended += 1
     audit_record(organization=organization, event_type="oauth.client_revoked", actor=actor, target=None,
                  payload={"client_id": application.client_id, "client_name": application.name,
-                          "for_user": user.email, "tokens_ended": ended})
+                          "for_user": user.email, "tokens_ended_count": ended})
     return ended
+
+
+@transaction.atomic
+def dcr_registration_record(*, client_id: str) -> ClientRegistration:
+    """Keep where an open registration (RFC 7591) came from; see ``ClientRegistration``."""
+    from oauth2_provider.models import get_application_model
+
+    application = get_application_model().objects.get(client_id=client_id)
+    ctx = request_context.current()
+    registration = ClientRegistration.objects.create(
+        application_id=application.pk, client_id=client_id[:255], client_name=(application.name or "")[:255],
+        redirect_uris=application.redirect_uris, remote_addr=ctx.ip, user_agent=ctx.user_agent[:300])
+    logger.info("oauth client registered (RFC 7591): client_id=%s name=%r from %s", client_id, application.name,
+                ctx.ip)
+    return registration
+
+
+def _client_target(application) -> dict:
+    return {"target_type": "oauth_client", "target_id": f"oauth-client-{application.pk}",
+            "target_label": (application.name or application.client_id)[:300]}
+
+
+def client_announce(*, organization, application) -> bool:
+    """Write the client's registration into ``organization``'s audit chain the first time it
+    reaches it (``oauth.client_registered``): how it was registered (DCR with the address and
+    user agent it came from, or CIMD with its document URL), when, and its redirect URIs.
+    Returns whether an event was written."""
+    target = _client_target(application)
+    if AuditEvent.objects.filter(organization=organization, event_type="oauth.client_registered",
+                                 target_id=target["target_id"]).exists():
+        return False
+    registration = ClientRegistration.objects.filter(application_id=application.pk).first()
+    if registration is not None:
+        payload = {"method": "dcr", "registered_at": registration.created_at.isoformat(),
+                   "registered_from": registration.remote_addr, "registered_user_agent": registration.user_agent,
+                   "redirect_uris": registration.redirect_uris.split()}
+    else:
+        payload = {"method": "cimd" if application.client_id.startswith("https://") else "other",
+                   "registered_at": application.created.isoformat(), "redirect_uris": application.redirect_uris.split()}
+    audit_record(organization=organization, event_type="oauth.client_registered", actor=None,
+                 actor_label="OAuth client registration", **target,
+                 payload={"client_id": application.client_id, "client_name": application.name, **payload})
+    return True

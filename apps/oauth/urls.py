@@ -11,7 +11,7 @@ oauth_patterns = ([
     path("authorize/", views.ConsentView.as_view(), name="authorize"),
     path("token/", dot.TokenView.as_view(), name="token"),
     path("revoke/", dot.RevokeTokenView.as_view(), name="revoke-token"),
-    path("register/", dot.DynamicClientRegistrationView.as_view(), name="dcr-register"),
+    path("register/", views.RegistrationView.as_view(), name="dcr-register"),
     # RFC 7592: the client reads/updates/deletes its own registration with its registration token
     path("register/<str:client_id>/", dot.DynamicClientRegistrationManagementView.as_view(),
          name="dcr-register-management"),

@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.http import require_POST
 from django.views.generic import View
+from oauth2_provider import views as dot
 from oauth2_provider.views import AuthorizationView
 
 from apps.accounts.access import org_access
@@ -104,6 +105,11 @@ class ConsentView(AuthorizationView):
     def form_valid(self, form):
         response = super().form_valid(form)
         environment = self.mcp_environment
+        from oauth2_provider.models import get_application_model
+
+        application = get_application_model().objects.filter(client_id=form.cleaned_data.get("client_id")).first()
+        if application is not None:
+            services.client_announce(organization=environment.organization, application=application)
         allowed = bool(form.cleaned_data.get("allow")) and "code=" in response.get("Location", "")
         audit_record(
             organization=environment.organization,
@@ -176,3 +182,17 @@ def client_revoke(request, org_slug, application_id: int, user_id: int):
                                    actor=request.user)
     messages.success(request, f"{application.name or application.client_id}: access revoked ({ended} tokens ended).")
     return redirect("oauth_clients", org_slug)
+
+
+class RegistrationView(dot.DynamicClientRegistrationView):
+    """DOT's open dynamic client registration (RFC 7591); each registration is kept with the
+    address it came from (``services.dcr_registration_record``) in the same transaction."""
+
+    def post(self, request, *args, **kwargs):
+        with transaction.atomic():
+            response = super().post(request, *args, **kwargs)
+            if response.status_code == 201:
+                import json
+
+                services.dcr_registration_record(client_id=json.loads(response.content)["client_id"])
+        return response
