@@ -22,6 +22,7 @@ from apps.accounts.services import signin_domains_set
 from apps.audit.models import AuditEvent
 from tests.accounts import oidc_idp
 from tests.conftest import PASSWORD, make_user
+from tests.e2e.conftest import browser, page  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,11 +84,11 @@ def sign_in(idp, login: str) -> requests.Session:
     """The person clicks "Sign in with Acme SSO", signs in at the provider, comes back."""
     s = requests.Session()
     s.trust_env = False
-    page = s.get(f"{idp.rp}/accounts/login/", timeout=30)
-    assert page.status_code == 200 and "Sign in with Acme SSO" in page.text
-    action, token = _form(page.text, "/accounts/oidc/acme-sso/login/")
-    at_idp = s.post(urljoin(page.url, action), data={"csrfmiddlewaretoken": token},
-                    headers={"Referer": page.url}, timeout=30)
+    login_page = s.get(f"{idp.rp}/accounts/login/", timeout=30)
+    assert login_page.status_code == 200 and "Sign in with Acme SSO" in login_page.text
+    action, token = _form(login_page.text, "/accounts/oidc/acme-sso/login/")
+    at_idp = s.post(urljoin(login_page.url, action), data={"csrfmiddlewaretoken": token},
+                    headers={"Referer": login_page.url}, timeout=30)
     # the provider (another host) asks its own user to sign in
     assert at_idp.url.startswith(idp.issuer.replace("/idp", "/accounts/login/")), at_idp.url
     _, token = _form(at_idp.text, "")
@@ -95,6 +96,7 @@ def sign_in(idp, login: str) -> requests.Session:
                   headers={"Referer": at_idp.url}, timeout=30)
     assert back.status_code == 200, (back.status_code, back.url, back.text[:500])
     assert back.url.startswith(idp.rp), back.url  # back at MCPForge
+    s.landed = back  # type: ignore[attr-defined]
     return s
 
 
@@ -104,8 +106,8 @@ def me(idp, session) -> str | None:
 
 
 def test_login_page_offers_no_provider_when_unconfigured(client):
-    page = client.get("/accounts/login/").content.decode()
-    assert "Sign in with" not in page
+    login_page = client.get("/accounts/login/").content.decode()
+    assert "Sign in with" not in login_page
 
 
 def test_verified_address_of_a_sign_in_domain_joins_on_first_login(idp, people):
@@ -160,3 +162,36 @@ def test_setting_off_nobody_joins(idp, people):
     assert not Membership.objects.filter(user__email="erin@acme.example").exists()
     assert not AuditEvent.objects.filter(event_type__startswith="member.").filter(
         event_type__in=["member.joined_by_domain", "member.domain_join_refused"]).exists()
+
+
+def test_an_idp_login_never_takes_over_an_existing_password_account(idp, people):
+    """The provider asserts the (verified) address of an existing MCPForge account: allauth does
+    not log into that account (SOCIALACCOUNT_EMAIL_AUTHENTICATION off); the person is asked to
+    sign up with another address, and joins nothing."""
+    signin_domains_set(organization=people.org, domains="acme.test", role="reviewer", actor=people.owner)
+    idp_person("mallory@idp.test", email=people.member.email, email_verified=True)
+    session = sign_in(idp, "mallory@idp.test")
+    assert "/accounts/3rdparty/signup/" in session.landed.url
+    assert me(idp, session) is None
+    assert Membership.objects.get(organization=people.org, user=people.member).role == "member"
+    assert not AuditEvent.objects.filter(event_type="member.joined_by_domain").exists()
+
+
+def test_sign_in_button_in_chromium(idp, people, page):  # noqa: F811
+    """The same login in a real browser: the button on the login page, the provider's form, back
+    signed in and straight into the organization joined by domain."""
+    signin_domains_set(organization=people.org, domains="acme.example", role="viewer", actor=people.owner)
+    idp_person("frank@idp.test", email="frank@acme.example", email_verified=True)
+
+    page.goto(f"{idp.rp}/accounts/login/")
+    page.get_by_role("button", name="Sign in with Acme SSO").click()
+    page.wait_for_url(re.compile(r"^http://localhost:\d+/accounts/login/"))
+    page.fill("input[name=login]", "frank@idp.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{idp.rp}/o/{people.org.slug}/")  # home sends a one-organization person there
+    assert "Acme" in page.inner_text("body")
+    membership = Membership.objects.get(organization=people.org, user__email="frank@acme.example")
+    assert membership.role == "viewer"
+    assert AuditEvent.objects.filter(organization=people.org, event_type="member.joined_by_domain",
+                                     actor=membership.user).count() == 1
