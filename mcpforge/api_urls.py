@@ -15,6 +15,8 @@ urlpatterns = [
     path("organizations/<slug:org_slug>/audit-events/", audit_api.AuditEventList.as_view(), name="api-audit-events"),
     path("projects/", projects_api.ProjectListCreate.as_view(), name="api-projects"),
     path("projects/<str:id>/", projects_api.ProjectDetail.as_view(), name="api-project"),
+    path("projects/<str:id>/environments/<slug:env>/upstream/", projects_api.EnvironmentUpstream.as_view(),
+         name="api-environment-upstream"),
     # per-app endpoints (each app's api_urls.py)
     path("", include("apps.specs.api_urls")),
     path("", include("apps.inventory.api_urls")),

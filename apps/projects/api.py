@@ -4,12 +4,15 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.accounts.access import org_access
 from apps.accounts.api_base import TenantScopedMixin
 
 from . import services
 from .models import Environment, Project
+from .selectors import environment_for, project_access_by_id
+from .upstream import upstream_note
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
@@ -65,3 +68,54 @@ class ProjectDetail(TenantScopedMixin, generics.RetrieveAPIView):
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     capabilities = {"GET": "project.view"}
+
+
+class UpstreamSerializer(serializers.Serializer):
+    base_url = serializers.CharField(allow_blank=True, max_length=2000, trim_whitespace=True,
+                                     help_text='the upstream API base URL the gateway calls here; "" unsets it')
+    allow_private_network = serializers.BooleanField(
+        help_text="allow a private or loopback upstream address (link-local and metadata addresses stay refused)")
+
+
+class UpstreamReadSerializer(UpstreamSerializer):
+    environment = serializers.CharField()
+    note = serializers.CharField(allow_null=True, help_text="a warning (calls will be refused) or a notice "
+                                                            "(private network access is on), or null")
+    note_level = serializers.CharField(allow_null=True)
+
+
+def upstream_json(environment: Environment) -> dict:
+    note = upstream_note(environment.base_url, environment.allow_private_network)
+    return {"environment": environment.slug, "base_url": environment.base_url,
+            "allow_private_network": environment.allow_private_network,
+            "note": note.text if note else None, "note_level": note.level if note else None}
+
+
+class EnvironmentUpstream(APIView):
+    """An environment's upstream base URL and private-network switch: GET reads them (viewers and
+    up); PUT sets both, PATCH either (``credentials.manage``, audited as ``environment.updated``).
+    The same validation as the settings page; ``note`` says when calls will be refused."""
+
+    @extend_schema(responses={200: UpstreamReadSerializer})
+    def get(self, request, id, env):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        return Response(upstream_json(environment_for(project, env)))
+
+    @extend_schema(request=UpstreamSerializer, responses={200: UpstreamReadSerializer})
+    def put(self, request, id, env):
+        return self._write(request, id, env, partial=False)
+
+    @extend_schema(request=UpstreamSerializer(partial=True), responses={200: UpstreamReadSerializer})
+    def patch(self, request, id, env):
+        return self._write(request, id, env, partial=True)
+
+    def _write(self, request, id, env, *, partial: bool):
+        _, project = project_access_by_id(request.user, id, "credentials.manage")
+        environment = environment_for(project, env)
+        data = UpstreamSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        values = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network,
+                  **data.validated_data}
+        with transaction.atomic():
+            services.environment_upstream_set(environment=environment, actor=request.user, **values)
+        return Response(upstream_json(environment))
