@@ -15,6 +15,7 @@ urlpatterns = [
     path("organizations/<slug:org_slug>/audit-events/", audit_api.AuditEventList.as_view(), name="api-audit-events"),
     path("projects/", projects_api.ProjectListCreate.as_view(), name="api-projects"),
     path("projects/<str:id>/", projects_api.ProjectDetail.as_view(), name="api-project"),
+    path("projects/<str:id>/environments/", projects_api.EnvironmentList.as_view(), name="api-environments"),
     path("projects/<str:id>/environments/<slug:env>/upstream/", projects_api.EnvironmentUpstream.as_view(),
          name="api-environment-upstream"),
     # per-app endpoints (each app's api_urls.py)

@@ -62,12 +62,61 @@ class ProjectListCreate(TenantScopedMixin, generics.ListAPIView):
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
+class ProjectFactsSerializer(serializers.Serializer):
+    """What the product cannot infer (the project settings page's form); shown in the security report."""
+
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    owner_contact = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    rollback_procedure = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    incident_response_plan = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "rollback_procedure", "incident_response_plan"]
+
+
 class ProjectDetail(TenantScopedMixin, generics.RetrieveAPIView):
+    """GET a project; PATCH its facts (owner, rollback procedure, incident response plan,
+    description: admins and owners, audited as ``project.updated``)."""
+
     queryset = Project.objects.select_related("organization").prefetch_related("environments")
-    serializer_class = ProjectSerializer
+    serializer_class = ProjectDetailSerializer
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
-    capabilities = {"GET": "project.view"}
+    capabilities = {"GET": "project.view", "PATCH": "project.manage"}
+
+    @extend_schema(request=ProjectFactsSerializer, responses={200: ProjectDetailSerializer})
+    def patch(self, request, id):
+        project = self.get_object()  # 404 outside the caller's organizations, 403 below admin
+        data = ProjectFactsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            services.project_update(project=project, actor=request.user, **data.validated_data)
+        return Response(ProjectDetailSerializer(project).data)
+
+
+class EnvironmentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=60)
+
+
+class EnvironmentList(APIView):
+    """GET the project's environments; POST adds one (admins and owners, audited as
+    ``environment.created``; tools on by the risk default are pinned there, as on the page)."""
+
+    @extend_schema(responses={200: EnvironmentSerializer(many=True)})
+    def get(self, request, id):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        return Response(EnvironmentSerializer(project.environments.all(), many=True).data)
+
+    @extend_schema(request=EnvironmentCreateSerializer, responses={201: EnvironmentSerializer})
+    def post(self, request, id):
+        _, project = project_access_by_id(request.user, id, "project.manage")
+        data = EnvironmentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        environment = services.environment_create(project=project, name=data.validated_data["name"],
+                                                  actor=request.user)
+        return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
 
 
 class UpstreamSerializer(serializers.Serializer):
