@@ -144,12 +144,11 @@ def base_url_of(environment) -> str:
         raise UpstreamError(
             "not_configured",
             f"The {environment.name} environment has no upstream base URL yet; an admin sets it in the "
-            f"project's Settings, under {environment.name}.",
+            "project settings.",
         )
     problem = base_url_problem(base, f"The upstream base URL of {environment.name}")
     if problem:
-        raise UpstreamError("not_configured", f"{problem} An admin corrects it in the project's Settings, "
-                                              f"under {environment.name}.")
+        raise UpstreamError("not_configured", f"{problem} An admin corrects it in the project settings.")
     if len(_CHECKED_BASES) >= 1024:
         _CHECKED_BASES.clear()
     _CHECKED_BASES[base] = checked = base.rstrip("/")
