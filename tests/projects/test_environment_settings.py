@@ -139,7 +139,7 @@ def test_every_no_upstream_badge_links_to_the_environment_settings(people, clien
     client = client_for(people.admin)
     fix = f'href="{page(people, project)}"'
     base = f"/o/{people.org.slug}/p/{project.slug}/"
-    for url in (base, base + "settings/", base + "connect/development/"):
+    for url in (base, base + "settings/", base + "connect/development/", base + "governance/credentials/development/"):
         html = client.get(url).content.decode()
         assert 'data-testid="no-upstream-url"' in html and fix in html, url
     client.post(page(people, project), {"base_url": "https://ledger.example.com/v2"})
