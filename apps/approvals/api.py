@@ -123,6 +123,21 @@ class WebhookInput(serializers.Serializer):
                                                                         "response shows it once")
 
 
+class WebhookOutput(serializers.Serializer):
+    url = serializers.CharField()
+    enabled = serializers.BooleanField()
+    email_reviewers = serializers.BooleanField()
+    secret_masked = serializers.CharField(allow_null=True)
+    active = serializers.BooleanField()
+    secret = serializers.CharField(required=False, help_text="only in the PUT response that generated it")
+
+
+class WebhookTestOutput(serializers.Serializer):
+    delivery = serializers.UUIDField()
+    event = serializers.CharField()
+    status = serializers.CharField()
+
+
 def webhook_json(hook) -> dict:
     return {"url": hook.url if hook else "", "enabled": hook.enabled if hook else True,
             "email_reviewers": hook.email_reviewers if hook else True,
@@ -135,12 +150,14 @@ class WebhookSettingsDetail(APIView):
     ``approval.configure`` (admins and owners); changes are audited as ``approval.webhook_updated``.
     A secret is never returned, except a generated one, once, in the PUT response."""
 
-    @extend_schema(responses={200: None})
+    serializer_class = WebhookOutput
+
+    @extend_schema(responses={200: WebhookOutput})
     def get(self, request, org_slug):
         access = org_access(request.user, org_slug, "approval.configure")
         return Response(webhook_json(selectors.webhook_settings_for(access.organization)))
 
-    @extend_schema(request=WebhookInput)
+    @extend_schema(request=WebhookInput, responses={200: WebhookOutput})
     def put(self, request, org_slug):
         access = org_access(request.user, org_slug, "approval.configure")
         data = WebhookInput(data=request.data)
@@ -159,7 +176,9 @@ class WebhookSettingsDetail(APIView):
 class WebhookTest(APIView):
     """POST queues a signed test message to the configured URL (``approval.configure``)."""
 
-    @extend_schema(request=None)
+    serializer_class = WebhookTestOutput
+
+    @extend_schema(request=None, responses={202: WebhookTestOutput})
     def post(self, request, org_slug):
         access = org_access(request.user, org_slug, "approval.configure")
         delivery = services.webhook_send_test(organization=access.organization, actor=request.user)
