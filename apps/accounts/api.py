@@ -1,14 +1,15 @@
-"""REST API: the caller's organizations and their own tokens."""
+"""REST API: the caller's organizations and their own tokens; members, invitations and teams."""
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
 from .access import memberships_of, org_access
-from .models import Membership, SignInDomain
+from .models import Invitation, Membership, SignInDomain, Team
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -73,3 +74,172 @@ class SignInDomains(APIView):
         services.signin_domains_set(organization=access.organization, domains=data.validated_data["domains"],
                                     role=data.validated_data["role"], actor=request.user)
         return Response(_signin_state(access.organization))
+
+
+# --------------------------------------------------------------------------- members, invitations, teams
+# The members and teams pages' admin actions, with the same services, capabilities and audit:
+# reads for every member (``org.view``), writes ``member.manage`` / ``team.manage``.
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "role", "created_at"]
+
+
+class InviteSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "expires_at"]
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.SlugRelatedField(slug_field="email", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "description", "members"]
+
+
+class TeamCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+def _member(access, member_id) -> Membership:
+    return get_object_or_404(Membership.objects.select_related("user", "organization"),
+                             organization=access.organization, public_id=member_id)
+
+
+def _team(access, team_slug) -> Team:
+    return get_object_or_404(Team.objects.prefetch_related("members"), organization=access.organization,
+                             slug=team_slug)
+
+
+class MemberList(APIView):
+    """GET the organization's members and pending invitations; POST invites someone (admins and
+    owners; only an owner invites an owner). The response carries the one-time invitation link."""
+
+    @extend_schema(responses={200: MemberSerializer(many=True)})
+    def get(self, request, org_slug):
+        access = org_access(request.user, org_slug, "org.view")
+        members = Membership.objects.filter(organization=access.organization).select_related("user")
+        invitations = [i for i in Invitation.objects.filter(organization=access.organization, accepted_at=None,
+                                                            revoked_at=None) if i.is_pending]
+        return Response({"members": MemberSerializer(members.order_by("user__email"), many=True).data,
+                         "invitations": InvitationSerializer(invitations, many=True).data})
+
+    @extend_schema(request=InviteSerializer, responses={201: InvitationSerializer})
+    def post(self, request, org_slug):
+        access = org_access(request.user, org_slug, "member.manage")
+        data = InviteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        url = services.invitation_create(organization=access.organization, email=data.validated_data["email"],
+                                         role=data.validated_data["role"], actor=request.user,
+                                         actor_role=access.role)
+        invitation = Invitation.objects.filter(organization=access.organization,
+                                               email=data.validated_data["email"].strip().lower()).latest("created_at")
+        return Response({**InvitationSerializer(invitation).data, "invite_url": url}, status=status.HTTP_201_CREATED)
+
+
+class MemberDetail(APIView):
+    """PATCH a member's role; DELETE removes them (their tokens are revoked). Admins and owners;
+    an owner's role only by an owner, and never the last owner."""
+
+    @extend_schema(responses={200: MemberSerializer})
+    def get(self, request, org_slug, member_id):
+        access = org_access(request.user, org_slug, "org.view")
+        return Response(MemberSerializer(_member(access, member_id)).data)
+
+    @extend_schema(request=RoleSerializer, responses={200: MemberSerializer})
+    def patch(self, request, org_slug, member_id):
+        access = org_access(request.user, org_slug, "member.manage")
+        membership = _member(access, member_id)
+        data = RoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.membership_change_role(membership=membership, role=data.validated_data["role"],
+                                        actor=request.user, actor_role=access.role)
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, org_slug, member_id):
+        access = org_access(request.user, org_slug, "member.manage")
+        services.membership_remove(membership=_member(access, member_id), actor=request.user,
+                                   actor_role=access.role)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationDetail(APIView):
+    """DELETE revokes a pending invitation (admins and owners)."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, org_slug, invitation_id):
+        access = org_access(request.user, org_slug, "member.manage")
+        invitation = get_object_or_404(Invitation, organization=access.organization, public_id=invitation_id)
+        services.invitation_revoke(invitation=invitation, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamList(APIView):
+    """GET the organization's teams; POST creates one (admins and owners)."""
+
+    @extend_schema(responses={200: TeamSerializer(many=True)})
+    def get(self, request, org_slug):
+        access = org_access(request.user, org_slug, "org.view")
+        teams = Team.objects.filter(organization=access.organization).prefetch_related("members")
+        return Response(TeamSerializer(teams, many=True).data)
+
+    @extend_schema(request=TeamCreateSerializer, responses={201: TeamSerializer})
+    def post(self, request, org_slug):
+        access = org_access(request.user, org_slug, "team.manage")
+        data = TeamCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = services.team_create(organization=access.organization, actor=request.user, **data.validated_data)
+        return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
+
+
+class TeamDetail(APIView):
+    """GET a team; DELETE it (admins and owners)."""
+
+    @extend_schema(responses={200: TeamSerializer})
+    def get(self, request, org_slug, team_slug):
+        access = org_access(request.user, org_slug, "org.view")
+        return Response(TeamSerializer(_team(access, team_slug)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, org_slug, team_slug):
+        access = org_access(request.user, org_slug, "team.manage")
+        services.team_delete(team=_team(access, team_slug), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamMember(APIView):
+    """PUT adds a member of the organization to the team; DELETE takes them off (admins and owners)."""
+
+    @extend_schema(request=None, responses={200: TeamSerializer})
+    def put(self, request, org_slug, team_slug, member_id):
+        access = org_access(request.user, org_slug, "team.manage")
+        team, membership = _team(access, team_slug), _member(access, member_id)
+        services.team_add_member(team=team, user=membership.user, actor=request.user)
+        return Response(TeamSerializer(_team(access, team_slug)).data)
+
+    @extend_schema(request=None, responses={200: TeamSerializer})
+    def delete(self, request, org_slug, team_slug, member_id):
+        access = org_access(request.user, org_slug, "team.manage")
+        team, membership = _team(access, team_slug), _member(access, member_id)
+        services.team_remove_member(team=team, user=membership.user, actor=request.user)
+        return Response(TeamSerializer(_team(access, team_slug)).data)

@@ -108,3 +108,79 @@ class ApprovalDecisionCreate(APIView):
         services.approval_decide(request=approval, reviewer=request.user, decision=data.validated_data["decision"],
                                  comment=data.validated_data["comment"])
         return Response(selectors.request_status_for(request.user, str(approval.public_id)))
+
+
+# --------------------------------------------------------------------------- approval notifications
+
+
+class WebhookInput(serializers.Serializer):
+    url = serializers.CharField(allow_blank=True, max_length=500, help_text='the receiver; "" turns webhooks off')
+    enabled = serializers.BooleanField(default=True)
+    email_reviewers = serializers.BooleanField(default=True)
+    secret = serializers.CharField(required=False, allow_blank=True, max_length=200, write_only=True,
+                                   help_text="a new signing secret (16+ characters); omit to keep the current one")
+    generate_secret = serializers.BooleanField(default=False, help_text="generate a random signing secret; the "
+                                                                        "response shows it once")
+
+
+class WebhookOutput(serializers.Serializer):
+    url = serializers.CharField()
+    enabled = serializers.BooleanField()
+    email_reviewers = serializers.BooleanField()
+    secret_masked = serializers.CharField(allow_null=True)
+    active = serializers.BooleanField()
+    secret = serializers.CharField(required=False, help_text="only in the PUT response that generated it")
+
+
+class WebhookTestOutput(serializers.Serializer):
+    delivery = serializers.UUIDField()
+    event = serializers.CharField()
+    status = serializers.CharField()
+
+
+def webhook_json(hook) -> dict:
+    return {"url": hook.url if hook else "", "enabled": hook.enabled if hook else True,
+            "email_reviewers": hook.email_reviewers if hook else True,
+            "secret_masked": (hook.secret_masked or None) if hook else None,
+            "active": bool(hook and hook.active)}
+
+
+class WebhookSettingsDetail(APIView):
+    """The organization's approval notifications (the Approvals → Settings page): GET and PUT need
+    ``approval.configure`` (admins and owners); changes are audited as ``approval.webhook_updated``.
+    A secret is never returned, except a generated one, once, in the PUT response."""
+
+    serializer_class = WebhookOutput
+
+    @extend_schema(responses={200: WebhookOutput})
+    def get(self, request, org_slug):
+        access = org_access(request.user, org_slug, "approval.configure")
+        return Response(webhook_json(selectors.webhook_settings_for(access.organization)))
+
+    @extend_schema(request=WebhookInput, responses={200: WebhookOutput})
+    def put(self, request, org_slug):
+        access = org_access(request.user, org_slug, "approval.configure")
+        data = WebhookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        secret = services.webhook_generate_secret() if values["generate_secret"] else (values.get("secret") or None)
+        hook = services.webhook_settings_update(organization=access.organization, url=values["url"],
+                                                enabled=values["enabled"], email_reviewers=values["email_reviewers"],
+                                                new_secret=secret, actor=request.user)
+        body = webhook_json(hook)
+        if values["generate_secret"]:
+            body["secret"] = secret  # shown once, like the page
+        return Response(body)
+
+
+class WebhookTest(APIView):
+    """POST queues a signed test message to the configured URL (``approval.configure``)."""
+
+    serializer_class = WebhookTestOutput
+
+    @extend_schema(request=None, responses={202: WebhookTestOutput})
+    def post(self, request, org_slug):
+        access = org_access(request.user, org_slug, "approval.configure")
+        delivery = services.webhook_send_test(organization=access.organization, actor=request.user)
+        return Response({"delivery": str(delivery.public_id), "event": delivery.event, "status": delivery.status},
+                        status=202)

@@ -47,6 +47,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -409,3 +410,35 @@ def client(*, allow_private: bool | Callable[[str], bool], timeout: float | http
     private addresses per host)."""
     return httpx.Client(transport=PinnedTransport(allow_private=allow_private, verify=verify), timeout=timeout,
                         follow_redirects=False, trust_env=False, headers=headers)
+
+
+# --------------------------------------------------------------------------- upstream base URLs
+
+
+def base_url_problem(base: str, subject: str = "The upstream base URL") -> str | None:
+    """Why the gateway cannot call ``base`` as an upstream base URL (a sentence starting with
+    ``subject``), or None. Pure. ``apps.gateway.upstream.base_url_of`` refuses such a URL at call time and
+    ``apps.projects.services.environment_upstream_set`` refuses to store one.
+
+    Tool paths are appended to the base URL as text, so a query would end up in the middle of
+    the URL (and was dropped) and a fragment would swallow the tool path (every call went to the
+    bare base path): neither is allowed. Query parameters such as API keys belong in the
+    environment's credentials."""
+    if "?" in base or "#" in base:
+        return (f"{subject} must not contain a query (?...) or a fragment (#...): tool paths are appended to it. "
+                "Put query parameters such as API keys in the environment's credentials.")
+    try:
+        parts = urlsplit(base)
+        hostname, _ = parts.hostname, parts.port  # .port raises for a port out of range
+        credentials = parts.username or parts.password
+    except ValueError:
+        return f"{subject} is not a valid URL."
+    if parts.scheme not in ("http", "https") or not hostname:
+        return f"{subject} is not an http(s) URL."
+    if credentials:
+        return f"{subject} must not contain credentials."
+    try:
+        httpx.URL(base)  # what the request is built from (port range, IPv6 and IDNA host rules)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return f"{subject} is not a valid URL."
+    return None

@@ -14,13 +14,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import actor_label_for, audit_record
 from apps.core.errors import DomainError
+from apps.projects.services import environment_upstream_set  # moved to projects; still importable here
 
 from . import crypto, keyring, oauth, schemes
 from .models import Credential, CredentialVersion, KeyCanary
@@ -218,38 +217,6 @@ def credential_destroy_due(*, now=None) -> int:
                               "before": {"version": version.number, "status": "retiring"},
                               "after": {"version": version.number, "status": "destroyed"}})
     return len(due)
-
-
-@transaction.atomic
-def environment_upstream_set(*, environment, base_url: str, allow_private_network: bool, actor):
-    """Upstream base URL and private-network permission of an environment (audited before/after).
-
-    A base URL the gateway could not call is refused here, so it is never stored: the rules
-    are the gateway's own (``apps.gateway.upstream.base_url_problem``: no query, fragment or
-    credentials in it, a host httpx accepts)."""
-    from apps.gateway.upstream import base_url_problem
-
-    base_url = (base_url or "").strip()
-    if base_url:
-        try:
-            URLValidator(schemes=["http", "https"])(base_url)
-        except ValidationError:
-            raise DomainError("The base URL must start with https:// (or http://) and name a host.",
-                              field="base_url") from None
-        problem = base_url_problem(base_url, "The base URL")
-        if problem:
-            raise DomainError(problem, field="base_url")
-    if len(base_url) > 500:
-        raise DomainError("The base URL is too long (500 characters at most).", field="base_url")
-    before = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network}
-    after = {"base_url": base_url, "allow_private_network": bool(allow_private_network)}
-    if before == after:
-        return environment
-    environment.base_url, environment.allow_private_network = after["base_url"], after["allow_private_network"]
-    environment.save(update_fields=["base_url", "allow_private_network", "updated_at"])
-    audit_record(organization=environment.organization, event_type="environment.updated", actor=actor,
-                 target=environment, payload={"before": before, "after": after})
-    return environment
 
 
 # --------------------------------------------------------------------------- KEK rotation

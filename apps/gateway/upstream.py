@@ -38,7 +38,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -132,33 +131,7 @@ def _check_name(tool, where: str, name: str) -> None:
 _CHECKED_BASES: dict[str, str] = {}  # base URL as configured -> as used; only usable ones (every call reads it)
 
 
-def base_url_problem(base: str, subject: str = "The upstream base URL") -> str | None:
-    """Why the gateway cannot call ``base`` as an upstream base URL (a sentence starting with
-    ``subject``), or None. Pure. ``base_url_of`` refuses such a URL at call time and
-    ``apps.credentials.services.environment_upstream_set`` refuses to store one.
-
-    Tool paths are appended to the base URL as text, so a query would end up in the middle of
-    the URL (and was dropped) and a fragment would swallow the tool path (every call went to the
-    bare base path): neither is allowed. Query parameters such as API keys belong in the
-    environment's credentials."""
-    if "?" in base or "#" in base:
-        return (f"{subject} must not contain a query (?...) or a fragment (#...): tool paths are appended to it. "
-                "Put query parameters such as API keys in the environment's credentials.")
-    try:
-        parts = urlsplit(base)
-        hostname, _ = parts.hostname, parts.port  # .port raises for a port out of range
-        credentials = parts.username or parts.password
-    except ValueError:
-        return f"{subject} is not a valid URL."
-    if parts.scheme not in ("http", "https") or not hostname:
-        return f"{subject} is not an http(s) URL."
-    if credentials:
-        return f"{subject} must not contain credentials."
-    try:
-        httpx.URL(base)  # what the request is built from (port range, IPv6 and IDNA host rules)
-    except (httpx.InvalidURL, UnicodeError, ValueError):
-        return f"{subject} is not a valid URL."
-    return None
+base_url_problem = egress.base_url_problem  # moved to apps.core.egress (one home for "may we call this")
 
 
 def base_url_of(environment) -> str:

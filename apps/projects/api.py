@@ -4,12 +4,15 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.accounts.access import org_access
 from apps.accounts.api_base import TenantScopedMixin
 
 from . import services
 from .models import Environment, Project
+from .selectors import environment_for, project_access_by_id
+from .upstream import upstream_note
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
@@ -59,9 +62,109 @@ class ProjectListCreate(TenantScopedMixin, generics.ListAPIView):
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
+class ProjectFactsSerializer(serializers.Serializer):
+    """What the product cannot infer (the project settings page's form); shown in the security report."""
+
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    owner_contact = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    rollback_procedure = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    incident_response_plan = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "rollback_procedure", "incident_response_plan"]
+
+
 class ProjectDetail(TenantScopedMixin, generics.RetrieveAPIView):
+    """GET a project; PATCH its facts (owner, rollback procedure, incident response plan,
+    description: admins and owners, audited as ``project.updated``)."""
+
     queryset = Project.objects.select_related("organization").prefetch_related("environments")
-    serializer_class = ProjectSerializer
+    serializer_class = ProjectDetailSerializer
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
-    capabilities = {"GET": "project.view"}
+    capabilities = {"GET": "project.view", "PATCH": "project.manage"}
+
+    @extend_schema(request=ProjectFactsSerializer, responses={200: ProjectDetailSerializer})
+    def patch(self, request, id):
+        project = self.get_object()  # 404 outside the caller's organizations, 403 below admin
+        data = ProjectFactsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            services.project_update(project=project, actor=request.user, **data.validated_data)
+        return Response(ProjectDetailSerializer(project).data)
+
+
+class EnvironmentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=60)
+
+
+class EnvironmentList(APIView):
+    """GET the project's environments; POST adds one (admins and owners, audited as
+    ``environment.created``; tools on by the risk default are pinned there, as on the page)."""
+
+    @extend_schema(responses={200: EnvironmentSerializer(many=True)})
+    def get(self, request, id):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        return Response(EnvironmentSerializer(project.environments.all(), many=True).data)
+
+    @extend_schema(request=EnvironmentCreateSerializer, responses={201: EnvironmentSerializer})
+    def post(self, request, id):
+        _, project = project_access_by_id(request.user, id, "project.manage")
+        data = EnvironmentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        environment = services.environment_create(project=project, name=data.validated_data["name"],
+                                                  actor=request.user)
+        return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
+
+
+class UpstreamSerializer(serializers.Serializer):
+    base_url = serializers.CharField(allow_blank=True, max_length=2000, trim_whitespace=True,
+                                     help_text='the upstream API base URL the gateway calls here; "" unsets it')
+    allow_private_network = serializers.BooleanField(
+        help_text="allow a private or loopback upstream address (link-local and metadata addresses stay refused)")
+
+
+class UpstreamReadSerializer(UpstreamSerializer):
+    environment = serializers.CharField()
+    note = serializers.CharField(allow_null=True, help_text="a warning (calls will be refused) or a notice "
+                                                            "(private network access is on), or null")
+    note_level = serializers.CharField(allow_null=True)
+
+
+def upstream_json(environment: Environment) -> dict:
+    note = upstream_note(environment.base_url, environment.allow_private_network)
+    return {"environment": environment.slug, "base_url": environment.base_url,
+            "allow_private_network": environment.allow_private_network,
+            "note": note.text if note else None, "note_level": note.level if note else None}
+
+
+class EnvironmentUpstream(APIView):
+    """An environment's upstream base URL and private-network switch: GET reads them (viewers and
+    up); PUT sets both, PATCH either (``credentials.manage``, audited as ``environment.updated``).
+    The same validation as the settings page; ``note`` says when calls will be refused."""
+
+    @extend_schema(responses={200: UpstreamReadSerializer})
+    def get(self, request, id, env):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        return Response(upstream_json(environment_for(project, env)))
+
+    @extend_schema(request=UpstreamSerializer, responses={200: UpstreamReadSerializer})
+    def put(self, request, id, env):
+        return self._write(request, id, env, partial=False)
+
+    @extend_schema(request=UpstreamSerializer(partial=True), responses={200: UpstreamReadSerializer})
+    def patch(self, request, id, env):
+        return self._write(request, id, env, partial=True)
+
+    def _write(self, request, id, env, *, partial: bool):
+        _, project = project_access_by_id(request.user, id, "credentials.manage")
+        environment = environment_for(project, env)
+        data = UpstreamSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        values = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network,
+                  **data.validated_data}
+        with transaction.atomic():
+            services.environment_upstream_set(environment=environment, actor=request.user, **values)
+        return Response(upstream_json(environment))

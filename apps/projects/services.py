@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from apps.audit.services import audit_record
+from apps.core.egress import base_url_problem
 from apps.core.errors import Conflict, DomainError
 
 from .models import DEFAULT_ENVIRONMENTS, Environment, Project
@@ -90,3 +93,33 @@ def environment_create(*, project: Project, name: str, actor) -> Environment:
 
     pin_default_tools(project=project, environments=[env])
     return env
+
+
+@transaction.atomic
+def environment_upstream_set(*, environment, base_url: str, allow_private_network: bool, actor):
+    """Upstream base URL and private-network permission of an environment (audited before/after).
+
+    A base URL the gateway could not call is refused here, so it is never stored: the rules
+    are the gateway's own (``apps.core.egress.base_url_problem``: no query, fragment or
+    credentials in it, a host httpx accepts)."""
+    base_url = (base_url or "").strip()
+    if base_url:
+        try:
+            URLValidator(schemes=["http", "https"])(base_url)
+        except ValidationError:
+            raise DomainError("The base URL must start with https:// (or http://) and name a host.",
+                              field="base_url") from None
+        problem = base_url_problem(base_url, "The base URL")
+        if problem:
+            raise DomainError(problem, field="base_url")
+    if len(base_url) > 500:
+        raise DomainError("The base URL is too long (500 characters at most).", field="base_url")
+    before = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network}
+    after = {"base_url": base_url, "allow_private_network": bool(allow_private_network)}
+    if before == after:
+        return environment
+    environment.base_url, environment.allow_private_network = after["base_url"], after["allow_private_network"]
+    environment.save(update_fields=["base_url", "allow_private_network", "updated_at"])
+    audit_record(organization=environment.organization, event_type="environment.updated", actor=actor,
+                 target=environment, payload={"before": before, "after": after})
+    return environment

@@ -10,7 +10,8 @@ from apps.core.views import form_error
 
 from . import services
 from .forms import EnvironmentForm, ProjectFactsForm, ProjectForm
-from .selectors import project_access
+from .selectors import environment_for, project_access
+from .upstream import upstream_note
 
 
 @login_required
@@ -55,6 +56,63 @@ def project_detail(request, org_slug, project_slug):
 # (request, access, project) -> dict merged into the project page context; its "panels" key
 # lists template names included on the page, in registration order.
 PROJECT_PAGE_EXTENSIONS: list = []
+
+# Apps that know a project's spec register here a callable (project) -> str: the upstream base
+# URL the spec suggests (the specs app: its ``servers``); the first non-empty answer is offered.
+BASE_URL_SUGGESTERS: list = []
+
+UPSTREAM_MANAGE = "credentials.manage"
+
+
+def _suggested_base_url(project) -> str:
+    for suggest in BASE_URL_SUGGESTERS:
+        url = suggest(project)
+        if url:
+            return url
+    return ""
+
+
+@login_required
+def environment_settings(request, org_slug, project_slug, env_slug):
+    """An environment's upstream settings: base URL and the private-network switch. Viewers and
+    up read them (as text); writes need ``credentials.manage``, like the credentials they go with."""
+    access, project = project_access(request.user, org_slug, project_slug, "project.view")
+    env = environment_for(project, env_slug)
+    typed = None
+    if request.method == "POST":
+        access.require(UPSTREAM_MANAGE)
+        typed = {"base_url": request.POST.get("base_url", ""),
+                 "allow_private_network": request.POST.get("allow_private_network") == "on"}
+        try:
+            services.environment_upstream_set(environment=env, actor=request.user, **typed)
+        except DomainError as exc:
+            messages.error(request, exc.message)  # the page again, with what was typed
+        else:
+            note = upstream_note(env.base_url, env.allow_private_network)
+            saved = f"Upstream settings of {env.name} saved."
+            if note is None:
+                messages.success(request, saved)
+            elif note.level == "warning":
+                messages.warning(request, f"{saved} {note.text}")
+            else:
+                messages.success(request, f"{saved} {note.text}")
+            return redirect("projects:environment", org_slug, project.slug, env.slug)
+    return render(
+        request,
+        "projects/environment.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "env": env,
+            "environments": project.environments.all(),
+            "can_manage_upstream": access.can(UPSTREAM_MANAGE),
+            "typed": typed,
+            "suggested_base_url": "" if env.base_url or typed else _suggested_base_url(project),
+            "note": upstream_note(env.base_url, env.allow_private_network),
+            "active_nav": "projects",
+        },
+    )
 
 
 @login_required

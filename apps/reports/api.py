@@ -91,6 +91,16 @@ class ReportDetail(APIView):
         return Response(ReportSerializer(report_for(project, rid)).data)
 
 
+class ReportRetry(APIView):
+    """POST: queue a failed report again (member or above, like the page's Retry); 400 unless it failed."""
+
+    @extend_schema(request=None, responses={202: ReportSerializer})
+    def post(self, request, id, rid):
+        _, project = project_access_by_id(request.user, id, "report.generate")
+        report = services.report_retry(report=report_for(project, rid), actor=request.user)
+        return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
+
+
 class ReportPdf(APIView):
     """The PDF of a ready report (viewer or above). Every download is audited."""
 

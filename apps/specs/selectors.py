@@ -7,6 +7,7 @@ from django.http import Http404
 from apps.core.query import QueryInput
 
 from .models import SpecVersion
+from .servers import suggested_base_url as suggest
 
 
 def versions_of(project):
@@ -24,3 +25,10 @@ def version_for(project, number) -> SpecVersion:
     if version is None:
         raise Http404("No such version.")
     return version
+
+
+def suggested_base_url(project) -> str:
+    """The upstream base URL the current spec's ``servers`` suggest (``servers.suggested_base_url``)."""
+    version = (SpecVersion.objects.filter(project=project, is_current=True)
+               .only("servers", "source_url").first())
+    return suggest(version.servers or [], version.source_url) if version is not None else ""

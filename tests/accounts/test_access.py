@@ -55,6 +55,9 @@ def page_urls(people, objects):
         ("get", f"/o/{slug}/p/{objects['project'].slug}/", None, "viewer"),
         ("get", f"/o/{slug}/p/{objects['project'].slug}/settings/", None, "viewer"),
         ("post", f"/o/{slug}/p/{objects['project'].slug}/settings/", {"env-name": "qa"}, "admin"),
+        ("get", f"/o/{slug}/p/{objects['project'].slug}/settings/environments/staging/", None, "viewer"),
+        ("post", f"/o/{slug}/p/{objects['project'].slug}/settings/environments/staging/",
+         {"base_url": "https://api.example.com"}, "admin"),
     ]
 
 

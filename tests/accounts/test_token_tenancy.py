@@ -85,6 +85,15 @@ def tenancy(people):
     review = ToolSetting.objects.get(environment=environment, operation_key="GET /pet/{petId}")
     assert review.pending_tool_id is not None
 
+    from apps.accounts.models import Invitation
+    from apps.accounts.services import invitation_create, team_create
+
+    team = team_create(organization=people.org, name="Support", actor=people.owner)
+    invitation_create(organization=people.org, email="new@acme.test", role="member", actor=people.owner,
+                      actor_role="owner")
+    invitation = Invitation.objects.get(organization=people.org, email="new@acme.test")
+    member_ms = Membership.objects.get(organization=people.org, user=people.member)
+
     eve = make_user("eve@b.test")
     org_b = organization_create(name="Eve B", actor=eve)
     membership = Membership.objects.create(organization=people.org, user=eve, role="viewer")
@@ -101,6 +110,9 @@ def tenancy(people):
         "rid": str(report.public_id),
         "request_id": str(approval.public_id),
         "review_id": str(review.public_id),
+        "member_id": str(member_ms.public_id),
+        "invitation_id": str(invitation.public_id),
+        "team_slug": team.slug,
     }
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

@@ -297,9 +297,10 @@ def test_pages_and_api_show_only_the_masked_value(people, petstore, client_for, 
     bad = api.put(base + "api_key/", {"values": {}}, format="json")
     assert bad.status_code == 400 and bad.json()["detail"] == "API key is required."
 
-    response = admin.post(url, {"base_url": "ftp://files", "allow_private_network": "on"})
+    settings_url = f"/o/acme/p/{project.slug}/settings/environments/production/"
+    response = admin.post(settings_url, {"base_url": "ftp://files", "allow_private_network": "on"})
     assert "must start with https://" in response.content.decode()
-    admin.post(url, {"base_url": "https://petstore3.swagger.io/api/v3"})
+    admin.post(settings_url, {"base_url": "https://petstore3.swagger.io/api/v3"})
     envs["production"].refresh_from_db()
     assert envs["production"].base_url == "https://petstore3.swagger.io/api/v3"
     event = AuditEvent.objects.filter(event_type="environment.updated").latest("seq")
@@ -317,7 +318,8 @@ def credential_requests(people, project):
     html = [
         ("get", page, None, "viewer"),
         ("get", page + "staging/", None, "viewer"),
-        ("post", page + "staging/", {"base_url": "https://api.example.com"}, "admin"),
+        ("post", f"/o/{people.org.slug}/p/{project.slug}/settings/environments/staging/",
+         {"base_url": "https://api.example.com"}, "admin"),
         ("post", page + "staging/schemes/api_key/", {"kind": "api_key", "value": API_KEY}, "admin"),
     ]
     rest = [
@@ -371,7 +373,7 @@ def test_a_base_url_the_gateway_cannot_call_is_never_stored(people, petstore, cl
                                           actor=people.admin)
     assert exc.value.field == "base_url" and exc.value.message.startswith(f"The base URL {words}")
 
-    url = f"/o/{people.org.slug}/p/{project.slug}/governance/credentials/production/"
+    url = f"/o/{people.org.slug}/p/{project.slug}/settings/environments/production/"
     response = client_for(people.admin).post(url, {"base_url": base_url, "allow_private_network": "on"})
     assert response.status_code == 200  # the page again, with the error; no redirect
     assert [str(m) for m in response.context["messages"]] == [exc.value.message]

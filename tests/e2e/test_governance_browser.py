@@ -124,13 +124,21 @@ def test_admin_enables_a_tool_for_a_team_in_staging(page, live_server, shot, peo
     # credentials of staging: the secret is accepted, then only its last 4 characters are shown
     page.click("[data-testid=governance-tabs] >> text=Credentials")
     page.click("[data-testid=env-pills] >> text=staging")
-    # the field is prefilled from the spec's servers (issue 18 item 5); saving another URL is an
-    # environment.updated event
+    # the upstream settings live in the environment's settings, linked from here (issue 18 item 5):
+    # the field is prefilled from the spec's servers; saving another URL is an environment.updated event
+    page.click("[data-testid=to-upstream-settings]")
     assert page.input_value("[data-testid=base-url]").startswith("https://")
+    page.fill("[data-testid=base-url]", "http://127.0.0.1:4010")
+    with page.expect_navigation():
+        page.locator("form:has([data-testid=base-url]) button").click()
+    assert "Calls will be refused: 127.0.0.1 is a private or loopback address" in page.inner_text(".alert-warning")
+    shot(page, "gov-07a-upstream-loopback-warning")
     page.fill("[data-testid=base-url]", "https://petstore.internal.example/api/v3")
     with page.expect_navigation():
         page.locator("form:has([data-testid=base-url]) button").click()
     assert page.input_value("[data-testid=base-url]") == "https://petstore.internal.example/api/v3"
+    page.click("[data-testid=to-credentials]")
+    assert "https://petstore.internal.example/api/v3" in page.inner_text("[data-testid=upstream-summary]")
     page.fill("[data-testid=field-api_key-value]", SECRET)
     page.click("[data-testid=save-api_key-api_key]")
     page.locator("[data-testid=slot-api_key] [data-testid=masked]").wait_for()
