@@ -52,12 +52,17 @@ def org_home(request, org_slug):
     )
 
 
+INVITE_URL_SESSION_KEY = "mcpforge_new_invite_url"
+
+
 @login_required
 def members(request, org_slug):
     access = org_access(request.user, org_slug)
     org = access.organization
     form = InviteForm(request.POST or None)
-    invite_url = None
+    # POST/redirect/GET: the link waits in the session for the one GET that shows it, so a reload
+    # never sends a second invitation.
+    invite_url = request.session.pop(INVITE_URL_SESSION_KEY, None) if request.method == "GET" else None
     if request.method == "POST":
         access.require("member.manage")
         if form.is_valid():
@@ -75,7 +80,8 @@ def members(request, org_slug):
                 form_error(request, form, exc)
             else:
                 messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
-                form = InviteForm()
+                request.session[INVITE_URL_SESSION_KEY] = invite_url
+                return redirect("accounts:members", org_slug)
     memberships = (
         Membership.objects.filter(organization=org)
         .select_related("user")
