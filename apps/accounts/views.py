@@ -41,14 +41,14 @@ def org_create(request):
 
 @login_required
 def org_home(request, org_slug):
-    from apps.projects.selectors import projects_of
+    from apps.projects.selectors import project_cards
 
     access = org_access(request.user, org_slug)
-    projects = projects_of(access)
     return render(
         request,
         "accounts/org_home.html",
-        {"access": access, "org": access.organization, "projects": projects, "active_nav": "projects"},
+        {"access": access, "org": access.organization, "cards": project_cards(access), "active_nav": "projects",
+         "can_decide": access.can("approval.decide"), "can_import": access.can("spec.import")},
     )
 
 
