@@ -83,3 +83,24 @@ def test_the_dashboard_shows_failed_imports_score_and_pending_approvals(people, 
     assert 'data-testid="card-failed-import"' not in html
     # pending approvals are for those who decide them
     assert "waiting for a decision" not in client_for(people.viewer).get(f"/o/{people.org.slug}/").content.decode()
+
+
+def test_the_version_diff_shows_the_risk_of_added_tools(people, client_for):
+    """Issue 18 item 12: an added tool shows its risk level and category, in words."""
+    import yaml
+
+    from tests.conftest import SPECS_DIR
+
+    project = make_project(people.org, people.owner, name="Diff")
+    document = yaml.safe_load((SPECS_DIR / "petstore-v3.yaml").read_text())
+    del document["paths"]["/store/order/{orderId}"]
+    import_spec(project, "petstore-v3.yaml", people.owner, data=yaml.safe_dump(document).encode())
+    import_spec(project, "petstore-v3.yaml", people.owner)
+    html = client_for(people.viewer).get(f"/o/{people.org.slug}/p/{project.slug}/specs/diff/").content.decode()
+    added = html.split('data-testid="diff-added"')[1].split("</ul>")[0]
+    rows = {row.split("<strong>")[1].split("<")[0]: row for row in added.split('data-testid="added-tool"')[1:]}
+    assert set(rows) == {"getOrderById", "deleteOrder"}
+    assert 'data-testid="added-risk">Critical risk</span>' in rows["deleteOrder"]
+    assert "badge-risk-critical" in rows["deleteOrder"] and "Critical" in rows["deleteOrder"]
+    assert 'data-testid="added-risk">Medium risk</span>' in rows["getOrderById"]
+    assert "Read-only" in rows["getOrderById"]
