@@ -166,7 +166,7 @@ def matched_text(policy: PolicyRef, tool: ToolRef, tier: conditions.Tier, docume
         how = "no condition on the arguments: its default rule applies"
     else:
         how = "the arguments matched " + " and ".join(condition_text(c) for c in tier.when)
-    return f"{policy.label} applies because {covers} {where}; {how}{document}."
+    return f"“{policy.label}” applies because {covers} {where}; {how}{document}."
 
 
 def _policy_requirement(policy: PolicyRef, tier: conditions.Tier, document: str,

@@ -284,6 +284,6 @@ def test_detail_says_which_policy_condition_matched(world, people, client_for):
     request = queue_request(world, req=need)
     body = client_for(people.reviewer).get(f"/o/acme/approvals/{request.public_id}/").content.decode()
     shown = body.split('data-testid="matched-condition">')[1].split("<")[0]
-    assert shown.startswith("Large orders applies because it covers the ")
+    assert shown.startswith("“Large orders” applies because it covers the ")
     assert shown.endswith("category in every environment; the arguments matched quantity &gt; 2.")
     assert "side_effect" not in shown and "read_only" not in shown

@@ -74,6 +74,7 @@ def test_visible_text_of_key_pages_has_no_internal_values(people, client_for):
     org, p = people.org.slug, f"/o/{people.org.slug}/p/{project.slug}"
     pages = [f"/o/{org}/", f"{p}/", f"{p}/tools/", f"{p}/tools/deletePet/", f"{p}/tools/getPetById/",
              f"{p}/governance/permissions/", f"{p}/governance/grants/", f"{p}/governance/policies/",
+             f"{p}/governance/policies/new/",
              f"{p}/governance/simulator/?user={people.member.pk}&tool=deletePet&environment=staging",
              f"{p}/specs/diff/?from=1&to=2", f"{p}/specs/1/", f"{p}/findings/", f"{p}/score/", f"{p}/reports/",
              f"/o/{org}/approvals/?scope=all", f"/o/{org}/approvals/{held.public_id}/", f"/o/{org}/audit/"]

@@ -139,7 +139,7 @@ def test_the_requirement_says_in_words_which_part_of_the_policy_matched():
     """Issue 18 item 12: the approval page says which condition matched, without internal values."""
     refs = [policy("p", Target.category("billing"), conditional=LARGE, env=PROD)]
     big = requirement(refs, REFUND, PROD, {"amount": 25000})
-    assert big.matched == ("policy p applies because it covers the billing category in this environment; "
+    assert big.matched == ("“policy p” applies because it covers the billing category in this environment; "
                            "the arguments matched amount > 10000.")
     small = requirement(refs, REFUND, PROD, {"amount": 5})
     assert small.matched.endswith("no condition on the arguments: its default rule applies.")

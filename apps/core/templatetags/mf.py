@@ -52,3 +52,9 @@ def deduction_filter(value) -> str:
     from apps.core.numbers import deduction
 
     return deduction(value)
+
+
+@register.filter
+def spaced(value) -> str:
+    """A stored token as words for a label: "not_in" -> "not in" (the stored value stays the option's value)."""
+    return str(value).replace("_", " ")
