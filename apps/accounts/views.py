@@ -41,15 +41,18 @@ def org_create(request):
 
 @login_required
 def org_home(request, org_slug):
-    from apps.projects.selectors import projects_of
+    from apps.projects.selectors import project_cards
 
     access = org_access(request.user, org_slug)
-    projects = projects_of(access)
     return render(
         request,
         "accounts/org_home.html",
-        {"access": access, "org": access.organization, "projects": projects, "active_nav": "projects"},
+        {"access": access, "org": access.organization, "cards": project_cards(access), "active_nav": "projects",
+         "can_decide": access.can("approval.decide"), "can_import": access.can("spec.import")},
     )
+
+
+INVITE_URL_SESSION_KEY = "mcpforge_new_invite_url"
 
 
 @login_required
@@ -57,7 +60,9 @@ def members(request, org_slug):
     access = org_access(request.user, org_slug)
     org = access.organization
     form = InviteForm(request.POST or None)
-    invite_url = None
+    # POST/redirect/GET: the link waits in the session for the one GET that shows it, so a reload
+    # never sends a second invitation.
+    invite_url = request.session.pop(INVITE_URL_SESSION_KEY, None) if request.method == "GET" else None
     if request.method == "POST":
         access.require("member.manage")
         if form.is_valid():
@@ -75,7 +80,8 @@ def members(request, org_slug):
                 form_error(request, form, exc)
             else:
                 messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
-                form = InviteForm()
+                request.session[INVITE_URL_SESSION_KEY] = invite_url
+                return redirect("accounts:members", org_slug)
     memberships = (
         Membership.objects.filter(organization=org)
         .select_related("user")

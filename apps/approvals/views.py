@@ -97,6 +97,9 @@ def badge(request, org_slug):
     return HttpResponse(render_to_string("approvals/_badge.html", {"nav_pending_approvals": count}))
 
 
+NEW_SECRET_SESSION_KEY = "mcpforge_new_webhook_secret"  # noqa: S105 - a session key name, not a secret
+
+
 @login_required
 def settings_page(request, org_slug):
     access = org_access(request.user, org_slug, "approval.configure")
@@ -104,7 +107,9 @@ def settings_page(request, org_slug):
     initial = {"url": hook.url if hook else "", "enabled": hook.enabled if hook else True,
                "email_reviewers": hook.email_reviewers if hook else True}
     form = WebhookSettingsForm(request.POST or None, initial=initial)
-    new_secret = None
+    # POST/redirect/GET: a new secret waits in the session for the one GET that shows it, so a
+    # reload never rotates it again.
+    new_secret = request.session.pop(NEW_SECRET_SESSION_KEY, None) if request.method == "GET" else None
     if request.method == "POST" and request.POST.get("action") == "test":
         try:
             services.webhook_send_test(organization=access.organization, actor=request.user)
@@ -135,8 +140,8 @@ def settings_page(request, org_slug):
                 messages.success(request, "Approval notification settings saved.")
                 return redirect("approvals:settings", org_slug)
             messages.success(request, "Settings saved with a new signing secret. Copy it now: it is shown once.")
-            form = WebhookSettingsForm(initial={"url": hook.url, "enabled": hook.enabled,
-                                                "email_reviewers": hook.email_reviewers})
+            request.session[NEW_SECRET_SESSION_KEY] = new_secret
+            return redirect("approvals:settings", org_slug)
     return render(request, "approvals/settings.html", {
         "access": access, "org": access.organization, "form": form, "hook": hook, "new_secret": new_secret,
         "deliveries": selectors.recent_deliveries(access.organization), "active_nav": "approvals",

@@ -79,6 +79,7 @@ class Requirement:
     justification_required: bool = False
     tier_index: int = 0
     reason: str = ""
+    matched: str = ""  # for people: why the policy covers this call and which of its conditions matched
 
 
 def build_tiers(kind: str, approvals_required: int, order: str,
@@ -136,7 +137,40 @@ def applicable(policies: Sequence[PolicyRef], tool: ToolRef, environment_id: obj
     return [policy for _, policy in sorted(ranked, key=lambda item: item[0])]
 
 
-def _policy_requirement(policy: PolicyRef, tier: conditions.Tier, document: str) -> Requirement:
+def condition_text(condition: conditions.Condition) -> str:
+    """A condition as people read it: ``amount > 1000``, ``currency not in ["EUR", "USD"]``."""
+    import json
+
+    operator = condition.operator.replace("_", " ")
+    if condition.operator == "exists":
+        return f"{condition.field} is present"
+    return f"{condition.field} {operator} {json.dumps(condition.value, ensure_ascii=False)}"
+
+
+def matched_text(policy: PolicyRef, tool: ToolRef, tier: conditions.Tier, document: str = "") -> str:
+    """Why ``policy`` holds this call, in words: the part of its target that covers the tool
+    and the tier that decided (conditions that matched, the default, or undecidable ones)."""
+    from .grants import category_label
+
+    kind = policy.target.match_kind(tool)
+    covers = {
+        "name": f"it names the tool {tool.name}",
+        "tag": "it covers the tag " + ", ".join(sorted(policy.target.tags & tool.tags)),
+        "category": f"it covers the {category_label(tool.category)} category",
+        "all": "it covers every tool",
+    }.get(kind or "", "it covers this tool")
+    where = "in this environment" if policy.environment_id is not None else "in every environment"
+    if tier.undecided:
+        how = "a condition could not be decided, so its strictest tier applies (" + "; ".join(tier.undecided) + ")"
+    elif tier.is_default:
+        how = "no condition on the arguments: its default rule applies"
+    else:
+        how = "the arguments matched " + " and ".join(condition_text(c) for c in tier.when)
+    return f"“{policy.label}” applies because {covers} {where}; {how}{document}."
+
+
+def _policy_requirement(policy: PolicyRef, tier: conditions.Tier, document: str,
+                        tool: ToolRef | None = None) -> Requirement:
     steps = [dict(step) for step in policy.steps][: tier.approvals]
     if tier.undecided:
         why = "strictest tier, because " + "; ".join(tier.undecided)
@@ -155,6 +189,7 @@ def _policy_requirement(policy: PolicyRef, tier: conditions.Tier, document: str)
         justification_required=policy.justification_required,
         tier_index=tier.index,
         reason=f"{policy.label}: {why}{document} -> {tier.approvals} approval{'s' if tier.approvals != 1 else ''}",
+        matched=matched_text(policy, tool, tier, document) if tool is not None else "",
     )
 
 
@@ -166,7 +201,7 @@ def _requirement_for(policies: Sequence[PolicyRef], tool: ToolRef, environment_i
             continue
         if tier.approvals == 0:
             return None
-        return _policy_requirement(policy, tier, label)
+        return _policy_requirement(policy, tier, label, tool)
     return None
 
 

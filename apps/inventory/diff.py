@@ -20,6 +20,8 @@ __all__ = ["COMPARED_FIELDS", "ToolChange", "ToolDiff", "diff_tools", "tool_to_r
 
 # Fields compared, in the order they are reported.
 COMPARED_FIELDS = ("method/path", "name", "description", "input_schema", "output_schema")
+FIELD_LABELS = {"method/path": "method or path", "name": "name", "description": "description",
+                "input_schema": "input schema", "output_schema": "output schema"}
 _PATH_PARAM = re.compile(r"\{[^{}]*\}")
 
 
@@ -33,6 +35,11 @@ class ToolChange:
     fields: tuple[str, ...]
     old: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     new: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def field_labels(self) -> list[str]:
+        """The changed fields in words, for pages ("input schema", not ``input_schema``)."""
+        return [FIELD_LABELS.get(name, name.replace("_", " ")) for name in self.fields]
 
 
 @dataclass

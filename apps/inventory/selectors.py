@@ -85,9 +85,14 @@ def project_tags(project) -> list[str]:
 def version_diff(project, old_version, new_version):
     from .diff import diff_tools, tool_to_row
 
-    # tool_to_row reads only attributes a Tool row shares with a ToolDef
-    old = [tool_to_row(t) for t in Tool.objects.filter(spec_version=old_version).order_by("position")]
-    new = [tool_to_row(t) for t in Tool.objects.filter(spec_version=new_version).order_by("position")]
+    def row(tool: Tool) -> dict:
+        # tool_to_row reads only attributes a Tool row shares with a ToolDef; the page also shows
+        # how risky an added tool is (category and risk level, in words)
+        return {**tool_to_row(tool), "risk_level": tool.risk_level, "risk_label": tool.get_risk_level_display(),
+                "category_label": tool.get_category_display()}
+
+    old = [row(t) for t in Tool.objects.filter(spec_version=old_version).order_by("position")]
+    new = [row(t) for t in Tool.objects.filter(spec_version=new_version).order_by("position")]
     return diff_tools(old, new)
 
 

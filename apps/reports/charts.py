@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape as _xml_escape
 
+from apps.core.numbers import points
+
 FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif"
 INK = "#111827"
 MUTED = "#6b7280"
@@ -208,7 +210,8 @@ def _donut_arc(cx: float, cy: float, r: float, start: float, end: float) -> str:
 
 
 def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    """Values shown in charts read like everywhere else (apps.core.numbers.points)."""
+    return points(value)
 
 
 # --------------------------------------------------------------------------- data-flow diagram

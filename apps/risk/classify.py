@@ -887,8 +887,8 @@ def _security_scopes(tool: ToolDef) -> list[str]:
 
 
 _DECISION = {
-    rules.READ_ONLY: "read_only: reads only, nothing above changes state",
-    rules.SIDE_EFFECT: "side_effect: a write with no destructive, money or identity/access evidence",
+    rules.READ_ONLY: "read-only: reads only, nothing above changes state",
+    rules.SIDE_EFFECT: "side-effect: a write with no destructive, money or identity/access evidence",
     rules.CRITICAL: "critical: destroys or irreversibly closes something, moving no money",
     rules.ADMINISTRATIVE: "administrative: identity, access, credentials or account configuration",
     rules.BILLING: "billing: money moves or what is charged changes",

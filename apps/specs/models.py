@@ -50,6 +50,11 @@ class SpecVersion(TimeStampedModel):
     progress = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     error_pointer = models.CharField(max_length=500, blank=True, default="")
+    retryable = models.BooleanField(
+        default=False,
+        help_text="The failure may not happen again on the same bytes (a crash or a timeout); an invalid "
+        "document is not retryable: only a corrected file helps",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -115,14 +115,18 @@ def spec_import(
 
 
 def spec_retry(*, version: SpecVersion, actor) -> SpecVersion:
-    """Queue a failed analysis again (one click on the page)."""
+    """Queue a failed analysis again (one click on the page), only when the failure was transient
+    (``retryable``): the same bytes of an invalid document would fail again."""
+    if version.status == SpecVersion.Status.FAILED and not version.retryable:
+        raise DomainError("The same document would fail again the same way: import a corrected file instead.")
     with transaction.atomic():
-        updated = SpecVersion.objects.filter(pk=version.pk, status=SpecVersion.Status.FAILED).update(
+        updated = SpecVersion.objects.filter(pk=version.pk, status=SpecVersion.Status.FAILED, retryable=True).update(
             status=SpecVersion.Status.QUEUED,
             stage=SpecVersion.Stage.QUEUED,
             progress=0,
             error="",
             error_pointer="",
+            retryable=False,
             updated_at=timezone.now(),
         )
         if not updated:
@@ -145,13 +149,17 @@ def _set_stage(version_id: int, stage: str, percent: int) -> None:
     SpecVersion.objects.filter(pk=version_id).update(stage=stage, progress=percent, updated_at=timezone.now())
 
 
-def spec_mark_failed(version: SpecVersion, message: str, pointer: str = "") -> None:
-    """Record a failed analysis (status, reason, audit event); the previous version stays current."""
+def spec_mark_failed(version: SpecVersion, message: str, pointer: str = "", *, retryable: bool = False) -> None:
+    """Record a failed analysis (status, reason, audit event); the previous version stays current.
+
+    ``retryable`` only for failures the same bytes may not repeat (a crash, a timeout): an
+    invalid document fails the same way every time, and is fixed by importing a corrected file."""
     with transaction.atomic():
         SpecVersion.objects.filter(pk=version.pk).update(
             status=SpecVersion.Status.FAILED,
             error=message[:4000],
             error_pointer=pointer[:500],
+            retryable=retryable,
             finished_at=timezone.now(),
             updated_at=timezone.now(),
         )
@@ -206,7 +214,8 @@ def spec_analyse(*, version_id: int) -> SpecVersion | None:
     except Exception as exc:  # noqa: BLE001 - any crash must leave a clear, retryable failure
         log.exception("analysis of %s failed", version)
         spec_mark_failed(
-            version, f"The analysis crashed ({exc.__class__.__name__}). Retry, and report it if it persists."
+            version, f"The analysis crashed ({exc.__class__.__name__}). Retry, and report it if it persists.",
+            retryable=True,
         )
         return version
     _set_stage(version_id, SpecVersion.Stage.ANALYSING, 90)

@@ -16,4 +16,5 @@ def analyse_spec_version(version_id: int) -> None:
         services.spec_analyse(version_id=version_id)
     except SoftTimeLimitExceeded:
         version = SpecVersion.objects.select_related("project__organization").get(pk=version_id)
-        services.spec_mark_failed(version, f"The analysis took longer than {SOFT_LIMIT_S} s and was stopped.")
+        services.spec_mark_failed(version, f"The analysis took longer than {SOFT_LIMIT_S} s and was stopped.",
+                                  retryable=True)

@@ -20,7 +20,8 @@ from .selectors import version_for, versions_of
 def spec_import(request, org_slug, project_slug):
     access, project = project_access(request.user, org_slug, project_slug, "project.view")
     tab = request.POST.get("via") or request.GET.get("via") or "upload"
-    forms = {"upload": UploadForm(), "paste": PasteForm(), "url": UrlForm()}
+    forms = {"upload": UploadForm(), "paste": PasteForm(),
+             "url": UrlForm(initial={"url": request.GET.get("url", "")[:2000]})}  # "import again from the URL"
     if request.method == "POST":
         access.require("spec.import")
         form_class = {"upload": UploadForm, "paste": PasteForm, "url": UrlForm}.get(tab, UploadForm)

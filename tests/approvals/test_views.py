@@ -6,7 +6,7 @@ import pytest
 
 from apps.approvals.models import ApprovalRequest, WebhookSettings
 
-from .conftest import queue_request, requirement
+from .conftest import ORDER_ARGS, queue_request, requirement
 
 pytestmark = pytest.mark.django_db
 
@@ -180,8 +180,8 @@ def test_settings_page_stores_secret_and_shows_it_once(world, people, client_for
     response = client.post("/o/acme/approvals/settings/", {"url": receiver.url, "generate_secret": "on",
                                                            "enabled": "on", "email_reviewers": "on",
                                                            "action": "save"})
-    assert response.status_code == 200
-    body = response.content.decode()
+    assert response.status_code == 302  # POST/redirect/GET: a reload never rotates the secret again
+    body = client.get(response["Location"]).content.decode()
     hook = WebhookSettings.objects.get(organization=people.org)
     assert 'data-testid="new-secret"' in body
     secret = body.split('data-testid="new-secret">')[1].split("<")[0]
@@ -268,3 +268,22 @@ def test_project_page_panel_for_reviewers_only(world, people, client_for):
     page = client_for(people.reviewer).get(url).content.decode()
     assert 'data-testid="approvals-panel"' in page and 'data-testid="approvals-pending">1<' in page
     assert 'data-testid="approvals-panel"' not in client_for(people.member).get(url).content.decode()
+
+
+def test_detail_says_which_policy_condition_matched(world, people, client_for):
+    """Issue 18 item 12: the reviewer reads why the call was held, in words."""
+    from apps.governance.grants import Target, ToolRef
+    from apps.governance.policies import PolicyRef, build_tiers
+    from apps.governance.policies import requirement as policy_requirement
+
+    tool = ToolRef(world.tool.operation_key, world.tool.category, frozenset(world.tool.tags or ()))
+    large = [{"when": [{"field": "quantity", "operator": ">", "value": 2}], "approvals": 1, "order": "any"}]
+    ref = PolicyRef(id="p", label="Large orders", target=Target.category(world.tool.category), kind="none",
+                    approvals_required=0, tiers=tuple(build_tiers("none", 0, "any", large)))
+    need = policy_requirement([ref], tool, world.environment.pk, ORDER_ARGS)
+    request = queue_request(world, req=need)
+    body = client_for(people.reviewer).get(f"/o/acme/approvals/{request.public_id}/").content.decode()
+    shown = body.split('data-testid="matched-condition">')[1].split("<")[0]
+    assert shown.startswith("“Large orders” applies because it covers the ")
+    assert shown.endswith("category in every environment; the arguments matched quantity &gt; 2.")
+    assert "side_effect" not in shown and "read_only" not in shown

@@ -37,10 +37,33 @@ def shots(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def in_view(page, selector: str) -> None:
-    """At 1280 px the element is inside the window, not cut off or scrolled away in its card."""
-    box = page.locator(selector).first.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280, (selector, box)
+def in_view(page, selector: str, widths=WIDTHS) -> None:
+    """At 1280 and 1920 px every matching element is visible inside the window, not cut off or
+    scrolled away in its card (item 6: the key columns of wide tables stay in view)."""
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(100)
+        elements = page.locator(selector)
+        assert elements.count() > 0, selector
+        for i in range(elements.count()):
+            element = elements.nth(i)
+            assert element.is_visible(), (selector, width)
+            box = element.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, width, box)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def fits(page, selector: str) -> None:
+    """The element's content does not overflow its own box at either width (item 15)."""
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(100)
+        assert page.locator(selector).first.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), (selector, width)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def header(table: str, text: str) -> str:
+    return f"{table} thead th:text-is('{text}')"
 
 
 def no_internal_values(page) -> None:
@@ -51,6 +74,7 @@ def no_internal_values(page) -> None:
 
 def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_server, prism,  # noqa: F811
                                   celery_worker_process, settings):
+    from apps.accounts.models import ApiToken
     from apps.credentials.services import credential_set, environment_upstream_set
     from apps.governance.services import grant_create, tool_set_enabled
     from apps.projects.services import project_create
@@ -78,7 +102,8 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     page.wait_for_selector("[data-testid=tool-table]")
     page.locator("[data-testid=risk-axes]").wait_for()
     shots(page, "02-inventory")
-    in_view(page, "[data-testid=tool-table] thead th:last-child")  # production column
+    for column in ("Category", "Risk", "PII", "development", "staging", "production"):
+        in_view(page, header("[data-testid=tool-table]", column))
 
     # 3. governance: upstream and credentials (development), grants, suggested policies
     development = project.environments.get(slug="development")
@@ -98,7 +123,39 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     page.goto(f"{base}/governance/permissions/")
     page.locator("[data-testid=matrix]").wait_for()
     shots(page, "04-permissions")
-    in_view(page, "[data-testid=matrix] thead th:last-child")
+    in_view(page, header("[data-testid=matrix]", "staging"))
+    in_view(page, header("[data-testid=matrix]", "production"))
+    # the first column sticks while the matrix scrolls inside its card
+    assert page.locator("[data-testid=matrix] tbody td:first-child").first.evaluate(
+        "el => getComputedStyle(el).position") == "sticky"
+    page.goto(f"{base}/governance/grants/")
+    page.select_option("select[name=effect]", "deny")
+    page.select_option("select[name=principal_kind]", "user")
+    page.select_option("select[name=user]", str(people.viewer.pk))
+    page.fill("input[name=note]", "the viewer never deletes pets anywhere, whatever other grants say")
+    page.select_option("select[name=operation_keys]", ["DELETE /pet/{petId}"])
+    page.click("[data-testid=grant-submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-testid=grant-delete]").count() == 2
+    shots(page, "04b-grants")
+    in_view(page, "[data-testid=grant-delete]")
+    # item 15: the operator dropdown of the policy editor shows "matches" in full
+    page.goto(f"{base}/governance/policies/new/")
+    operator = page.locator("[data-testid=tier-operator]").first
+    operator.select_option("matches")
+    for select in (operator, page.locator("[data-testid=tier-order]").first):
+        assert select.evaluate("""el => {
+            const style = getComputedStyle(el), ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = style.font;
+            const text = Math.max(...[...el.options].map(o => ctx.measureText(o.text).width));
+            return text + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) <= el.clientWidth + 1;
+        }"""), select.evaluate("el => el.name")
+    shots(page, "04c-policy-editor")
+    # item 15: the deductions table fits its card; scores read the same (50.5, −6)
+    page.goto(f"{base}/score/")
+    fits(page, "[data-testid=deductions-box]")
+    assert ".0<" not in page.inner_html("[data-testid=deductions]")
+    shots(page, "04d-score")
 
     # 4. a personal token (shown once)
     page.goto(f"{live_server.url}/o/{people.org.slug}/tokens/")
@@ -107,6 +164,14 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     token = page.inner_text("[data-testid=new-token]").strip()
     assert token.startswith("mcpf_")
     shots(page, "05-token")
+    # item 7: the copy button copies the one-time token; a reload neither shows it again nor
+    # creates a second token (POST/redirect/GET)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.click("[data-testid=copy-token]")
+    assert page.evaluate("navigator.clipboard.readText()").strip() == token
+    page.reload()
+    assert page.locator("[data-testid=new-token]").count() == 0
+    assert ApiToken.objects.filter(user=owner, name="walkthrough-agent").count() == 1
 
     # 5. the agent: official mcp client through the gateway
     endpoint = f"{gateway_server}/mcp/{people.org.slug}/{project.slug}/development/"
@@ -123,6 +188,13 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     assert pet.is_error is False
     request_id = held.structured_content["mcpforge_approval"]["request_id"]
 
+    # item 12: the dashboard shows the score and the call waiting for a decision
+    page.goto(f"{live_server.url}/o/{people.org.slug}/")
+    card = page.locator("[data-testid=project-card][data-project=petstore]")
+    assert card.locator("[data-testid=card-score]").inner_text().startswith("Score ")
+    assert card.locator("[data-testid=card-pending]").inner_text().strip().startswith("1 approval waiting")
+    shots(page, "05b-dashboard")
+
     # 6. a reviewer approves in the browser; the worker runs it
     reviewer_context = browser.new_context(viewport={"width": 1280, "height": 900})
     reviewer = reviewer_context.new_page()
@@ -132,6 +204,9 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
         shots(reviewer, "06-approval")
         # both axes, named: "high risk" beside "critical category" (issue 18 item 2)
         assert "critical category" in reviewer.inner_text("main")
+        # item 12: which part of which policy held the call, in words
+        matched = reviewer.inner_text("[data-testid=matched-condition]")
+        assert "applies because it covers the critical category" in matched, matched
         no_internal_values(reviewer)
         reviewer.fill("textarea[name=comment]", "Test pet, fine to delete")
         reviewer.click("[data-testid=approve]")
@@ -145,6 +220,7 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     for event_type in ("tool.called", "approval.requested", "approval.decided", "approval.executed"):
         assert event_type in table, event_type
     shots(page, "07-audit")
+    in_view(page, "[data-testid=audit-table] thead th:last-child")
 
     # 8. the PDF report
     page.goto(f"{base}/reports/")
@@ -161,3 +237,20 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     # the suggested policies cover every sensitive tool, by category and by risk level
     assert checks["approval_workflows"] == "done"
     assert report.data["governance"]["approvals"]["uncovered_high_risk"] == []
+
+    # 9. item 10: a broken file fails; the page offers a corrected upload, not a Retry that would
+    # fail the same way; the dashboard shows the failed import
+    broken = ARTIFACTS_DIR / "walk-broken.yaml"
+    broken.write_text("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: 7\n")
+    page.goto(f"{base}/specs/import/")
+    page.set_input_files("input[name=file]", str(broken))
+    page.click("[data-testid=import-submit]")
+    page.wait_for_selector("[data-testid=analysis-error]", timeout=90_000)
+    assert page.locator("[data-testid=upload-corrected]").is_visible()
+    assert page.locator("[data-testid=retry]").count() == 0
+    shots(page, "09-failed-import")
+    page.goto(f"{live_server.url}/o/{people.org.slug}/")
+    failed = page.locator("[data-testid=project-card][data-project=petstore] [data-testid=card-failed-import]")
+    assert "Import of version 2 failed" in failed.inner_text()
+    assert failed.locator("a:has-text('upload a corrected file')").is_visible()
+    shots(page, "10-dashboard-failed-import")

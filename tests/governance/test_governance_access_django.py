@@ -207,7 +207,7 @@ def test_editor_keeps_rules_beyond_the_two_it_offers(people, world, client_for):
     inputs = re.findall(r'<input[^>]*name="(tier-[^"]+)"[^>]*value="([^"]*)"', html)
     data = {name: unescape(value) for name, value in inputs}
     data.update({name: unescape(op) for name, op in re.findall(
-        r'<select[^>]*name="(tier-\d+-rule-\d+-operator)"[^>]*>(?:(?!</select>).)*?<option selected>([^<]+)</option>',
+        r'<select[^>]*name="(tier-\d+-rule-\d+-operator)"[^>]*>(?:(?!</select>).)*?<option value="([^"]+)" selected>',
         html, flags=re.S)})
     data.update({"name": "API made, renamed", "kind": "single", "order": "any", "expires_hours": "24", "tags": "pet",
                  "tier-0-order": "any"})

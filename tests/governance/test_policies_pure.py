@@ -133,3 +133,21 @@ def test_undecidable_value_selects_the_strictest_tier_and_says_why(amount):
     assert (need.approvals_required, need.order, need.tier_index) == (2, "sequential", 0)
     assert "strictest tier" in need.reason and "could not be decided" in need.reason
     assert "amount > 1000" in need.reason
+
+
+def test_the_requirement_says_in_words_which_part_of_the_policy_matched():
+    """Issue 18 item 12: the approval page says which condition matched, without internal values."""
+    refs = [policy("p", Target.category("billing"), conditional=LARGE, env=PROD)]
+    big = requirement(refs, REFUND, PROD, {"amount": 25000})
+    assert big.matched == ("“policy p” applies because it covers the billing category in this environment; "
+                           "the arguments matched amount > 10000.")
+    small = requirement(refs, REFUND, PROD, {"amount": 5})
+    assert small.matched.endswith("no condition on the arguments: its default rule applies.")
+    by_name = requirement([policy("n", Target.names("POST /refunds"))], REFUND, STAGING, {})
+    assert "it names the tool POST /refunds in every environment" in by_name.matched
+    by_tag = requirement([policy("t", Target.tag("payments"))], REFUND, STAGING, {})
+    assert "it covers the tag payments" in by_tag.matched
+    read = requirement([policy("r", Target.category("read_only"))], READ, STAGING, {})
+    assert "read-only category" in read.matched and "read_only" not in read.matched
+    undecided = requirement(refs, REFUND, PROD, {"amount": float("inf")})
+    assert "could not be decided" in undecided.matched and undecided.approvals_required == 2

@@ -29,3 +29,17 @@ def test_trust_boundaries_leave_the_arrow_labels_free():
             if abs(float(label.get("x")) - x) < 1:
                 y = float(label.get("y"))
                 assert not (y1 - 2 <= y <= y2 + 9), (label.text, y, y1, y2)  # text spans ~9 px above y
+
+
+def test_every_box_stays_inside_the_diagram_width():
+    """The upstream box ran off the page: every box lies inside the SVG's own width."""
+    for width in (680, 520):
+        svg = parse(charts.data_flow_diagram(charts.FlowFacts(
+            upstream_title="Swagger Petstore - OpenAPI 3.0 with a very long name"), width=width))
+        view_width = float(svg.get("viewBox").split()[2])
+        assert view_width <= width
+        boxes = [r for r in svg.iter(NS + "rect") if r.get("width")]
+        assert len(boxes) >= 6
+        for rect in boxes:
+            assert float(rect.get("x", 0)) >= 0 and float(rect.get("x", 0)) + float(rect.get("width")) <= view_width, \
+                (width, rect.attrib)

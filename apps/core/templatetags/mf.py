@@ -36,3 +36,25 @@ def add_class(field, css):
 def split_pairs(value):
     """ "a:A,b:B" -> [("a", "A"), ("b", "B")] for small static option lists in templates."""
     return [tuple(item.split(":", 1)) for item in value.split(",")]
+
+
+@register.filter(name="points")
+def points_filter(value) -> str:
+    """A score or sub-score: 50.5, 6 (apps.core.numbers.points, the one formatting helper)."""
+    from apps.core.numbers import points
+
+    return points(value)
+
+
+@register.filter(name="deduction")
+def deduction_filter(value) -> str:
+    """Points a finding removes: "−6" (apps.core.numbers.deduction)."""
+    from apps.core.numbers import deduction
+
+    return deduction(value)
+
+
+@register.filter
+def spaced(value) -> str:
+    """A stored token as words for a label: "not_in" -> "not in" (the stored value stays the option's value)."""
+    return str(value).replace("_", " ")
