@@ -285,3 +285,25 @@ def test_tools_list_ttl_is_private_and_bounded_by_the_token(world, settings):
                                  "MCP-Protocol-Version": "2025-11-25",
                                  "Authorization": f"Bearer {world.tokens['member']}"}).json()["result"]
     assert legacy["tools"] and "ttlMs" not in legacy and "cacheScope" not in legacy
+
+
+def test_search_first_endpoint_holds_and_delivers_through_mcpforge_call_tool(world, guarded):
+    """On ``…/search/`` the held call is made and retried through mcpforge_call_tool; the state
+    binds the underlying tool and its arguments."""
+    from apps.approvals.models import ApprovalRequest
+    from apps.approvals.services import approval_decide
+
+    search = guarded + "search/"
+    wrapped = {"name": ECHO, "arguments": {"thing": "f6"}}
+    first = call_tool(search, world.tokens["member"], wrapped, name="mcpforge_call_tool")["result"]
+    assert first["resultType"] == "input_required"
+    state = first["requestState"]
+    request_id = first["inputRequests"]["mcpforge_approval"]["params"]["url"].rstrip("/").rsplit("/", 1)[-1]
+    approval_decide(request=ApprovalRequest.objects.get(public_id=request_id), reviewer=world.people.reviewer,
+                    decision="approve", comment="ok")
+    other = call_tool(search, world.tokens["member"], {"name": ECHO, "arguments": {"thing": "f7"}},
+                      name="mcpforge_call_tool", state=state)
+    assert other["error"]["data"]["detail"] == "other_arguments"
+    done = call_tool(search, world.tokens["member"], wrapped, name="mcpforge_call_tool", state=state)["result"]
+    assert done["isError"] is False and done["structuredContent"]["path"] == "/echo/f6"
+    assert UPSTREAM_HITS == ["/echo/f6"]
