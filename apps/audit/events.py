@@ -71,6 +71,7 @@ EVENT_TYPES: dict[str, str] = {
     "gateway.request_refused": "The MCP gateway refused a revoked or expired token, or a former member",
     "gateway.tools_listed": "An agent listed the tools it may call in an environment",
     "approval.status_checked": "An agent checked the status of a held call",
+    "approval.result_delivered": "A held call's final answer went to the agent retrying it with its requestState",
     "tool.described": "An agent asked for the full schema of a tool it may call",
     "tool.searched": "An agent searched the tools it may call (search-first endpoint)",
     "approval.requested": "A tool call was queued for approval",

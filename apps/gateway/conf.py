@@ -37,6 +37,9 @@ DEFAULTS: dict[str, int] = {
     "MCP_COMPACT_TOOLS": 1,
     # tokens one compact definition may cost before its deep nesting is summarised
     "MCP_TOOL_TOKEN_BUDGET": 4000,
+    # seconds a 2026-07-28 client may reuse a tools/list answer (its ttlMs; never past the
+    # token's expiry); 0: immediately stale
+    "MCP_TOOLS_LIST_TTL_SECONDS": 60,
 }
 
 

@@ -492,11 +492,27 @@ def page_of(definitions: list[dict[str, Any]], cursor: str | None, page_size: in
     """One tools/list page: ``{"tools": [...], "nextCursor": ...}``. Raises ValueError on a bad cursor."""
     offset = decode_cursor(cursor)
     page = definitions[offset:offset + page_size]
-    # Per-caller answer that changes as soon as a grant does: private, immediately stale.
+    # Per-caller answer: private; immediately stale unless the caller sets a ttl (listing_ttl_ms).
     result: dict[str, Any] = {"tools": page, "ttlMs": 0, "cacheScope": "private", "resultType": "complete"}
     if offset + page_size < len(definitions):
         result["nextCursor"] = encode_cursor(offset + page_size)
     return result
+
+
+def listing_ttl_ms(caller: Caller, *, ttl_seconds: int, now=None) -> int:
+    """The ``ttlMs`` of a tools/list answer (2026-07-28; older protocol revisions have no such
+    field and the SDK leaves it out for them). The answer is the one cached in the project
+    snapshot for this caller, and the snapshot holds while the project's config version does:
+    no date is known for the next change, so the client may reuse the list for
+    ``MCP_TOOLS_LIST_TTL_SECONDS`` at most, and never past the token's expiry (an OAuth
+    access token lives minutes). A change inside that window is still enforced on the very
+    next tools/call, which is decided live; a stale list only shows a tool that is refused."""
+    ttl_ms = max(0, ttl_seconds) * 1000
+    expires_at = getattr(caller.token, "expires_at", None)
+    if expires_at is not None:
+        remaining = (expires_at - (now or timezone.now())).total_seconds()
+        ttl_ms = min(ttl_ms, max(0, int(remaining * 1000)))
+    return ttl_ms
 
 
 def tool_for_call(caller: Caller, name: str):

@@ -67,6 +67,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from mcp_types.version import is_version_at_least
 from psycopg_pool import PoolTimeout
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -76,7 +77,7 @@ from apps.core import request_context
 from apps.core.request_context import RequestContext
 from apps.oauth import gateway as oauth_gateway
 
-from . import conf, results, search_first, selectors, services, upstream
+from . import conf, held, results, search_first, selectors, services, upstream
 from .db import HotPathDatabase
 from .ratelimit import Limit, RateLimiter, Verdict
 from .selectors import Caller, CallerFingerprint, GatewayRefusal
@@ -90,11 +91,13 @@ PATH_RE = re.compile(r"^/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{
 AUTH_SCOPE_KEY = "mcpforge.auth"
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 RATE_LIMITED = -32029  # JSON-RPC server-error range; data carries retryAfterSeconds
+INPUT_REQUIRED_VERSION = "2026-07-28"  # first revision with input_required results and requestState
 JUSTIFICATION_META_KEY = "io.mcpforge/justification"
 APPROVAL_POLL_SECONDS = 0.5
 INSTRUCTIONS = (
     "MCPForge governed API gateway. tools/list shows exactly the tools you may call in this environment. "
-    "Some calls are held for human approval: they return a request_id; check it with mcpforge_approval_status. "
+    "Some calls are held for human approval: they return a request_id; check it with mcpforge_approval_status "
+    "(or, on protocol 2026-07-28 with URL elicitation, open the approval page and retry with the requestState). "
     "If a held call says a justification is required, call it again with an extra 'justification' argument."
 )
 
@@ -200,6 +203,7 @@ def _list_and_audit(caller: Caller, cursor: str | None, page_size: int) -> dict[
     """One tools/list page, audited (``gateway.tools_listed``) before it is answered."""
     definitions = selectors.tool_definitions(caller)
     page = selectors.page_of(definitions, cursor, page_size)
+    page["ttlMs"] = selectors.listing_ttl_ms(caller, ttl_seconds=conf.get_int("MCP_TOOLS_LIST_TTL_SECONDS"))
     services.tools_listed(caller=caller, listed=[t["name"] for t in page["tools"]], total=len(definitions),
                           offset=selectors.decode_cursor(cursor))
     return page
@@ -209,6 +213,7 @@ def _meta_list_and_audit(caller: Caller, cursor: str | None) -> dict[str, Any]:
     """The search-first listing (meta-tools only), audited like any tools/list."""
     definitions = search_first.meta_tool_definitions(selectors.BUILTIN_STATUS_DEFINITION)
     page = selectors.page_of(definitions, cursor, len(definitions))
+    page["ttlMs"] = selectors.listing_ttl_ms(caller, ttl_seconds=conf.get_int("MCP_TOOLS_LIST_TTL_SECONDS"))
     services.tools_listed(caller=caller, listed=[t["name"] for t in page["tools"]], total=len(definitions),
                           offset=selectors.decode_cursor(cursor))
     return page
@@ -477,10 +482,38 @@ class Gateway:
         return await self.db.run(_list_and_audit, caller, cursor, conf.get_int("MCP_TOOLS_PAGE_SIZE"),
                                  context=caller.context)
 
+    @staticmethod
+    def _url_elicitation(ctx) -> bool:
+        """Whether this request's client can be answered ``input_required`` with a URL-mode
+        elicitation: protocol 2026-07-28 or later, and ``elicitation.url`` declared in its
+        capabilities (a server must not send a mode the client did not declare)."""
+        version = getattr(ctx, "protocol_version", None)
+        if not isinstance(version, str) or not is_version_at_least(version, INPUT_REQUIRED_VERSION):
+            return False
+        session = getattr(ctx, "session", None)
+        capabilities = getattr(session, "client_capabilities", None) if session is not None else None
+        elicitation = getattr(capabilities, "elicitation", None)
+        return elicitation is not None and getattr(elicitation, "url", None) is not None
+
+    async def _retry_held(self, ctx, auth: Authentication, name: str, arguments: dict[str, Any],
+                          state: Any) -> dict[str, Any]:
+        """A tools/call carrying ``requestState``: only ever the answer of the held call it names."""
+        caller = await self._confirmed(auth)
+        await self._check_rate(caller, tool_name=None)
+        try:
+            return await self.db.run(services.held_retry, caller=caller, name=name, arguments=arguments, state=state,
+                                     interactive=self._url_elicitation(ctx), context=caller.context)
+        except held.StateRefused as refused:
+            raise MCPError(INVALID_PARAMS, refused.message,
+                           data={"reason": "invalid_request_state", "detail": refused.detail}) from None
+
     async def call_tool(self, ctx, params) -> dict[str, Any]:
         auth = self._auth(ctx)
         name = params.name
         arguments = dict(params.arguments or {})
+        state = getattr(params, "request_state", None)
+        if state is not None and not (auth.search_first and name == search_first.CALL_TOOL):
+            return await self._retry_held(ctx, auth, name, arguments, state)
         if name == results.BUILTIN_STATUS_TOOL:
             caller = await self._confirmed(auth)
             await self._check_rate(caller, tool_name=None)
@@ -503,7 +536,8 @@ class Gateway:
                 return results.error_result(f"{target} cannot be called through {search_first.CALL_TOOL}.")
             # the ordinary call path, under the underlying tool's name: same governance and audit
             return await self.call_tool(ctx, SimpleNamespace(name=target.strip(), arguments=inner,
-                                                             meta=getattr(params, "meta", None)))
+                                                             meta=getattr(params, "meta", None),
+                                                             request_state=state))
         if name == results.BUILTIN_DESCRIBE_TOOL and (auth.search_first or selectors.compact_listing()):
             caller = await self._confirmed(auth)
             await self._check_rate(caller, tool_name=None)
@@ -532,9 +566,14 @@ class Gateway:
         if plan.action == "fail":
             raise MCPError(plan.error_code, plan.error_message)
         if plan.action == "respond":
+            if not plan.approval_id:
+                return plan.result
             wait = conf.get_int("MCP_APPROVAL_WAIT_SECONDS")
-            if plan.approval_id and wait > 0:
-                return await self._wait_for_decision(caller, plan, wait)
+            if wait > 0 and (final := await self._wait_for_decision(caller, plan, wait)) is not None:
+                return final
+            if self._url_elicitation(ctx):
+                return await self.db.run(services.held_input_required, caller=caller, name=name,
+                                         arguments=arguments, approval_id=plan.approval_id, context=caller.context)
             return plan.result
 
         outcome = await upstream.send_async(plan.request, tool=plan.tool, environment=caller.environment,
@@ -590,9 +629,9 @@ class Gateway:
         except Exception:
             logger.exception("could not audit the completion of call %s", plan.call_id)
 
-    async def _wait_for_decision(self, caller: Caller, plan: services.CallPlan, wait: int) -> dict[str, Any]:
+    async def _wait_for_decision(self, caller: Caller, plan: services.CallPlan, wait: int) -> dict[str, Any] | None:
         """Long-poll a held call for up to ``wait`` seconds: the executed result, a refusal, or
-        (still open) the pending answer."""
+        None while it is still open (the caller answers pending or input_required)."""
         deadline = anyio.current_time() + wait
         while (remaining := deadline - anyio.current_time()) > 0:
             await anyio.sleep(min(APPROVAL_POLL_SECONDS, remaining))
@@ -600,7 +639,7 @@ class Gateway:
                                       context=caller.context)
             if final is not None:
                 return final
-        return plan.result
+        return None
 
 
 gateway = Gateway()

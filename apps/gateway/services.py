@@ -29,10 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from mcp_types import INVALID_PARAMS
 
 from apps.audit.services import PendingEvent, audit_prepare, audit_record, audit_write
@@ -40,7 +45,7 @@ from apps.core.errors import DomainError
 from apps.governance import conditions, policies, rules
 from apps.governance.conditions import ConditionError
 
-from . import results, selectors, snapshot, upstream
+from . import held, results, selectors, snapshot, upstream
 from .selectors import Caller
 from .validation import SchemaBroken, UnsupportedPattern, argument_errors
 
@@ -341,3 +346,106 @@ def request_refused(*, token, reason: str, path: str) -> None:
                  target=token, target_label=f"{token.name} ({token.prefix}…)",
                  payload={"reason": reason, "path": path[:300], "token_name": token.name,
                           "token_prefix": token.prefix})
+
+
+# --------------------------------------------------------------------------- held calls, 2026-07-28
+# A held call answers ``input_required`` with a URL-mode elicitation of the approval request
+# page and a sealed ``requestState`` (held.py); the retry with that state gets the final answer
+# once, recorded in ``HeldCallDelivery`` before it is sent.
+
+STATE_KEY_SALT = "mcpforge.gateway.request_state"
+
+
+def request_state_keys() -> list[bytes]:
+    """AES-256-GCM key material for ``requestState``, derived from SECRET_KEY (seals) and
+    SECRET_KEY_FALLBACKS (still open states sealed before a key rotation)."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [salted_hmac(STATE_KEY_SALT, "aes-256-gcm", secret=secret, algorithm="sha256").digest()
+            for secret in secrets]
+
+
+def _principal(caller: Caller) -> str:
+    """Who may retry: the OAuth client (any of its rotated access tokens) or the personal
+    token, and the user."""
+    from apps.oauth.models import TokenBinding
+
+    client = (TokenBinding.objects.filter(api_token_id=caller.token.pk)
+              .values_list("application_id", flat=True).first())
+    who = f"oauth-client:{client}" if client is not None else f"token:{caller.token.pk}"
+    return f"{who}/user:{caller.user.pk}"
+
+
+def _binding(caller: Caller, name: str, arguments: Any) -> held.Binding:
+    return held.Binding(organization=caller.organization.pk, environment=caller.environment.pk,
+                        principal=_principal(caller), tool=name, arguments_sha256=held.arguments_digest(arguments))
+
+
+def approval_page_url(caller: Caller, request_id: str) -> str:
+    """The approval request's page, absolute under SITE_URL (the public base URL)."""
+    return settings.SITE_URL + reverse("approvals:detail", args=[caller.organization.slug, request_id])
+
+
+def _elicitation_message(name: str, environment: str, status: dict[str, Any] | None = None) -> str:
+    text = (f"Calling {name} in {environment} needs human approval; the call was NOT made yet. Open the approval "
+            "request page to follow it (reviewers approve or reject it there), then let the agent retry.")
+    if status and status.get("message"):
+        text += f" Now: {status['message']}"
+    return text
+
+
+def held_input_required(*, caller: Caller, name: str, arguments: dict[str, Any], approval_id: str) -> dict[str, Any]:
+    """The ``input_required`` answer to a call ``call_hold`` just queued as ``approval_id``."""
+    from apps.approvals.models import ApprovalRequest
+
+    request = ApprovalRequest.objects.only("expires_at").get(public_id=approval_id, organization=caller.organization)
+    state = held.seal(_binding(caller, name, arguments), request_id=approval_id, now=time.time(),
+                      expires_at=request.expires_at.timestamp() + held.PICKUP_SECONDS, keys=request_state_keys())
+    return held.input_required_result(state=state, url=approval_page_url(caller, approval_id),
+                                      message=_elicitation_message(name, caller.environment.slug))
+
+
+def held_retry(*, caller: Caller, name: str, arguments: dict[str, Any], state: Any,
+               interactive: bool) -> dict[str, Any]:
+    """A tools/call retried with ``requestState``: the same ``input_required`` while the request
+    is open (the state stays valid); once decided, its final answer (the approved execution's
+    result, or why it did not run), given once. Raises ``held.StateRefused`` (audited as
+    ``tool.call_denied``) for a state that is not ours, expired, bound to something else or
+    already used."""
+    from apps.approvals.models import ApprovalRequest
+    from apps.approvals.selectors import request_status_for
+
+    from .models import HeldCallDelivery
+
+    try:
+        claims = held.verify(state, _binding(caller, name, arguments), now=time.time(), keys=request_state_keys())
+        request_id = claims["r"]
+        try:
+            status = request_status_for(caller.user, request_id, organization_id=caller.organization.pk,
+                                        environment_id=caller.environment.pk)
+        except DomainError as exc:
+            raise held.StateRefused("not_found", exc.message, request_id) from None
+        if HeldCallDelivery.objects.filter(approval_request__public_id=request_id).exists():
+            raise held.replayed(request_id)
+        state_now = status["status"]
+        if state_now in results.OPEN_STATUSES:
+            _record(caller, "approval.status_checked", name=name, request_id=request_id, status=state_now,
+                    outcome="ok", via="requestState")
+            if interactive:
+                return held.input_required_result(state=state, url=approval_page_url(caller, request_id),
+                                                  message=_elicitation_message(name, caller.environment.slug, status))
+            return results.status_result(status)
+        answer = results.decided_result(status)
+        request_pk = ApprovalRequest.objects.filter(public_id=request_id).values_list("pk", flat=True).get()
+        try:
+            with transaction.atomic():  # the answer is recorded (and audited) before it is sent, once
+                HeldCallDelivery.objects.create(approval_request_id=request_pk, status=state_now)
+                _record(caller, "approval.result_delivered", name=name, request_id=request_id, status=state_now,
+                        outcome="error" if answer.get("isError") else "ok")
+        except IntegrityError:
+            raise held.replayed(request_id) from None
+        return answer
+    except held.StateRefused as refused:
+        _record(caller, "tool.call_denied", name=name, tool=selectors.tool_for_call(caller, name),
+                arguments=arguments, outcome="denied", reason="request_state_refused", detail=refused.detail,
+                request_id=refused.request_id[:64], message=refused.message[:500])
+        raise
