@@ -146,7 +146,7 @@ def test_every_refused_rest_write_is_audited_once(people, api_for, petstore):
               "grant_id": str(grant.public_id) if grant else "00000000-0000-0000-0000-000000000000",
               "policy_id": "00000000-0000-0000-0000-000000000000", "rid": "00000000-0000-0000-0000-000000000000",
               "request_id": "00000000-0000-0000-0000-000000000000",
-              "review_id": "00000000-0000-0000-0000-000000000000"}
+              "review_id": "00000000-0000-0000-0000-000000000000", "toolset": "support"}
     viewer = api_for(people.viewer)
     refused = 0
     for route, view in routes():
