@@ -35,8 +35,8 @@ def test_admin_manages_toolsets_and_listing_in_the_browser(people, project, clie
     assert bad.status_code == 400 and b"lowercase letters" in bad.content
     assert not Toolset.objects.exists()
 
-    created = admin.post(u["index"], {"slug": "support", "name": "Support", "tool_names": ["getPetById", "getInventory"],
-                                      "compact_tools": "", "listing_mode": ""}, follow=True)
+    created = admin.post(u["index"], {"slug": "support", "name": "Support", "compact_tools": "", "listing_mode": "",
+                                      "tool_names": ["getPetById", "getInventory"]}, follow=True)
     assert created.status_code == 200 and b"Toolset support created with 2 tools" in created.content
     assert b"/development/toolsets/support/" in created.content
     detail = admin.get(u["detail"])
