@@ -348,7 +348,8 @@ class Gateway:
         try:
             if oauth_gateway.is_oauth_token(raw_token):  # OAuth access token: audience checked per request
                 params = await self.db.run(oauth_gateway.caller_params, raw_token=raw_token, org_slug=match["org"],
-                                           project_slug=match["project"], env_slug=match["env"], context=context)
+                                           project_slug=match["project"], env_slug=match["env"],
+                                           toolset_slug=match["toolset"] or "", context=context)
             else:
                 params = selectors.caller_params(raw_token=raw_token, org_slug=match["org"],
                                                  project_slug=match["project"], env_slug=match["env"])
