@@ -22,8 +22,8 @@ class EndpointRef:
 
 def parse(resource: str, site_url: str) -> EndpointRef | None:
     """The endpoint a resource indicator names, or None: it must be exactly
-    ``<SITE_URL>/mcp/<org>/<project>/<environment>/`` or ``…/<environment>/toolsets/<slug>/`` (same scheme, host and port; no query,
-    no fragment, no user info)."""
+    ``<SITE_URL>/mcp/<org>/<project>/<environment>/`` or ``…/<environment>/toolsets/<slug>/``
+    (same scheme, host and port; no query, no fragment, no user info)."""
     if not isinstance(resource, str) or len(resource) > 400:
         return None
     try:
