@@ -158,7 +158,6 @@ def _token_bill(project: Project, version: SpecVersion | None, envs: list[Enviro
     per tool; a listing past the budget names its heaviest tools and the fix."""
     from apps.inventory.selectors import environment_token_bill, tool_token_bill
     from apps.inventory.tokens import ENCODING, LISTING_TOKEN_BUDGET
-
     from apps.toolsets.selectors import toolset_token_bill
 
     if version is None:
