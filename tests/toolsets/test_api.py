@@ -150,3 +150,16 @@ def test_endpoints_are_in_the_openapi_schema(people, api_for):
     assert "/api/v1/projects/{id}/toolsets/" in paths and "post" in paths["/api/v1/projects/{id}/toolsets/"]
     assert {"get", "patch", "delete"} <= set(paths["/api/v1/projects/{id}/toolsets/{toolset}/"])
     assert "put" in paths["/api/v1/projects/{id}/environments/{env}/listing/"]
+
+
+def test_inventory_page_shows_the_toolset_token_bill(people, project, client_for):
+    from apps.inventory.selectors import current_version
+    from apps.toolsets.selectors import toolset_token_bill
+    from apps.toolsets.services import toolset_create
+
+    toolset_create(project=project, actor=people.owner, slug="support", name="Support desk",
+                   tool_names=["getPetById", "getInventory"])
+    (row,) = toolset_token_bill(project, current_version(project))
+    page = client_for(people.viewer).get(f"/o/{people.org.slug}/p/{project.slug}/tools/").content.decode()
+    assert 'data-testid="toolset-token-bill"' in page and "Support desk" in page
+    assert f"{row['served']} ({row['mode']})" in page and "within 20000" in page
