@@ -294,7 +294,8 @@ def call_hold(*, caller: Caller, plan: CallPlan) -> CallPlan:
     try:
         held = approval_request_create(tool=tool, environment=caller.environment, requester=caller.user,
                                        token=caller.token, arguments=arguments, justification=plan.justification,
-                                       requirement=requirement)
+                                       requirement=requirement,
+                                       toolset=caller.toolset.slug if caller.toolset is not None else "")
     except DomainError as exc:
         reason = "justification_required" if exc.field == "justification" else "approval_refused"
         call_refuse(caller=caller, name=name, tool=tool, arguments=arguments, reason=reason, message=exc.message)

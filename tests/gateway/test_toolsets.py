@@ -148,3 +148,40 @@ def test_environment_listing_switches_are_honoured_and_keep_the_search_path(worl
     changes = audit_events(world.people.org, "environment.updated")
     assert [e.payload["after"]["listing_mode"] for e in changes if e.payload.get("setting") == "tool_listing"] == [
         "search-first", "full"]
+
+
+@pytest.fixture
+def eager_celery():
+    from mcpforge.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_held_call_through_a_search_first_toolset_is_pending_then_executed(world, eager_celery):
+    from apps.approvals.models import ApprovalRequest
+    from apps.approvals.services import approval_decide
+    from apps.governance.services import policy_create, tool_set_enabled
+
+    tool_set_enabled(project=world.project, environment=world.environment, operation_keys=["DELETE /pet/{petId}"],
+                     enabled=True, actor=world.people.owner, reason="confirmed in test")
+    policy_create(project=world.project, actor=world.people.owner, name="Guard", kind="single",
+                  operation_keys=["DELETE /pet/{petId}"])
+    make_toolset(world, slug="cleanup", tools=("deletePet",), listing_mode="search-first")
+    url, token = toolset_url(world, "cleanup"), world.tokens["admin"]
+    found = call(url, token, "mcpforge_search_tools", {"query": "delete"})
+    assert [t["name"] for t in found.structured_content["tools"]] == ["deletePet"]  # not deleteOrder/deleteUser
+    held = call(url, token, "mcpforge_call_tool", {"name": "deletePet", "arguments": {"petId": 10}})
+    pending = held.structured_content["mcpforge_approval"]
+    assert pending["status"] == "pending"
+    (requested,) = audit_events(world.people.org, "approval.requested")
+    assert requested.payload["tool"] == "deletePet" and requested.payload["toolset"] == "cleanup"
+
+    approval_decide(request=ApprovalRequest.objects.get(public_id=pending["request_id"]),
+                    reviewer=world.people.reviewer, decision="approve", comment="ok")
+    status = call(url, token, "mcpforge_approval_status", {"request_id": pending["request_id"]})
+    assert status.structured_content["status"] == "executed"
+    (checked,) = audit_events(world.people.org, "approval.status_checked")
+    assert checked.payload["toolset"] == "cleanup"

@@ -45,6 +45,8 @@ def test_admin_manages_toolsets_and_listing_in_the_browser(people, project, clie
     saved = admin.post(u["detail"], {"name": "Support desk", "tool_names": ["getPetById"], "compact_tools": "off",
                                      "listing_mode": "search-first"}, follow=True)
     assert b"Toolset support saved" in saved.content
+    project_page = admin.get(reverse("projects:detail", args=[people.org.slug, project.slug])).content.decode()
+    assert 'data-testid="toolsets-panel"' in project_page and "Support desk · 1" in project_page
     toolset = Toolset.objects.get(slug="support")
     assert toolset.tool_names == ["getPetById"] and toolset.compact_tools is False
     assert toolset.listing_mode == "search-first"
