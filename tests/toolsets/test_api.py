@@ -163,3 +163,28 @@ def test_inventory_page_shows_the_toolset_token_bill(people, project, client_for
     page = client_for(people.viewer).get(f"/o/{people.org.slug}/p/{project.slug}/tools/").content.decode()
     assert 'data-testid="toolset-token-bill"' in page and "Support desk" in page
     assert f"{row['served']} ({row['mode']})" in page and "within 20000" in page
+
+
+def test_every_toolset_write_bumps_the_project_config_version(people, project):
+    """The trigger (toolsets migration 0001), not service code: a bulk update or a raw delete
+    drops the gateway's snapshot and cached listings too."""
+    from django.db import connection
+
+    from apps.toolsets.models import Toolset
+    from apps.toolsets.services import toolset_create
+
+    def version() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version FROM governance_configversion WHERE project_id = %s", [project.pk])
+            row = cursor.fetchone()
+        return row[0] if row else 0
+
+    start = version()
+    toolset_create(project=project, actor=people.owner, slug="support", name="Support", tool_names=["getPetById"])
+    created = version()
+    assert created > start
+    Toolset.objects.filter(project=project).update(tool_names=["getPetById", "getInventory"])
+    updated = version()
+    assert updated > created
+    Toolset.objects.filter(project=project).delete()
+    assert version() > updated
