@@ -38,4 +38,5 @@ urlpatterns = [
     path("", include("apps.approvals.api_urls")),
     path("", include("apps.gateway.api_urls")),
     path("", include("apps.reports.api_urls")),
+    path("", include("apps.toolsets.api_urls")),
 ]

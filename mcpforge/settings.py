@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "apps.credentials",
     "apps.approvals",
     "apps.gateway",
+    "apps.toolsets",
     "apps.reports",
     "oauth2_provider",
     "apps.oauth",

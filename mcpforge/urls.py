@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("apps.inventory.urls")),
     path("", include("apps.risk.urls")),
     path("", include("apps.governance.urls")),
+    path("", include("apps.toolsets.urls")),
     path("", include("apps.credentials.urls")),
     path("", include("apps.approvals.urls")),
     path("", include("apps.gateway.urls")),

@@ -225,13 +225,14 @@ def _queue_notifications(request: ApprovalRequest, event: str) -> None:
 
 @transaction.atomic
 def approval_request_create(*, tool, environment, requester, token, arguments: dict, justification: str,
-                            requirement) -> ApprovalRequest:
+                            requirement, toolset: str = "") -> ApprovalRequest:
     """Store a call a policy holds for approval and notify reviewers.
 
     ``requirement`` is apps.governance's Requirement (approvals_required, steps, order,
     expires_after, justification_required); it is snapshotted so later policy edits do not
     change what this request needs. Raises DomainError with a message the gateway returns
-    to the agent (missing justification, malformed arguments, impossible policy).
+    to the agent (missing justification, malformed arguments, impossible policy). ``toolset``:
+    the slug of the toolset endpoint the call came through, recorded in the audit event.
     """
     if tool.project_id != environment.project_id:
         raise DomainError("The tool does not belong to this environment's project.")
@@ -287,7 +288,8 @@ def approval_request_create(*, tool, environment, requester, token, arguments: d
                  "justification": justification, "policy": request.policy_label,
                  "approvals_required": request.approvals_required, "steps": request.steps, "order": order,
                  "expires_at": expires_at.isoformat(),
-                 "token_prefix": token.prefix if token is not None else None},
+                 "token_prefix": token.prefix if token is not None else None,
+                 **({"toolset": toolset} if toolset else {})},
     )
     _queue_notifications(request, "approval.requested")
     return request

@@ -41,6 +41,9 @@ EVENT_TYPES: dict[str, str] = {
     "spec.analysis_retried": "A failed analysis was retried",
     "spec.analysed": "Analysis finished and the version became current",
     "tool.renamed": "A tool was renamed",
+    "toolset.created": "A toolset (a curated subset of a project's tools with its own MCP endpoint) was created",
+    "toolset.updated": "A toolset's tools, name or listing switches changed",
+    "toolset.deleted": "A toolset was deleted",
     # risk
     "risk.overridden": "A tool's category or risk level was overridden",
     "risk.override_removed": "A risk override was removed",

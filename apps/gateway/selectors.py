@@ -29,6 +29,8 @@ from apps.governance import grants, rules
 from apps.governance import selectors as governance
 from apps.inventory.models import Tool
 from apps.projects.models import Environment, Project
+from apps.toolsets import listing as listing_modes
+from apps.toolsets.listing import ToolsetView
 
 from . import conf, results, snapshot
 from .results import APPROVAL_KEY, BUILTIN_DESCRIBE_TOOL, BUILTIN_STATUS_TOOL
@@ -111,6 +113,8 @@ class Caller:
     subject: grants.Subject
     snapshot_key: snapshot.SnapshotKey
     context: RequestContext = field(default_factory=RequestContext)
+    # the toolset endpoint addressed (``…/toolsets/<slug>/``), None for the environment's own
+    toolset: ToolsetView | None = None
 
     @property
     def user(self):
@@ -130,6 +134,25 @@ class Caller:
 
     def snapshot(self) -> snapshot.ProjectSnapshot:
         return snapshot.snapshots.get(self.snapshot_key)
+
+    @property
+    def listing(self) -> tuple[bool, str]:
+        """(compact, mode) this endpoint serves: the toolset's switches, else the environment's,
+        else ``MCP_COMPACT_TOOLS`` and a full listing (apps/toolsets/listing.py)."""
+        toolset = self.toolset
+        return listing_modes.effective(
+            global_compact=compact_listing(), env_compact=self.environment.compact_tools,
+            env_mode=self.environment.listing_mode,
+            toolset_compact=toolset.compact_tools if toolset else None,
+            toolset_mode=toolset.listing_mode if toolset else listing_modes.INHERIT)
+
+    @property
+    def search_first(self) -> bool:
+        return self.listing[1] == listing_modes.SEARCH_FIRST
+
+    def in_toolset(self, name: str) -> bool:
+        """Whether this endpoint may serve the tool ``name`` (always, outside a toolset)."""
+        return self.toolset is None or name in self.toolset.tool_names
 
 
 class _Columns:
@@ -412,12 +435,15 @@ def tool_definitions(caller: Caller, *, compact: bool | None = None) -> list[dic
     """What tools/list shows this caller here: the built-in status tool (and, in a compact
     listing where a definition was summarised, the describe tool), then every tool governance
     says they may call (enabled and granted), in document order. No query while the project's
-    snapshot is warm (rules, tool list and definitions cached). ``compact`` defaults to ``MCP_COMPACT_TOOLS``."""
-    compact = compact_listing() if compact is None else compact
+    snapshot is warm (rules, tool list and definitions cached). ``compact`` defaults to the
+    endpoint's switch (``Caller.listing``); at a toolset endpoint only the toolset's tools."""
+    compact = caller.listing[0] if compact is None else compact
     snap = caller.snapshot()
-    # The answer depends only on the snapshot (config version: rules, tools), the caller's
-    # subject and environment, and the definition variant: cached per snapshot on that key.
-    key = (caller.subject, caller.environment_ref, compact, conf.get_int("MCP_TOOL_TOKEN_BUDGET") if compact else 0)
+    # The answer depends only on the snapshot (config version: rules, tools, toolsets), the
+    # caller's subject and environment, the toolset and the definition variant: cached per
+    # snapshot on that key (a toolset change bumps the version, toolsets migration 0001).
+    key = (caller.subject, caller.environment_ref, caller.toolset.slug if caller.toolset else None, compact,
+           conf.get_int("MCP_TOOL_TOKEN_BUDGET") if compact else 0)
     cached_listing = snap.listings.get(key)
     if cached_listing is not None:
         return cached_listing
@@ -433,6 +459,8 @@ def _build_definitions(caller: Caller, snap, compact: bool) -> list[dict[str, An
     project_rules = snapshot.project_rules(snap)
     # each environment serves the definitions an admin enabled there (pinned), not a re-import's
     served = snapshot.served_listing(snapshot.pins(snap, caller.environment.pk), snapshot.listing(snap, caller.project))
+    if caller.toolset is not None:
+        served = [tool for tool in served if tool.name in caller.toolset.tool_names]
     tools = rules.callable_tools(project_rules, caller.subject, served, caller.environment_ref)
     definitions: list[dict[str, Any]] = [BUILTIN_STATUS_DEFINITION]
     if not tools:
@@ -454,8 +482,10 @@ def search_entries(caller: Caller) -> list[dict[str, Any]]:
     """What ``mcpforge_search_tools`` searches: the tools this caller may list here (the same
     governance filter as tools/list), with name, description, category and tags."""
     snap = caller.snapshot()
-    tools = rules.callable_tools(snapshot.project_rules(snap), caller.subject,
-                                 snapshot.listing(snap, caller.project), caller.environment_ref)
+    listed = snapshot.listing(snap, caller.project)
+    if caller.toolset is not None:
+        listed = [tool for tool in listed if tool.name in caller.toolset.tool_names]
+    tools = rules.callable_tools(snapshot.project_rules(snap), caller.subject, listed, caller.environment_ref)
     return [{"name": definition["name"], "description": definition.get("description") or "",
              "category": tool.category, "category_tags": list(tool.category_tags or ()), "tags": list(tool.tags or ())}
             for tool, definition in zip(tools, _definitions_of(tools), strict=True)]

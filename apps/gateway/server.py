@@ -81,13 +81,14 @@ from . import conf, held, results, search_first, selectors, services, upstream
 from .db import HotPathDatabase
 from .ratelimit import Limit, RateLimiter, Verdict
 from .selectors import Caller, CallerFingerprint, GatewayRefusal
+from .snapshot import toolsets as snapshot_toolsets
 from .validation import LARGE_ARGUMENT_CHARS, argument_size
 
 logger = logging.getLogger("mcpforge.gateway")
 
 T = TypeVar("T")
 PATH_RE = re.compile(r"^/(?P<org>[A-Za-z0-9_-]{1,60})/(?P<project>[A-Za-z0-9_-]{1,60})/(?P<env>[A-Za-z0-9_-]{1,60})"
-                     r"(?:/(?P<mode>search))?/?$")
+                     r"(?:/toolsets/(?P<toolset>[A-Za-z0-9_-]{1,60}))?(?:/(?P<mode>search))?/?$")
 AUTH_SCOPE_KEY = "mcpforge.auth"
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 RATE_LIMITED = -32029  # JSON-RPC server-error range; data carries retryAfterSeconds
@@ -120,7 +121,9 @@ class Authentication:
     params: list[str]
     path: str
     context: RequestContext
-    search_first: bool = False  # the endpoint's ``/search/`` variant: meta-tools only (search_first.py)
+    search_path: bool = False  # the endpoint's ``/search/`` variant: meta-tools only (search_first.py)
+    toolset_slug: str = ""  # ``…/toolsets/<slug>/``: the toolset endpoint (apps/toolsets)
+    toolset: Any = None  # its ``ToolsetView``, resolved once the caller is confirmed
     caller: Caller | None = None
     fingerprint: CallerFingerprint | None = None
     confirmed: bool = False
@@ -129,6 +132,11 @@ class Authentication:
     # Work due once the answer has left (a call's outcome row): run by ``Gateway.__call__``
     # after the SDK has sent the response, so its CPU is not on the agent's latency path.
     after_response: list[tuple[Callable[..., Any], tuple]] = dataclasses.field(default_factory=list)
+
+    @property
+    def search_first(self) -> bool:
+        """Meta-tools only: the ``/search/`` path, or the endpoint's listing mode (Caller.listing)."""
+        return self.search_path or (self.caller is not None and self.caller.search_first)
 
 
 class Database:
@@ -345,7 +353,8 @@ class Gateway:
         try:
             if oauth_gateway.is_oauth_token(raw_token):  # OAuth access token: audience checked per request
                 params = await self.db.run(oauth_gateway.caller_params, raw_token=raw_token, org_slug=match["org"],
-                                           project_slug=match["project"], env_slug=match["env"], context=context)
+                                           project_slug=match["project"], env_slug=match["env"],
+                                           toolset_slug=match["toolset"] or "", context=context)
             else:
                 params = selectors.caller_params(raw_token=raw_token, org_slug=match["org"],
                                                  project_slug=match["project"], env_slug=match["env"])
@@ -358,11 +367,14 @@ class Gateway:
                                   headers={"Retry-After": "5"})(scope, receive, send_with_id)
             return
         auth = Authentication(raw_token=raw_token, params=params, path=scope["path"], context=context,
-                              search_first=match["mode"] == "search")
-        hit = self.hot.cached(params)
+                              search_path=match["mode"] == "search", toolset_slug=match["toolset"] or "")
+        hit = self.hot.cached(params) if not auth.toolset_slug else None
         if hit is not None:  # confirmed later, in the statement of the first write (see Authentication)
             auth.caller, auth.fingerprint = dataclasses.replace(hit[0], context=context), hit[1]
         elif (rejection := await self._confirm(auth)) is not None:
+            await rejection(scope, receive, send_with_id)
+            return
+        if auth.toolset_slug and (rejection := await self._resolve_toolset(auth)) is not None:
             await rejection(scope, receive, send_with_id)
             return
 
@@ -415,9 +427,26 @@ class Gateway:
         except GatewayRefusal as refusal:
             auth.rejection = await self._rejection(refusal, auth.path, auth.context)
         else:
-            auth.caller, auth.fingerprint = dataclasses.replace(caller, context=auth.context), fingerprint
+            auth.caller, auth.fingerprint = dataclasses.replace(caller, context=auth.context,
+                                                                toolset=auth.toolset), fingerprint
             auth.confirmed = True
         return auth.rejection
+
+    async def _resolve_toolset(self, auth: Authentication) -> Response | None:
+        """At a toolset endpoint (caller confirmed): the toolset of the caller's snapshot, or a
+        404 like any unknown endpoint. The snapshot's version was read with the caller, so a
+        toolset changed since is read anew (its change bumped the version)."""
+        snap = auth.caller.snapshot()
+        views = snap.toolsets
+        if views is None:
+            views = await self.db.run(snapshot_toolsets, snap, context=auth.context)
+        toolset = views.get(auth.toolset_slug)
+        if toolset is None:
+            return _json_rpc_error(404, "No MCP endpoint at this address: this project has no toolset "
+                                        f"{auth.toolset_slug[:60]!r}.")
+        auth.toolset = toolset
+        auth.caller = dataclasses.replace(auth.caller, toolset=toolset)
+        return None
 
     async def _confirmed(self, auth: Authentication) -> Caller:
         """The confirmed caller; raises (and the HTTP answer becomes the rejection) if refused."""
@@ -511,6 +540,8 @@ class Gateway:
         auth = self._auth(ctx)
         name = params.name
         arguments = dict(params.arguments or {})
+        if name in search_first.META_TOOLS:  # whether they are served depends on the endpoint's current switches
+            await self._confirmed(auth)
         state = getattr(params, "request_state", None)
         if state is not None and not (auth.search_first and name == search_first.CALL_TOOL):
             return await self._retry_held(ctx, auth, name, arguments, state)
@@ -538,7 +569,7 @@ class Gateway:
             return await self.call_tool(ctx, SimpleNamespace(name=target.strip(), arguments=inner,
                                                              meta=getattr(params, "meta", None),
                                                              request_state=state))
-        if name == results.BUILTIN_DESCRIBE_TOOL and (auth.search_first or selectors.compact_listing()):
+        if name == results.BUILTIN_DESCRIBE_TOOL and (auth.search_first or auth.caller.listing[0]):
             caller = await self._confirmed(auth)
             await self._check_rate(caller, tool_name=None)
             described = arguments.get("name")

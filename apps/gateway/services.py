@@ -122,6 +122,8 @@ def _payload(caller: Caller, *, name: str, tool=None, arguments: Any = None, **e
         "token_name": caller.token.name,
         "token_prefix": caller.token.prefix,
     }
+    if caller.toolset is not None:  # the endpoint was a toolset's; the tool keeps its own name
+        payload["toolset"] = caller.toolset.slug
     if arguments is not None:
         payload["arguments"] = _payload_arguments(arguments)
     payload.update(extra)
@@ -184,6 +186,12 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
     receives (``rules.approval_requirement(received=)``; held calls are returned as ``hold``)
     -> upstream request with credentials. The plan carries the audit event to commit before it is carried out.
     Reads only the project snapshot (snapshot.py), which queries on first use."""
+    if not caller.in_toolset(name):
+        message = (f"Tool {name[:64]} is not in toolset {caller.toolset.slug}; this endpoint serves only the "
+                   "toolset's tools. Call tools/list for them.")
+        return CallPlan("fail", error_code=INVALID_PARAMS, error_message=message,
+                        audit=_denial(caller, name=name, arguments=arguments, reason="not_in_toolset",
+                                      message=message))
     tool = selectors.tool_for_call(caller, name)
     if tool is None:
         message = f"Unknown tool: {name}. Call tools/list for the tools you may call here."
@@ -291,7 +299,8 @@ def call_hold(*, caller: Caller, plan: CallPlan) -> CallPlan:
     try:
         held = approval_request_create(tool=tool, environment=caller.environment, requester=caller.user,
                                        token=caller.token, arguments=arguments, justification=plan.justification,
-                                       requirement=requirement)
+                                       requirement=requirement,
+                                       toolset=caller.toolset.slug if caller.toolset is not None else "")
     except DomainError as exc:
         reason = "justification_required" if exc.field == "justification" else "approval_refused"
         call_refuse(caller=caller, name=name, tool=tool, arguments=arguments, reason=reason, message=exc.message)

@@ -67,6 +67,8 @@ class ProjectSnapshot:
     # same caller facts -> same list (selectors.tool_definitions); dropped with the snapshot
     listings: dict[tuple, list[Any]] = field(default_factory=dict)
     secrets: dict[tuple[int, str], tuple] = field(default_factory=dict)
+    # slug -> ToolsetView of the project's toolsets (apps/toolsets); their changes bump the version
+    toolsets: dict[str, Any] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -138,6 +140,18 @@ def listing(snapshot: ProjectSnapshot, project) -> list[Any]:
             if snapshot.listing is None:
                 snapshot.listing = loaded
     return snapshot.listing
+
+
+def toolsets(snapshot: ProjectSnapshot) -> dict[str, Any]:
+    """slug -> ``ToolsetView`` of the project's toolsets (one query on first use)."""
+    if snapshot.toolsets is None:
+        from apps.toolsets.selectors import toolset_views
+
+        loaded = toolset_views(snapshot.key.project_id)
+        with snapshot.lock:
+            if snapshot.toolsets is None:
+                snapshot.toolsets = loaded
+    return snapshot.toolsets
 
 
 def pins(snapshot: ProjectSnapshot, environment_id) -> dict[str, Any]:

@@ -108,11 +108,16 @@ class TokenBill(APIView):
         _, project = project_access_by_id(request.user, id, "project.view")
         version = selectors.current_version(project)
         if version is None:
-            return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": [], "tools": []})
+            return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": [], "toolsets": [],
+                             "tools": []})
         bill = selectors.tool_token_bill(version)
         environments = [{k: v for k, v in row.items() if k != "environment"}
                         for row in selectors.environment_token_bill(project, version)]
         tools = [{"name": name, "operation_key": key, **bill.get(key, {"full": 0, "compact": 0})}
                  for name, key in selectors.current_tools(project).values_list("name", "operation_key")]
+        from apps.toolsets.selectors import toolset_token_bill
+
+        toolsets = [{k: v for k, v in row.items() if k != "toolset"} for row in toolset_token_bill(project, version)]
         return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "spec_version": version.number,
-                         "compact": selectors.compact_listing_on(), "environments": environments, "tools": tools})
+                         "compact": selectors.compact_listing_on(), "environments": environments,
+                         "toolsets": toolsets, "tools": tools})

@@ -193,37 +193,65 @@ def tool_token_bill(version) -> dict[str, dict[str, int]]:
     return bill
 
 
+def search_first_listing_tokens() -> int:
+    """What a search-first listing costs (the meta-tools and the approval-status tool): the same
+    whatever the API size."""
+    from apps.gateway.search_first import meta_tool_definitions
+    from apps.gateway.selectors import BUILTIN_STATUS_DEFINITION
+
+    from .tokens import listing_tokens
+
+    return listing_tokens(meta_tool_definitions(BUILTIN_STATUS_DEFINITION))
+
+
+def listing_bill_row(bill: dict[str, dict[str, int]], keys: list[str], names: dict[str, str], *, compact: bool,
+                     mode: str, fix_target: str) -> dict:
+    """The figures of one listing (an environment's or a toolset's) of the tools ``keys``:
+    full and compact totals, what is served in its mode, and past ``LISTING_TOKEN_BUDGET`` the
+    heaviest tools and the fix. A search-first listing serves the meta-tools only."""
+    from apps.toolsets.listing import SEARCH_FIRST
+
+    from .tokens import LISTING_TOKEN_BUDGET
+
+    keys = [k for k in keys if k in bill]
+    full = sum(bill[k]["full"] for k in keys)
+    small = sum(bill[k]["compact"] for k in keys)
+    form = "compact" if compact else "full"
+    served = search_first_listing_tokens() if mode == SEARCH_FIRST else (small if compact else full)
+    heaviest = sorted(keys, key=lambda k: -bill[k][form])[:3]
+    over = served > LISTING_TOKEN_BUDGET
+    fix = ""
+    if over:
+        fix = (f"Disable the heaviest tools in this {fix_target}, split the API into toolsets, or switch its "
+               "listing to search-first") + ("" if compact else ", and turn compact definitions on "
+                                                   "(its compact switch, or MCP_COMPACT_TOOLS=1)")
+    return {"tools": len(keys), "full": full, "compact": small, "served": served,
+            "mode": "search-first" if mode == SEARCH_FIRST else form, "budget": LISTING_TOKEN_BUDGET,
+            "over_budget": over,
+            "heaviest": [{"name": names[k], "tokens": bill[k][form]} for k in heaviest] if over else [], "fix": fix}
+
+
 def environment_token_bill(project, version) -> list[dict]:
     """Per environment: the enabled tools, what their listing costs in full and compact form
-    (real tokenizer), which form the gateway serves, and, past ``LISTING_TOKEN_BUDGET``, the
-    heaviest tools and the fix. Per-user grants can only make a listing smaller."""
+    (real tokenizer), which form the gateway serves there (the environment's switches,
+    apps/toolsets/listing.py), and, past ``LISTING_TOKEN_BUDGET``, the heaviest tools and the
+    fix. Per-user grants can only make a listing smaller."""
     try:
         from apps.governance.selectors import enabled_map
     except ImportError:
         enabled_map = None
-    from .tokens import LISTING_TOKEN_BUDGET
+    from apps.toolsets.listing import effective
 
     bill = tool_token_bill(version)
-    compact = compact_listing_on()
     tools = list(current_tools(project).only("name", "operation_key", "category", "category_tags", "tags",
                                              "poisoning"))
     names = {t.operation_key: t.name for t in tools}
     rows = []
     for env in project.environments.all():
         states = enabled_map(env, tools) if enabled_map else {t.operation_key: True for t in tools}
-        keys = [k for k, on in states.items() if on and k in bill]
-        full = sum(bill[k]["full"] for k in keys)
-        small = sum(bill[k]["compact"] for k in keys)
-        served = small if compact else full
-        heaviest = sorted(keys, key=lambda k: -bill[k]["compact" if compact else "full"])[:3]
-        over = served > LISTING_TOKEN_BUDGET
-        rows.append({
-            "environment": env, "slug": env.slug, "name": env.name, "tools": len(keys), "full": full,
-            "compact": small, "served": served, "mode": "compact" if compact else "full",
-            "budget": LISTING_TOKEN_BUDGET, "over_budget": over,
-            "heaviest": [{"name": names[k], "tokens": bill[k]["compact" if compact else "full"]} for k in heaviest]
-            if over else [],
-            "fix": "Disable the heaviest tools in this environment or split the API by tag"
-            + ("" if compact else ", and turn compact definitions on (MCP_COMPACT_TOOLS=1)") if over else "",
-        })
+        keys = [k for k, on in states.items() if on]
+        compact, mode = effective(global_compact=compact_listing_on(), env_compact=env.compact_tools,
+                                  env_mode=env.listing_mode)
+        rows.append({"environment": env, "slug": env.slug, "name": env.name,
+                     **listing_bill_row(bill, keys, names, compact=compact, mode=mode, fix_target="environment")})
     return rows

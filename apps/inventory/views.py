@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from apps.core.errors import DomainError
 from apps.core.query import QueryInput
 from apps.projects.selectors import project_access
+from apps.toolsets.selectors import toolset_token_bill
 
 from . import selectors, services
 from .models import Tool
@@ -46,6 +47,7 @@ def tool_list(request, org_slug, project_slug):
         tool.env_states = [(env, enabled.get(tool.operation_key, {}).get(env.slug)) for env in environments]
     version = selectors.current_version(project)
     token_bill = selectors.environment_token_bill(project, version) if version else []
+    toolset_bill = toolset_token_bill(project, version) if version else []
     costs = selectors.tool_token_bill(version) if version else {}
     for tool in rows:
         tool.token_cost = costs.get(tool.operation_key, {"full": 0, "compact": 0})
@@ -64,6 +66,7 @@ def tool_list(request, org_slug, project_slug):
             "tags": selectors.project_tags(project),
             "environments": environments,
             "token_bill": token_bill,
+            "toolset_bill": toolset_bill,
             "categories": Tool.Category.choices,
             "risk_levels": Tool.RiskLevel.choices,
             "methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -5,7 +5,9 @@ Each access token it issues gets an ``ApiToken`` row with the same SHA-256 diges
 expiry and the user and organization of its resource, so the gateway authenticates it with the
 statement it uses for personal tokens, and its revocation (the row's ``revoked_at``) bumps the
 organization's caller epoch like any token change: it takes effect on the next call.
-``TokenBinding`` is the RFC 8707 audience: the one environment the token opens.
+``TokenBinding`` is the RFC 8707 audience: the one endpoint the token opens, an environment's or
+(``toolset_slug``) one of its toolsets'. Audiences are exact: a token bound to a toolset endpoint
+works only there, and an environment's token is refused at that environment's toolset endpoints.
 """
 
 from django.db import models
@@ -17,6 +19,7 @@ from apps.projects.models import Environment
 class TokenBinding(models.Model):
     api_token = models.OneToOneField(ApiToken, on_delete=models.CASCADE, related_name="oauth_binding")
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    toolset_slug = models.CharField(max_length=60, blank=True, default="", help_text="'': the environment's endpoint")
     # DOT's AccessToken primary key (no FK: DOT deletes the row on revocation, the mirror stays revoked)
     access_token_id = models.BigIntegerField(unique=True)
     application_id = models.BigIntegerField(db_index=True)

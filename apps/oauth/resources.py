@@ -1,4 +1,5 @@
-"""RFC 8707 resource indicators of MCPForge: one environment's MCP endpoint URL. Pure: no Django."""
+"""RFC 8707 resource indicators of MCPForge: one MCP endpoint URL, an environment's or one of its
+toolsets' (``…/<environment>/toolsets/<slug>/``, its own resource). Pure: no Django."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _SLUG = r"[A-Za-z0-9_-]{1,60}"
-_PATH_RE = re.compile(rf"^/mcp/(?P<org>{_SLUG})/(?P<project>{_SLUG})/(?P<env>{_SLUG})/$")
+_PATH_RE = re.compile(rf"^/mcp/(?P<org>{_SLUG})/(?P<project>{_SLUG})/(?P<env>{_SLUG})/"
+                      rf"(?:toolsets/(?P<toolset>{_SLUG})/)?$")
 
 
 @dataclass(frozen=True)
@@ -15,12 +17,13 @@ class EndpointRef:
     org_slug: str
     project_slug: str
     env_slug: str
+    toolset_slug: str = ""  # a toolset endpoint of the environment
 
 
 def parse(resource: str, site_url: str) -> EndpointRef | None:
     """The endpoint a resource indicator names, or None: it must be exactly
-    ``<SITE_URL>/mcp/<org>/<project>/<environment>/`` (same scheme, host and port; no query,
-    no fragment, no user info)."""
+    ``<SITE_URL>/mcp/<org>/<project>/<environment>/`` or ``…/<environment>/toolsets/<slug>/``
+    (same scheme, host and port; no query, no fragment, no user info)."""
     if not isinstance(resource, str) or len(resource) > 400:
         return None
     try:
@@ -36,11 +39,12 @@ def parse(resource: str, site_url: str) -> EndpointRef | None:
     match = _PATH_RE.match(parts.path[len(prefix):])
     if match is None:
         return None
-    return EndpointRef(match["org"], match["project"], match["env"])
+    return EndpointRef(match["org"], match["project"], match["env"], match["toolset"] or "")
 
 
 def endpoint_url(site_url: str, ref: EndpointRef) -> str:
-    return f"{site_url.rstrip('/')}/mcp/{ref.org_slug}/{ref.project_slug}/{ref.env_slug}/"
+    tail = f"toolsets/{ref.toolset_slug}/" if ref.toolset_slug else ""
+    return f"{site_url.rstrip('/')}/mcp/{ref.org_slug}/{ref.project_slug}/{ref.env_slug}/{tail}"
 
 
 ACCESS_TOKEN_PREFIX = "mcpfo_"  # noqa: S105 - a public prefix, not a secret

@@ -21,9 +21,20 @@ def environment_for_resource(user, resource: str) -> Environment | None:
                    .first())
     if environment is None:
         return None
+    if ref.toolset_slug:  # a toolset endpoint is a resource only while the toolset exists
+        from apps.toolsets.models import Toolset
+
+        if not Toolset.objects.filter(project_id=environment.project_id, slug=ref.toolset_slug).exists():
+            return None
     if not Membership.objects.filter(organization_id=environment.organization_id, user=user).exists():
         return None
     return environment
+
+
+def toolset_of_resource(resource: str) -> str:
+    """The toolset slug a resource indicator names ('' for an environment's own endpoint)."""
+    ref = resources.parse(resource, settings.SITE_URL)
+    return ref.toolset_slug if ref is not None else ""
 
 
 def single_resource(values) -> str | None:

@@ -19,7 +19,7 @@ logger = logging.getLogger("mcpforge.oauth")
 
 
 @transaction.atomic
-def mirror_access_token(*, access_token, raw_token: str, environment) -> ApiToken:
+def mirror_access_token(*, access_token, raw_token: str, environment, toolset_slug: str = "") -> ApiToken:
     """The gateway's row for a newly issued access token: same digest (DOT stores only
     ``token_checksum``, the SHA-256 of the token), same expiry, bound to ``environment``."""
     digest = hashlib.sha256(raw_token.encode()).hexdigest()
@@ -34,15 +34,15 @@ def mirror_access_token(*, access_token, raw_token: str, environment) -> ApiToke
         digest=digest,
         expires_at=access_token.expires,
     )
-    TokenBinding.objects.create(api_token=mirror, environment=environment, access_token_id=access_token.pk,
-                                application_id=application.pk)
+    TokenBinding.objects.create(api_token=mirror, environment=environment, toolset_slug=toolset_slug,
+                                access_token_id=access_token.pk, application_id=application.pk)
     audit_record(
         organization=environment.organization,
         event_type="oauth.token_issued",
         actor=access_token.user,
         target=mirror,
         payload={"client_id": application.client_id, "client_name": application.name,
-                 "environment": f"{environment.project.slug}/{environment.slug}",
+                 "environment": f"{environment.project.slug}/{environment.slug}", "toolset": toolset_slug or None,
                  "expires_at": access_token.expires.isoformat(),
                  "refresh": access_token.source_refresh_token_id is not None},
     )

@@ -80,10 +80,12 @@ class McpValidator(OAuth2Validator):
             self._refuse_target(request)
         request.resource = [resource]
         request.mcp_environment = environment
+        request.mcp_toolset = selectors.toolset_of_resource(resource)
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         raw = token["access_token"]
         access_token = super()._create_access_token(expires, request, token, source_refresh_token)
         services.mirror_access_token(access_token=access_token, raw_token=raw,
-                                     environment=request.mcp_environment)
+                                     environment=request.mcp_environment,
+                                     toolset_slug=getattr(request, "mcp_toolset", ""))
         return access_token

@@ -53,6 +53,7 @@ class ConsentView(AuthorizationView):
 
     template_name = "oauth/consent.html"
     mcp_environment = None
+    mcp_toolset = ""  # the resource is a toolset endpoint of mcp_environment
 
     def _refuse(self, request, message: str, reason: str):
         environment = self.mcp_environment
@@ -66,6 +67,7 @@ class ConsentView(AuthorizationView):
     def get(self, request, *args, **kwargs):
         resource = selectors.single_resource(request.GET.getlist("resource"))
         self.mcp_environment = selectors.environment_for_resource(request.user, resource) if resource else None
+        self.mcp_toolset = selectors.toolset_of_resource(resource) if resource else ""
         if self.mcp_environment is None:
             return self._refuse(request, "This request must name exactly one MCP endpoint of an organization you "
                                          "belong to (the resource parameter).", "resource")
@@ -84,6 +86,7 @@ class ConsentView(AuthorizationView):
     def post(self, request, *args, **kwargs):
         resource = selectors.single_resource(request.POST.get("resource", ""))
         self.mcp_environment = selectors.environment_for_resource(request.user, resource) if resource else None
+        self.mcp_toolset = selectors.toolset_of_resource(resource) if resource else ""
         if self.mcp_environment is None:
             return self._refuse(request, "This request must name exactly one MCP endpoint of an organization you "
                                          "belong to (the resource parameter).", "resource")
@@ -128,9 +131,16 @@ class ConsentView(AuthorizationView):
         if environment is not None:
             context["environment"] = environment
             context["tools"] = callable_tools(self.request.user, environment)
+            if self.mcp_toolset:  # only the toolset's tools are reachable with this grant
+                from apps.toolsets.models import Toolset
+
+                members = set(Toolset.objects.filter(project_id=environment.project_id, slug=self.mcp_toolset)
+                              .values_list("tool_names", flat=True).first() or ())
+                context["tools"] = [t for t in context["tools"] if t.name in members]
+                context["toolset"] = self.mcp_toolset
             context["endpoint_url"] = resources.endpoint_url(
                 settings.SITE_URL, resources.EndpointRef(environment.organization.slug, environment.project.slug,
-                                                          environment.slug))
+                                                          environment.slug, self.mcp_toolset))
         return context
 
 

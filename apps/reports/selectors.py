@@ -158,13 +158,21 @@ def _token_bill(project: Project, version: SpecVersion | None, envs: list[Enviro
     per tool; a listing past the budget names its heaviest tools and the fix."""
     from apps.inventory.selectors import environment_token_bill, tool_token_bill
     from apps.inventory.tokens import ENCODING, LISTING_TOKEN_BUDGET
+    from apps.toolsets.selectors import toolset_token_bill
 
     if version is None:
-        return {"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": [], "per_tool": {}}
+        return {"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": [], "toolsets": [],
+                "per_tool": {}}
     slugs = {e.slug for e in envs}
     rows = [{k: v for k, v in row.items() if k != "environment"}
             for row in environment_token_bill(project, version) if row["slug"] in slugs]
-    return {"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": rows,
+    # toolsets (curated subsets with their own endpoints): their tools and what their listing costs
+    toolsets = [{**{k: v for k, v in row.items() if k not in ("toolset", "environments")},
+                 "description": row["toolset"].description, "listing_mode": row["toolset"].listing_mode,
+                 "tool_names": list(row["toolset"].tool_names),
+                 "environments": [e for e in row["environments"] if e["slug"] in slugs]}
+                for row in toolset_token_bill(project, version)]
+    return {"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": rows, "toolsets": toolsets,
             "per_tool": tool_token_bill(version)}
 
 

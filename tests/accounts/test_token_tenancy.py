@@ -21,6 +21,7 @@ from apps.governance.models import ToolSetting
 from apps.governance.services import grant_create, policy_create, tool_set_enabled
 from apps.inventory.selectors import current_tools
 from apps.reports.services import report_request
+from apps.toolsets.services import toolset_create
 from tests.conftest import SPECS_DIR, make_user
 from tests.factories import import_spec, make_project
 
@@ -66,6 +67,8 @@ def tenancy(people):
     policy = policy_create(project=project, actor=people.owner, name="Guard", kind="single",
                            operation_keys=["POST /store/order"])
     report = report_request(project=project, environment=None, actor=people.owner)
+    toolset = toolset_create(project=project, actor=people.owner, slug="support", name="Support",
+                             tool_names=["getPetById"])
     environment = project.environments.get(slug="production")
     tool = current_tools(project).get(operation_key="POST /store/order")
 
@@ -113,6 +116,7 @@ def tenancy(people):
         "member_id": str(member_ms.public_id),
         "invitation_id": str(invitation.public_id),
         "team_slug": team.slug,
+        "toolset": toolset.slug,
     }
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

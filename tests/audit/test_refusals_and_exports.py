@@ -148,7 +148,8 @@ def test_every_refused_rest_write_is_audited_once(people, api_for, petstore):
               "request_id": "00000000-0000-0000-0000-000000000000",
               "review_id": "00000000-0000-0000-0000-000000000000",
               "member_id": "00000000-0000-0000-0000-000000000000",
-              "invitation_id": "00000000-0000-0000-0000-000000000000", "team_slug": "support"}
+              "invitation_id": "00000000-0000-0000-0000-000000000000", "team_slug": "support",
+              "toolset": "support"}
     viewer = api_for(people.viewer)
     refused = 0
     for route, view in routes():

@@ -78,3 +78,22 @@ def test_oauth_configs_carry_only_the_url():
     assert configs["oauth-claude-code"].text.endswith(url)
     for config in oauth_client_configs(url, "n"):
         assert "Authorization" not in config.text and TOKEN_PLACEHOLDER not in config.text
+
+
+def test_toolset_endpoints_with_ready_configs(client_for, people, project, settings):
+    from apps.toolsets.services import toolset_create
+    from tests.factories import import_spec
+
+    settings.SITE_URL = "https://forge.example.com"
+    import_spec(project, "petstore-v3.yaml", people.owner)
+    toolset_create(project=project, actor=people.owner, slug="support", name="Support", tool_names=["getPetById"])
+    page = client_for(people.member).get(f"/o/acme/p/{project.slug}/connect/production/").content.decode()
+    url = "https://forge.example.com/mcp/acme/petstore/production/toolsets/support/"
+    assert 'data-testid="toolset-endpoints"' in page and url in page
+    chosen = client_for(people.member).get(f"/o/acme/p/{project.slug}/connect/production/?toolset=support")
+    assert chosen.status_code == 200
+    html = chosen.content.decode()
+    assert f'data-testid="endpoint-url">{url}<' in html
+    assert "acme-petstore-production-support" in html and "claude mcp add --transport http" in html
+    assert client_for(people.member).get(f"/o/acme/p/{project.slug}/connect/production/?toolset=nope").status_code \
+        == 404

@@ -25,3 +25,28 @@ def test_pdf_shows_the_token_bill_per_environment_and_tool(adyen, people):
         assert f"Over {bill['budget']}: heaviest {dev['heaviest'][0]['name']}" in text
     else:
         assert f"within {bill['budget']}" in text
+
+
+def test_pdf_lists_toolsets_with_tool_counts_and_token_bill(adyen, people):
+    from apps.inventory.selectors import current_tools
+    from apps.toolsets.selectors import toolset_token_bill
+    from apps.toolsets.services import toolset_create
+
+    names = list(current_tools(adyen).order_by("position").values_list("name", flat=True))
+    toolset_create(project=adyen, actor=people.owner, slug="refunds", name="Refunds desk", tool_names=names[:3],
+                   description="What the refunds agent needs")
+    toolset_create(project=adyen, actor=people.owner, slug="everything", name="Everything", tool_names=names,
+                   compact_tools=False)
+    report = build_report(adyen, people.member)
+    rows = {r["slug"]: r for r in report.data["token_bill"]["toolsets"]}
+    expected = {r["slug"]: r["served"] for r in toolset_token_bill(adyen, current_version(adyen))}
+    assert {slug: r["served"] for slug, r in rows.items()} == expected
+    assert rows["refunds"]["tools"] == 3 and rows["everything"]["tools"] == len(names)
+    assert rows["everything"]["over_budget"] is True  # Adyen's stored definitions: far past 20,000 tokens
+    text = " ".join(pdf_text(bytes(report.pdf)).split())
+    start = text.index("Curated subsets of the tools")
+    section = text[start:text.index("3. Findings", start)]
+    words = section.split()  # table cells wrap and interleave in the extracted text: check word by word
+    assert {"Refunds", "desk", "refunds", "Everything", "everything", str(rows["refunds"]["served"]),
+            str(rows["everything"]["served"]), "Over", "heaviest"} <= set(words)
+    assert rows["everything"]["heaviest"][0]["name"].split("-")[0] in section
