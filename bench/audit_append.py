@@ -3,7 +3,8 @@
 
 Run alone: ``.venv/bin/python bench/audit_append.py [--events 1000000] [--appends 1000]``.
 Needs Postgres; DATABASE_URL as for the app (only its server and user are used). It creates
-its own database ``mcpforge_bench_audit`` (migrated, dropped at the end), never the app's.
+its own database ``<DATABASE_URL's name>_bench_audit`` (migrated, dropped at the end), never
+the app's: the name is derived, so two checkouts with their own databases never share it.
 
 1. Loads ``--events`` keyed, correctly chained audit events into one organization with COPY
    (hashes computed here with chain.py, as audit_verify recomputes them), with autovacuum off
@@ -33,7 +34,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpforge.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
 os.environ.setdefault("MCPFORGE_TESTING", "true")  # development audit key file
 
-DB_NAME = "mcpforge_bench_audit"
+DB_SUFFIX = "_bench_audit"
 EVENT_TYPES = ["tool.called", "tool.call_completed", "tool.called", "tool.call_completed", "approval.requested",
                "credential.updated", "project.updated", "member.added"]
 COLUMNS = ("public_id, organization_id, seq, created_at, actor_id, actor_label, event_type, target_type, target_id, "
@@ -95,8 +96,12 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = DB_NAME
-    print(f"Creating the database {DB_NAME} (migrations take a moment)...", flush=True)
+    app_db = settings.DATABASES["default"]["NAME"]
+    db_name = f"{app_db}{DB_SUFFIX}"[:63]
+    if db_name == app_db or not db_name.endswith(DB_SUFFIX):  # setup_databases drops an existing one
+        sys.exit(f"refusing: the bench database name {db_name!r} is not a bench-only name")
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = db_name
+    print(f"Creating the database {db_name} (migrations take a moment)...", flush=True)
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
         from apps.accounts.models import Organization
