@@ -108,7 +108,10 @@ class AuditEventList(ListAPIView):
         errors += params.errors
         if errors:
             raise QueryError(" ".join(errors))
-        self._events = audit_events(access.organization, filters, before=before)
+        # what the paginator reads at most: the page, and the count up to its bound
+        paginator = self.paginator
+        reads = max(paginator.COUNT_CAP, paginator.get_offset(request) + paginator.get_limit(request) + 1) + 1
+        self._events = audit_events(access.organization, filters, before=before, limit=reads)
         response = super().list(request, *args, **kwargs)  # paging validated here, before the record
         audit_export_record(organization=access.organization, actor=request.user, fmt="json", channel="api",
                             filters=filters.as_query(), limit=self.paginator.limit,

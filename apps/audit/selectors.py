@@ -66,7 +66,7 @@ class AuditFilters:
         return {k: v for k, v in out.items() if v}
 
 
-def audit_events(organization, filters: AuditFilters, *, before: int | None = None):
+def audit_events(organization, filters: AuditFilters, *, before: int | None = None, limit: int | None = None):
     """The organization's events matching ``filters`` (and with seq < ``before``), newest
     (highest seq) first.
 
@@ -81,7 +81,12 @@ def audit_events(organization, filters: AuditFilters, *, before: int | None = No
     ORDER BY seq, which PostgreSQL reads as a merge of the ordered scans that stops early; the
     alternatives are made disjoint so nothing is listed or counted twice. One OR or IN list
     instead left the plan to statistics: read every match, then sort (seconds at 1M events).
-    A date range adds seq bounds (date_seq_bounds)."""
+    A date range adds seq bounds (date_seq_bounds).
+
+    Such a combination is one seq-ordered scan per alternative, each cut at ``limit`` rows
+    (the caller reads or counts no more than that: page size plus one, the count bound),
+    combined with UNION ALL and sorted: without the inner limits PostgreSQL sorted every match
+    (2 s at 1M events) rather than merging the ordered scans."""
     qs = AuditEvent.objects.filter(organization=organization)
     if filters.project:
         qs = qs.filter(payload__project=filters.project)
@@ -112,8 +117,10 @@ def audit_events(organization, filters: AuditFilters, *, before: int | None = No
         branches = [b.filter(who) for b in branches for who in _actor_alternatives(organization, filters.actor)]
     if len(branches) == 1:
         return branches[0].order_by("-seq")
-    # unordered branches, so that PostgreSQL flattens the UNION ALL and merges ordered scans
-    branches = [b.order_by() for b in branches]
+    if limit is None:
+        branches = [b.order_by() for b in branches]  # exports: every match, sorted once
+    else:
+        branches = [b.order_by("-seq")[:limit] for b in branches]
     return branches[0].union(*branches[1:], all=True).order_by("-seq")
 
 
@@ -220,4 +227,4 @@ def seq_page(events, before: int | None, per_page: int = 50) -> SeqPage:
 
 def audit_page(organization, filters: AuditFilters, before: int | None, per_page: int = 50) -> SeqPage:
     """The audit page's events (audit_events, seq_page)."""
-    return seq_page(audit_events(organization, filters, before=before), before, per_page)
+    return seq_page(audit_events(organization, filters, before=before, limit=per_page + 1), before, per_page)
