@@ -3,7 +3,8 @@
 
 Run alone: ``.venv/bin/python bench/audit_append.py [--events 1000000] [--appends 1000]``.
 Needs Postgres; DATABASE_URL as for the app (only its server and user are used). It creates
-its own database ``mcpforge_bench_audit`` (migrated, dropped at the end), never the app's.
+its own database ``<DATABASE_URL's name>_bench_audit`` (migrated, dropped at the end), never
+the app's: the name is derived, so two checkouts with their own databases never share it.
 
 1. Loads ``--events`` keyed, correctly chained audit events into one organization with COPY
    (hashes computed here with chain.py, as audit_verify recomputes them), with autovacuum off
@@ -33,7 +34,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpforge.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
 os.environ.setdefault("MCPFORGE_TESTING", "true")  # development audit key file
 
-DB_NAME = "mcpforge_bench_audit"
+DB_SUFFIX = "_bench_audit"
 EVENT_TYPES = ["tool.called", "tool.call_completed", "tool.called", "tool.call_completed", "approval.requested",
                "credential.updated", "project.updated", "member.added"]
 COLUMNS = ("public_id, organization_id, seq, created_at, actor_id, actor_label, event_type, target_type, target_id, "
@@ -43,6 +44,16 @@ COLUMNS = ("public_id, organization_id, seq, created_at, actor_id, actor_label, 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _time_order_init() -> str:
+    import importlib
+
+    forward = importlib.import_module("apps.audit.migrations.0008_event_time_order").FORWARD
+    return forward[forward.index("INSERT INTO audit_timeorder"):forward.index("GROUP BY organization_id;") + 25]
+
+
+TIME_ORDER_INIT = ""
 
 
 def load(org_id: int, count: int) -> tuple[str, float]:
@@ -58,6 +69,12 @@ def load(org_id: int, count: int) -> tuple[str, float]:
     start_time = datetime(2026, 1, 1, tzinfo=UTC)
     prev = chain.GENESIS
     started = time.perf_counter()
+    # The time-order trigger (migration 0008) is off during the load: one statement updating one
+    # row a million times walks an ever longer chain of its own row versions (quadratic); an
+    # append is its own transaction, so it never does. The row is then written by the
+    # migration's own initialisation query, over the loaded events.
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_time_order")
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY audit_auditevent ({COLUMNS}) FROM STDIN") as copy:
         for seq in range(1, count + 1):
             event_type = EVENT_TYPES[seq % len(EVENT_TYPES)]
@@ -65,6 +82,10 @@ def load(org_id: int, count: int) -> tuple[str, float]:
             public_id = str(uuid.uuid4())
             target = ("tool", f"t{seq % 500}", f"getItem {seq % 500}")
             payload = {"i": seq, "arguments": {"id": seq % 1000}}
+            if seq % 2 == 0:  # half the events name a project, a thousandth another one
+                payload["project"] = "shop"
+            elif seq % 1000 == 1:
+                payload["project"] = "rare"
             prefix, suffix = chain.event_parts(
                 actor="agent@bench.test", created_at=created_at.isoformat(), event_type=event_type,
                 event_id=public_id, ip="10.0.0.1", organization=org_id, payload=payload, request_id=f"r{seq}",
@@ -77,6 +98,8 @@ def load(org_id: int, count: int) -> tuple[str, float]:
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO audit_chainhead (organization_id, seq, hash) VALUES (%s, %s, %s)",
                        [org_id, count, prev])
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_time_order")
+        cursor.execute(TIME_ORDER_INIT)
     return prev, time.perf_counter() - started
 
 
@@ -95,8 +118,14 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = DB_NAME
-    print(f"Creating the database {DB_NAME} (migrations take a moment)...", flush=True)
+    app_db = settings.DATABASES["default"]["NAME"]
+    db_name = f"{app_db}{DB_SUFFIX}"[:63]
+    if db_name == app_db or not db_name.endswith(DB_SUFFIX):  # setup_databases drops an existing one
+        sys.exit(f"refusing: the bench database name {db_name!r} is not a bench-only name")
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = db_name
+    global TIME_ORDER_INIT
+    TIME_ORDER_INIT = _time_order_init()
+    print(f"Creating the database {db_name} (migrations take a moment)...", flush=True)
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
         from apps.accounts.models import Organization
@@ -171,17 +200,53 @@ def main() -> None:
 
         print("Timing the audit page with filters...", flush=True)
         day = (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=args.events)).date()  # mid-log
+        first_day = datetime(2026, 1, 1, tzinfo=UTC).date()
+        # There is no free-text filter (a substring search reads the whole log: see selectors.py).
         cases = [
-            ("page 1, no filter", AuditFilters()),
-            ("event type", AuditFilters(event_type="approval.requested")),
-            ("event type prefix", AuditFilters(event_type="approval.")),
-            ("event type + date range", AuditFilters(event_type="tool.called", date_from=day,
-                                                     date_to=day + timedelta(days=2))),
-            ("date range", AuditFilters(date_from=day, date_to=day + timedelta(days=2))),
-            ("target (object id)", AuditFilters(target="t7")),
+            ("no filter", AuditFilters()),
             ("actor (exact)", AuditFilters(actor="agent@bench.test")),
             ("actor, no match", AuditFilters(actor="nobody@bench.test")),
+            ("action (event type, 1/8)", AuditFilters(event_type="approval.requested")),
+            ("action prefix approval.", AuditFilters(event_type="approval.")),
+            ("project (1/2)", AuditFilters(project="shop")),
+            ("project, rare (1/2000)", AuditFilters(project="rare")),
+            ("target (object id)", AuditFilters(target="t7")),
+            ("date range, 2 mid-log days", AuditFilters(date_from=day, date_to=day + timedelta(days=2))),
+            ("date range, first day", AuditFilters(date_from=first_day, date_to=first_day)),
+            ("date range, open end (from mid-log)", AuditFilters(date_from=day)),
+            ("date range + action", AuditFilters(event_type="tool.called", date_from=day,
+                                                 date_to=day + timedelta(days=2))),
+            ("date range + rare action", AuditFilters(event_type="member.added", date_from=day, date_to=day)),
+            ("date range + actor", AuditFilters(actor="agent@bench.test", date_from=day, date_to=day)),
+            ("date range + project", AuditFilters(project="shop", date_from=day, date_to=day)),
+            ("date range, no event in it", AuditFilters(date_from=day.replace(year=2025),
+                                                        date_to=day.replace(year=2025))),
         ]
+        plans: dict[str, str] = {}
+
+        def plan_of(qs) -> str:
+            """The page-1 query's plan on this table, as the planner picks it now: scan nodes
+            (with their index) and sorts, outermost first."""
+            import json as _json
+
+            sql, params = qs[:51].query.sql_with_params()
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+                tree = cursor.fetchone()[0]
+                tree = _json.loads(tree) if isinstance(tree, str) else tree
+            out = []
+
+            def walk(node):
+                kind = node["Node Type"]
+                if "Scan" in kind or kind in ("Sort", "Incremental Sort", "Append", "Merge Append"):
+                    name = node.get("Index Name", node.get("Relation Name", ""))
+                    direction = " backward" if node.get("Scan Direction") == "Backward" else ""
+                    out.append(f"{kind}{direction} {name}".strip())
+                for child in node.get("Plans", []):
+                    walk(child)
+
+            walk(tree[0]["Plan"])
+            return ", ".join(out)
         page_rows = []
 
         def timed(run) -> tuple[float, float, object]:
@@ -194,7 +259,7 @@ def main() -> None:
 
         def time_pages(suffix: str) -> None:
             for label, filters in cases:
-                qs = audit_events(big, filters)
+                qs = audit_events(big, filters, limit=BoundedCountPagination.COUNT_CAP + 1)  # as the REST list
                 med1, max1, page = timed(lambda filters=filters: audit_page(big, filters, None))
                 before = page.older_than
                 for _ in range(18):  # to page 20, through the Older links
@@ -202,6 +267,7 @@ def main() -> None:
                 med20, max20, _ = timed(lambda filters=filters, before=before: audit_page(big, filters, before))
                 medc, _, counted = timed(lambda qs=qs: qs.order_by()[: BoundedCountPagination.COUNT_CAP + 1].count())
                 page_rows.append((label + suffix, len(page.object_list), med1, max1, med20, max20, medc, counted))
+                plans[label + suffix] = plan_of(audit_events(big, filters, limit=51))
 
         time_pages("")
         print("Verifying the big chain (full, then incremental after a checkpoint)...", flush=True)
@@ -236,11 +302,15 @@ def main() -> None:
           f"{pct(legacy, 0.99):>9.3f}")
     ratio = p50["big"] / p50["empty"]
     print(f"p50 big/empty = {ratio:.2f} (target 0.80-1.20: {'met' if 0.8 <= ratio <= 1.2 else 'NOT met'})\n")
-    print(f"{'audit page (51 rows, no count)':<40}{'rows':>5}{'p1 med':>8}{'p1 max':>8}{'p20 med':>9}"
+    print(f"{'audit page (51 rows) / REST count':<40}{'rows':>5}{'p1 med':>8}{'p1 max':>8}{'p20 med':>9}"
           f"{'p20 max':>9}{'REST count':>12}{'counted':>9}   (ms)")
     print("-" * 103)
     for label, rows, med1, max1, med20, max20, medc, counted in page_rows:
-        print(f"{label:<40}{rows:>5}{med1:>8.1f}{max1:>8.1f}{med20:>9.1f}{max20:>9.1f}{medc:>12.1f}{counted:>9,}")
+        shown = f"{counted - 1:,}+" if counted > BoundedCountPagination.COUNT_CAP else f"{counted:,}"
+        print(f"{label:<40}{rows:>5}{med1:>8.1f}{max1:>8.1f}{med20:>9.1f}{max20:>9.1f}{medc:>12.1f}{shown:>9}")
+    print("\nplans of the page-1 queries (EXPLAIN; scans and sorts, outermost first):")
+    for label, plan in plans.items():
+        print(f"  {label:<46}{plan}")
     print(f"\naudit_verify, full: {checked:,} events in {full_seconds:.1f} s (target < 30 s: "
           f"{'met' if full_seconds < 30 else 'NOT met'})")
     print(f"audit_verify --incremental after a checkpoint: {inc_checked} events in {inc_seconds * 1000:.0f} ms")

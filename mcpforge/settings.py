@@ -151,6 +151,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "mcpforge") or "mcpforge"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task whose worker died (kill -9, OOM, lost host) is redelivered by the Redis transport once
+# it has been unacknowledged this long (acks_late). It must exceed the longest task and the
+# approved-call lease below (checked after the gateway settings), so that a redelivered
+# approved call whose worker died finds its lease over and is failed, never run again.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    # every worker looks for abandoned messages this often (kombu's default: every 100 s)
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_SECONDS // 4)),
+    "unacked_restore_throttle": 1,
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -306,6 +317,16 @@ MCP_RATE_LIMIT_PER_TOOL = env_int("MCP_RATE_LIMIT_PER_TOOL", 60)
 MCP_RATE_LIMIT_PREFIX = env_str("MCP_RATE_LIMIT_PREFIX", "") or f"mcpforge:rl:{DATABASES['default']['NAME']}"
 MCP_UPSTREAM_TIMEOUT_SECONDS = env_int("MCP_UPSTREAM_TIMEOUT_SECONDS", 15)
 MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_int("MCP_UPSTREAM_CONNECT_TIMEOUT_SECONDS", 5)
+# An approved call's execution lease: a worker that claimed it and is still "executing" once the
+# lease is over has died mid-call (the upstream deadline is far shorter). The call is then failed
+# with "outcome unknown" by its redelivered task or by the sweep, and never run a second time.
+APPROVAL_EXECUTION_LEASE_SECONDS = env_int("APPROVAL_EXECUTION_LEASE_SECONDS", 900)
+if APPROVAL_EXECUTION_LEASE_SECONDS < MCP_UPSTREAM_TIMEOUT_SECONDS + 5:
+    raise ImproperlyConfigured("APPROVAL_EXECUTION_LEASE_SECONDS must be at least MCP_UPSTREAM_TIMEOUT_SECONDS + 5: "
+                               "a live worker's call would be declared lost.")
+if CELERY_VISIBILITY_TIMEOUT_SECONDS < APPROVAL_EXECUTION_LEASE_SECONDS + 5:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT_SECONDS must be at least APPROVAL_EXECUTION_LEASE_SECONDS "
+                               "+ 5: a dead worker's call must be redelivered after its lease is over.")
 MCP_UPSTREAM_MAX_BYTES = env_int("MCP_UPSTREAM_MAX_BYTES", 2 * 1024 * 1024)
 MCP_UPSTREAM_MAX_REDIRECTS = env_int("MCP_UPSTREAM_MAX_REDIRECTS", 3)
 # "" certifi, "system" the OS trust store (truststore), or a PEM file/directory added to certifi

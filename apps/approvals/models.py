@@ -71,6 +71,9 @@ class ApprovalRequest(TimeStampedModel):
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
     execution_started_at = models.DateTimeField(null=True, blank=True)
+    # Set with the claim (approved -> executing): still "executing" after this, the worker died
+    # mid-call; the call is failed with "outcome unknown", never run again.
+    execution_lease_until = models.DateTimeField(null=True, blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True, help_text="{ok, status, structured, text} of the upstream call")
     failure_reason = models.CharField(max_length=500, blank=True, default="")
@@ -83,6 +86,9 @@ class ApprovalRequest(TimeStampedModel):
             models.Index(fields=["expires_at"], condition=Q(status="pending"), name="approval_pending_expiry_idx"),
             # "my requests" for the status tool and the requester's view
             models.Index(fields=["requester", "-created_at"], name="approval_requester_idx"),
+            # the sweep: executions whose lease is over
+            models.Index(fields=["execution_lease_until"], condition=Q(status="executing"),
+                         name="approval_executing_lease_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -46,9 +46,13 @@ MAX_EXPIRY = timedelta(days=30)
 MAX_JUSTIFICATION = 4000
 MAX_COMMENT = 4000
 MAX_ARGUMENTS_BYTES = 512 * 1024
-# An execution still "executing" after this long lost its worker mid-call; its outcome is
-# unknown and it is never retried automatically (exactly once beats at least once here).
-STUCK_EXECUTION_AFTER = timedelta(minutes=15)
+# An execution still "executing" when its lease (settings.APPROVAL_EXECUTION_LEASE_SECONDS from
+# the claim) is over lost its worker mid-call; its outcome is unknown and it is never retried
+# automatically (exactly once beats at least once here).
+WORKER_LOST_REASON = ("Worker lost during execution; outcome unknown. The worker running this call stopped "
+                      "before it recorded the upstream's answer, so the call may or may not have reached the "
+                      "upstream. It is never run again automatically: check the upstream system before "
+                      "requesting the call again.")
 # An approved request whose execution has not started after this long lost its task.
 REQUEUE_APPROVED_AFTER = timedelta(minutes=2)
 WEBHOOK_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
@@ -312,12 +316,17 @@ def _expire_locked(request: ApprovalRequest, *, now) -> bool:
     return True
 
 
+def execution_lease() -> timedelta:
+    return timedelta(seconds=settings.APPROVAL_EXECUTION_LEASE_SECONDS)
+
+
 def _fail_stuck_locked(request: ApprovalRequest, *, now) -> bool:
+    """executing -> failed ("outcome unknown") for a row whose lease is over; audits. The
+    caller holds the row lock (or relies on this conditional UPDATE). True if it changed."""
     changed = ApprovalRequest.objects.filter(
-        pk=request.pk, status=Status.EXECUTING, execution_started_at__lte=now - STUCK_EXECUTION_AFTER,
-    ).update(status=Status.FAILED, updated_at=now, failure_reason=(
-        "The worker stopped while the call was running; the outcome is unknown. "
-        "Check the upstream system before requesting the call again."))
+        pk=request.pk, status=Status.EXECUTING, execution_lease_until__lte=now,
+    ).update(status=Status.FAILED, updated_at=now, executed_at=now, failure_reason=WORKER_LOST_REASON,
+             result={"ok": False, "status": None, "structured": None, "text": WORKER_LOST_REASON})
     if not changed:
         return False
     request.refresh_from_db()
@@ -351,8 +360,9 @@ def approval_recover_stalled(*, now=None, limit: int = 500) -> dict[str, int]:
     * approved requests whose execution never started (the broker was down when the task
       was queued, or the task was lost) are queued again; the conditional UPDATE in
       ``approval_execute`` makes a duplicate harmless;
-    * executions still "executing" after STUCK_EXECUTION_AFTER lost their worker mid-call:
-      they are failed with "outcome unknown" and never retried (the upstream may have acted);
+    * executions still "executing" past their lease lost their worker mid-call (their
+      redelivered task usually fails them first): they are failed with "outcome unknown" and
+      never retried (the upstream may have acted);
     * webhook deliveries left pending without an attempt are queued again.
     """
     from . import tasks
@@ -364,11 +374,11 @@ def approval_recover_stalled(*, now=None, limit: int = 500) -> dict[str, int]:
         tasks.execute_approved_request.delay(pk)
         requeued += 1
     failed = 0
-    stuck = ApprovalRequest.objects.filter(status=Status.EXECUTING,
-                                           execution_started_at__lte=now - STUCK_EXECUTION_AFTER)
+    stuck = ApprovalRequest.objects.filter(status=Status.EXECUTING, execution_lease_until__lte=now)
     for pk in list(stuck.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
-            request = ApprovalRequest.objects.select_related("organization", "environment", "project").get(pk=pk)
+            request = ApprovalRequest.objects.select_for_update(of=("self",)).select_related(
+                "organization", "environment", "project").get(pk=pk)
             failed += _fail_stuck_locked(request, now=now)
     redelivered = 0
     for pk in WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, attempts=0,
@@ -561,6 +571,21 @@ def _still_permitted(request: ApprovalRequest) -> str:
     return ""
 
 
+def _redelivered_locked(request_id: int, *, now) -> ApprovalRequest | None:
+    """A delivery that did not win the claim. If the request is still "executing" although its
+    lease is over, the worker that claimed it died mid-call (this is typically its task,
+    redelivered by the broker after the visibility timeout): fail it, under the row lock, with
+    the "outcome unknown" reason. Never call the upstream again. Otherwise (a duplicate
+    delivery while the call runs, or one already finished) there is nothing to do: None."""
+    request = (ApprovalRequest.objects.select_for_update(of=("self",))
+               .select_related("organization", "environment", "project")
+               .filter(pk=request_id, status=Status.EXECUTING, execution_lease_until__lte=now).first())
+    if request is None or not _fail_stuck_locked(request, now=now):
+        return None
+    logger.warning("approved call %s: its worker was lost mid-call; failed with outcome unknown", request.public_id)
+    return request
+
+
 def approval_execute(*, request_id: int) -> ApprovalRequest | None:
     """Run an approved call exactly once: approved -> executing (conditional UPDATE, one
     winner), re-check the arguments hash, call the upstream with the stored arguments, store
@@ -571,9 +596,10 @@ def approval_execute(*, request_id: int) -> ApprovalRequest | None:
     now = timezone.now()
     with transaction.atomic():
         claimed = ApprovalRequest.objects.filter(pk=request_id, status=Status.APPROVED).update(
-            status=Status.EXECUTING, execution_started_at=now, updated_at=now)
+            status=Status.EXECUTING, execution_started_at=now, execution_lease_until=now + execution_lease(),
+            updated_at=now)
         if claimed != 1:
-            return None
+            return _redelivered_locked(request_id, now=now)
         request = ApprovalRequest.objects.select_related(
             "organization", "environment", "project", "tool", "requester", "token").get(pk=request_id)
         if not arguments_intact(request):

@@ -6,7 +6,7 @@ from rest_framework.generics import ListAPIView
 
 from apps.accounts.access import org_access
 from apps.core.api import LimitOffsetPagination
-from apps.core.query import QueryError
+from apps.core.query import QueryError, QueryInput
 
 from .exports import audit_export_record
 from .models import AuditEvent
@@ -41,9 +41,11 @@ class BoundedCountPagination(LimitOffsetPagination):
     """limit/offset paging whose ``count`` is bounded: matches are counted only up to
     ``max(COUNT_CAP, offset + limit + 1)`` (``SELECT count(*) FROM (... LIMIT n)``), so a
     request never reads a log of millions to the end. ``count_capped`` says the count was
-    cut there: "at least ``count``"; ``next`` is exact either way."""
+    cut there: "at least ``count``" (a client shows "10,000+"); ``next`` is exact either way.
+    ``next_before`` is the keyset way on: ``?before=<next_before>`` (offset 0) reads the next
+    page as one index scan from that seq, where a large ``offset`` reads every skipped row."""
 
-    COUNT_CAP = 1000
+    COUNT_CAP = 10_000
 
     def get_count(self, queryset):
         bound = max(self.COUNT_CAP, self.offset + self.limit + 1)
@@ -54,11 +56,15 @@ class BoundedCountPagination(LimitOffsetPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.limit = self.get_limit(request)
         self.offset = self.get_offset(request)
-        return super().paginate_queryset(queryset, request, view)
+        page = super().paginate_queryset(queryset, request, view)
+        more = self.offset + self.limit < self.count or self.count_capped
+        self.next_before = page[-1].seq if page and more else None
+        return page
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
         response.data["count_capped"] = self.count_capped
+        response.data["next_before"] = self.next_before
         return response
 
     def get_paginated_response_schema(self, schema):
@@ -68,7 +74,10 @@ class BoundedCountPagination(LimitOffsetPagination):
             "with count_capped true there are more.")
         out["properties"]["count_capped"] = {
             "type": "boolean", "description": "The count stopped at its bound: at least `count` events match."}
-        out["required"] = [*out.get("required", []), "count_capped"]
+        out["properties"]["next_before"] = {
+            "type": "integer", "nullable": True,
+            "description": "When more events follow: pass it as `before` (offset 0) for the next page."}
+        out["required"] = [*out.get("required", []), "count_capped", "next_before"]
         return out
 
 
@@ -78,6 +87,8 @@ FILTER_HELP = {
     "target": "Object id, exact (`target_id`).",
     "date_from": "First day, YYYY-MM-DD.",
     "date_to": "Last day, YYYY-MM-DD.",
+    "project": "Project slug, exact (events about that project).",
+    "before": "Only events with a lower `seq` (keyset paging: the previous page's `next_before`).",
 }
 
 
@@ -92,9 +103,15 @@ class AuditEventList(ListAPIView):
     def list(self, request, *args, **kwargs):
         access = org_access(request.user, self.kwargs["org_slug"], "audit.view")
         filters, errors = AuditFilters.from_query(request.query_params)
+        params = QueryInput(request.query_params)
+        before = params.number("before", minimum=1)
+        errors += params.errors
         if errors:
             raise QueryError(" ".join(errors))
-        self._events = audit_events(access.organization, filters)
+        # what the paginator reads at most: the page, and the count up to its bound
+        paginator = self.paginator
+        reads = max(paginator.COUNT_CAP, paginator.get_offset(request) + paginator.get_limit(request) + 1) + 1
+        self._events = audit_events(access.organization, filters, before=before, limit=reads)
         response = super().list(request, *args, **kwargs)  # paging validated here, before the record
         audit_export_record(organization=access.organization, actor=request.user, fmt="json", channel="api",
                             filters=filters.as_query(), limit=self.paginator.limit,

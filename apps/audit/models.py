@@ -4,6 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.fields.json import KeyTransform
 
 from apps.accounts.models import Organization
 
@@ -73,7 +75,16 @@ class AuditEvent(models.Model):
             models.Index(fields=["organization", "event_type", "seq"], name="audit_org_type_seq_idx"),
             models.Index(fields=["organization", "target_id", "seq"], name="audit_org_target_seq_idx"),
             models.Index(fields=["organization", "actor_label", "seq"], name="audit_org_actor_seq_idx"),
-            # date range filters (the newest-first order comes from the (organization, seq) unique index)
+            # the project filter (payload "project", the slug events about a project carry)
+            models.Index(F("organization"), KeyTransform("project", "payload"), F("seq"),
+                         name="audit_org_project_seq_idx"),
+            # the actor filter's other alternatives: the API token's name or prefix (gateway events)
+            models.Index(F("organization"), KeyTransform("token_name", "payload"), F("seq"),
+                         name="audit_org_token_name_seq_idx"),
+            models.Index(F("organization"), KeyTransform("token_prefix", "payload"), F("seq"),
+                         name="audit_org_token_prefix_seq_idx"),
+            # date ranges: two one-row lookups turn a range into seq bounds (selectors.date_seq_bounds),
+            # then the seq-ordered indexes above (or the (organization, seq) unique one) read the page
             models.Index(fields=["organization", "-created_at"], name="audit_org_created_idx"),
         ]
         ordering = ["-seq"]
@@ -124,6 +135,28 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"head of {self.organization_id} at #{self.seq}"
+
+
+class AuditTimeOrder(models.Model):
+    """How far an organization's event times ever ran behind its chain order, kept by a
+    trigger on every insert (migration 0008): ``max_created_at`` is the newest ``created_at``
+    so far, ``max_lag`` the largest amount by which an event's ``created_at`` was older than an
+    earlier-seq event's. So for any two events, a higher seq never has a ``created_at`` more
+    than ``max_lag`` before a lower seq's, which lets a date range become a seq range
+    (selectors.date_seq_bounds) read through the seq-ordered indexes, exactly, without
+    planner statistics. Event times are set by the application before the chain lock is taken,
+    so they are nearly, not strictly, in seq order (a batch flushed late widens the lag)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.PROTECT, primary_key=True,
+                                        related_name="+")
+    max_created_at = models.DateTimeField()
+    max_lag = models.DurationField()
+
+    class Meta:
+        db_table = "audit_timeorder"
+
+    def __str__(self) -> str:
+        return f"time order of {self.organization_id} (lag {self.max_lag})"
 
 
 class AuditCheckpoint(models.Model):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
@@ -66,39 +66,112 @@ class AuditFilters:
         return {k: v for k, v in out.items() if v}
 
 
-def audit_events(organization, filters: AuditFilters):
-    """The organization's events matching ``filters``, newest (highest seq) first.
+def audit_events(organization, filters: AuditFilters, *, before: int | None = None, limit: int | None = None):
+    """The organization's events matching ``filters`` (and with seq < ``before``), newest
+    (highest seq) first.
 
     Every filter is an equality that an index ``(organization, column, seq)`` answers in seq
     order (models.py), so "newest 51 matches" is an index scan that stops after 51 rows
     whatever the log's size and whether or not the planner has statistics (autovacuum may be
     off). Hence actor and object match exactly (the values the list shows; each is a link
     that sets the filter), not by substring: a substring match at a million events reads the
-    whole log (3 s, bench/audit_append.py). A type prefix ("tool.") is the set of known types
-    with it."""
+    whole log (3 s, bench/audit_append.py). A filter with alternatives (a type prefix such as
+    "tool." is each known type with it; an actor is the person's label, an API token's name or
+    its mcpf_ prefix) is one such scan per alternative, combined with UNION ALL under one
+    ORDER BY seq, which PostgreSQL reads as a merge of the ordered scans that stops early; the
+    alternatives are made disjoint so nothing is listed or counted twice. One OR or IN list
+    instead left the plan to statistics: read every match, then sort (seconds at 1M events).
+    A date range adds seq bounds (date_seq_bounds).
+
+    Such a combination is one seq-ordered scan per alternative, each cut at ``limit`` rows
+    (the caller reads or counts no more than that: page size plus one, the count bound),
+    combined with UNION ALL and sorted: without the inner limits PostgreSQL sorted every match
+    (2 s at 1M events) rather than merging the ordered scans."""
     qs = AuditEvent.objects.filter(organization=organization)
-    if filters.actor:
-        # the person exactly as listed (index-backed), or the API token they acted with: its exact
-        # name, or its mcpf_ prefix (these two read the payload, not an index)
-        who = Q(actor_label=filters.actor) | Q(payload__token_name=filters.actor)
-        if filters.actor.startswith("mcpf"):
-            who |= Q(payload__token_prefix__startswith=filters.actor)
-        qs = qs.filter(who)
     if filters.project:
         qs = qs.filter(payload__project=filters.project)
-    if filters.event_type:
-        if filters.event_type.endswith("."):
-            qs = qs.filter(event_type__in=[t for t in EVENT_TYPES if t.startswith(filters.event_type)])
-        else:
-            qs = qs.filter(event_type=filters.event_type)
     if filters.target:
         qs = qs.filter(target_id=filters.target)
     tz = timezone.get_current_timezone()
-    if filters.date_from:
-        qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=tz))
-    if filters.date_to:
-        qs = qs.filter(created_at__lt=datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=tz))
-    return qs.order_by("-seq")
+    start = datetime.combine(filters.date_from, time.min, tzinfo=tz) if filters.date_from else None
+    end = datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=tz) if filters.date_to else None
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    if start is not None or end is not None:
+        above, below = date_seq_bounds(organization, start, end)
+        if above is not None:
+            qs = qs.filter(seq__gt=above)
+        if below is not None:
+            before = below if before is None else min(before, below)
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    branches = [qs]
+    if filters.event_type.endswith("."):
+        types = sorted(t for t in EVENT_TYPES if t.startswith(filters.event_type))
+        branches = [b.filter(event_type=t) for b in branches for t in types] or [qs.none()]
+    elif filters.event_type:
+        branches = [b.filter(event_type=filters.event_type) for b in branches]
+    if filters.actor:
+        branches = [b.filter(who) for b in branches for who in _actor_alternatives(organization, filters.actor)]
+    if len(branches) == 1:
+        return branches[0].order_by("-seq")
+    if limit is None:
+        branches = [b.order_by() for b in branches]  # exports: every match, sorted once
+    else:
+        branches = [b.order_by("-seq")[:limit] for b in branches]
+    return branches[0].union(*branches[1:], all=True).order_by("-seq")
+
+
+def _actor_alternatives(organization, actor: str) -> list[Q]:
+    """Disjoint conditions, each an equality an index answers in seq order: the person exactly
+    as listed; else an API token they acted with, by exact name; else by its mcpf_ prefix:
+    the full prefixes of the tokens starting with it, looked up in the (small) token table.
+    Only when no token starts with it (its user deleted) is the payload searched by prefix,
+    which is not index-ordered."""
+    from apps.accounts.models import ApiToken
+
+    out = [Q(actor_label=actor), Q(payload__token_name=actor) & ~Q(actor_label=actor)]
+    if actor.startswith("mcpf"):
+        # not already listed by label or name (a key the event lacks is not a match)
+        rest = ~Q(actor_label=actor) & (~Q(payload__token_name=actor) | Q(payload__token_name__isnull=True))
+        prefixes = sorted(set(ApiToken.objects.filter(organization=organization, prefix__startswith=actor)
+                              .values_list("prefix", flat=True)[:20]))
+        if not prefixes:
+            out.append(Q(payload__token_prefix__startswith=actor) & rest)
+        for prefix in prefixes:
+            out.append(Q(payload__token_prefix=prefix) & rest)
+    return out
+
+
+def date_seq_bounds(organization, start: datetime | None, end: datetime | None) -> tuple[int | None, int | None]:
+    """Seq bounds ``(above, below)`` such that every event with ``start <= created_at < end``
+    has ``above < seq < below`` (None: no bound on that side), from two one-row lookups in
+    the ``(organization, created_at)`` index.
+
+    Event times are nearly in seq order: an event with a higher seq never has a ``created_at``
+    more than ``lag`` (AuditTimeOrder.max_lag, kept by a trigger on every insert) before a
+    lower-seq event's. So an event stamped at or after ``end + lag`` has only events at or
+    after ``end`` above it, and one stamped before ``start - lag`` only events before
+    ``start`` below it. The date filter itself still applies; the bounds only let the
+    seq-ordered indexes start and stop near the range, so "newest 51 matches" reads about 51
+    rows instead of the whole range or everything newer than it, with or without planner
+    statistics. Without a time-order row (no events yet) there is no bound."""
+    from .models import AuditTimeOrder
+
+    lag = AuditTimeOrder.objects.filter(organization=organization).values_list("max_lag", flat=True).first()
+    if lag is None:
+        return None, None
+    events = AuditEvent.objects.filter(organization=organization)
+    above = below = None
+    if start is not None:
+        above = (events.filter(created_at__lt=start - lag).order_by("-created_at")
+                 .values_list("seq", flat=True).first())
+    if end is not None:
+        below = (events.filter(created_at__gte=end + lag).order_by("created_at")
+                 .values_list("seq", flat=True).first())
+    return above, below
 
 
 def event_as_dict(event: AuditEvent) -> dict:
@@ -142,31 +215,16 @@ class SeqPage:
 
 
 def seq_page(events, before: int | None, per_page: int = 50) -> SeqPage:
-    """Keyset paging by seq: ``seq < before`` newest first, ``per_page`` rows plus one (is
-    there an older page?), and no count at all. Any page is then the same index scan in seq
-    order (models.py) that stops after ``per_page + 1`` matches: OFFSET paging read every
-    skipped row and, without planner statistics, changed plan (page 20 of a million events:
-    1 s), and a count read thousands of rows per view (0.2-3 s exact, bench/audit_append.py)."""
-    if before is not None:
-        events = events.filter(seq__lt=before)
+    """Keyset paging by seq: ``events`` already limited to ``seq < before`` (audit_events),
+    newest first, ``per_page`` rows plus one (is there an older page?), and no count at all.
+    Any page is then the same index scan in seq order (models.py) that stops after
+    ``per_page + 1`` matches: OFFSET paging read every skipped row and, without planner
+    statistics, changed plan (page 20 of a million events: 1 s), and a count read thousands of
+    rows per view (0.2-3 s exact, bench/audit_append.py)."""
     rows = list(events[: per_page + 1])
     return SeqPage(rows[:per_page], before, len(rows) > per_page)
 
 
 def audit_page(organization, filters: AuditFilters, before: int | None, per_page: int = 50) -> SeqPage:
-    """The audit page's events (seq_page). A type prefix ("tool.") is read as one seq-ordered
-    index scan per matching type, ``per_page + 1`` rows each, merged: one ``IN`` list over
-    the types left the plan to statistics (a sort of every match: 0.35 s at 1M events)."""
-    if not filters.event_type.endswith("."):
-        return seq_page(audit_events(organization, filters), before, per_page)
-    types = sorted(t for t in EVENT_TYPES if t.startswith(filters.event_type))
-    if len(types) < 2:
-        return seq_page(audit_events(organization, filters), before, per_page)
-    parts = []
-    for event_type in types:
-        part = audit_events(organization, replace(filters, event_type=event_type))
-        if before is not None:
-            part = part.filter(seq__lt=before)
-        parts.append(part[: per_page + 1])
-    rows = list(parts[0].union(*parts[1:], all=True).order_by("-seq")[: per_page + 1])
-    return SeqPage(rows[:per_page], before, len(rows) > per_page)
+    """The audit page's events (audit_events, seq_page)."""
+    return seq_page(audit_events(organization, filters, before=before, limit=per_page + 1), before, per_page)

@@ -80,7 +80,7 @@ def audit_export(request, org_slug, fmt):
         return _log_page(request, access, filters, errors)
     audit_export_record(organization=access.organization, actor=request.user, fmt=fmt, channel="page",
                         filters=filters.as_query())
-    events = audit_events(access.organization, filters)[:EXPORT_LIMIT].iterator(chunk_size=2000)
+    events = audit_events(access.organization, filters, limit=EXPORT_LIMIT)[:EXPORT_LIMIT].iterator(chunk_size=2000)
     filename = f"audit-{access.organization.slug}"
     if fmt == "csv":
         writer = csv.writer(_Echo())

@@ -3,13 +3,15 @@ expire, tampering, multi-step eligibility, status for the MCP tool."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.approvals import selectors, services
+from apps.approvals import selectors, services, tasks
 from apps.approvals.models import ApprovalDecision, ApprovalRequest
 from apps.audit.models import AuditEvent
 from apps.core.errors import Conflict, DomainError, PermissionDeniedError
@@ -160,16 +162,77 @@ def test_expire_command_runs_the_sweep(world):
     assert request.status == "expired"
 
 
+def _claimed_by_a_dead_worker(request, *, lease_left: timedelta) -> None:
+    """The state a worker killed mid-call leaves: claimed ("executing"), lease running or over."""
+    now = timezone.now()
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        status="executing", execution_started_at=now - services.execution_lease() + lease_left,
+        execution_lease_until=now + lease_left)
+
+
 def test_execution_whose_worker_vanished_is_failed_not_retried(world, people, upstream):
     request = queue_request(world)
     decide(request, people.reviewer)
-    started = timezone.now() - services.STUCK_EXECUTION_AFTER - timedelta(seconds=1)
-    ApprovalRequest.objects.filter(pk=request.pk).update(status="executing", execution_started_at=started)
+    _claimed_by_a_dead_worker(request, lease_left=timedelta(seconds=-1))
     assert services.approval_recover_stalled()["failed"] == 1
     request.refresh_from_db()
-    assert request.status == "failed" and "outcome is unknown" in request.failure_reason
+    assert request.status == "failed" and request.failure_reason == services.WORKER_LOST_REASON
+    assert "outcome unknown" in request.failure_reason
     assert services.approval_execute(request_id=request.pk) is None
     assert upstream.count() == 0
+    events = AuditEvent.objects.filter(organization=people.org, event_type="approval.executed")
+    assert [(e.actor_label, e.payload["outcome"]) for e in events] == [("system", "unknown")]
+
+
+def test_claim_sets_the_execution_lease(world, people, upstream):
+    request = queue_request(world)
+    decide(request, people.reviewer)
+    before = timezone.now()
+    services.approval_execute(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == "executed" and upstream.count() == 1
+    lease = request.execution_lease_until - request.execution_started_at
+    assert lease == timedelta(seconds=settings.APPROVAL_EXECUTION_LEASE_SECONDS)
+    assert request.execution_started_at >= before
+
+
+def test_redelivered_task_of_a_dead_worker_fails_the_call_without_calling_again(world, people, upstream):
+    request = queue_request(world)
+    decide(request, people.reviewer)
+    _claimed_by_a_dead_worker(request, lease_left=timedelta(seconds=-1))
+    assert tasks.execute_approved_request(request.pk) == "failed"  # the redelivery, lease over
+    request.refresh_from_db()
+    assert request.status == "failed" and request.failure_reason == services.WORKER_LOST_REASON
+    assert request.result["ok"] is False
+    assert tasks.execute_approved_request(request.pk) == "skipped"  # a third delivery: nothing
+    assert upstream.count() == 0
+    assert services.approval_recover_stalled()["failed"] == 0
+    assert AuditEvent.objects.filter(organization=people.org, event_type="approval.executed").count() == 1
+
+
+def test_duplicate_delivery_while_the_lease_runs_does_nothing(world, people, upstream):
+    request = queue_request(world)
+    decide(request, people.reviewer)
+    _claimed_by_a_dead_worker(request, lease_left=timedelta(minutes=1))  # maybe still running
+    assert tasks.execute_approved_request(request.pk) == "skipped"
+    assert services.approval_recover_stalled()["failed"] == 0
+    request.refresh_from_db()
+    assert request.status == "executing" and upstream.count() == 0
+    assert not AuditEvent.objects.filter(organization=people.org, event_type="approval.executed").exists()
+
+
+def test_lease_must_outlast_the_upstream_deadline_and_precede_redelivery():
+    import subprocess
+    import sys
+
+    base = dict(os.environ, MCP_UPSTREAM_TIMEOUT_SECONDS="15")
+    code = "import django; django.setup()"
+    for extra, message in (({"APPROVAL_EXECUTION_LEASE_SECONDS": "16"}, "MCP_UPSTREAM_TIMEOUT_SECONDS + 5"),
+                           ({"APPROVAL_EXECUTION_LEASE_SECONDS": "900", "CELERY_VISIBILITY_TIMEOUT_SECONDS": "600"},
+                            "APPROVAL_EXECUTION_LEASE_SECONDS + 5")):
+        done = subprocess.run([sys.executable, "-c", code], env={**base, **extra}, capture_output=True, text=True,
+                              cwd=settings.BASE_DIR, timeout=60)
+        assert done.returncode != 0 and message in done.stderr
 
 
 def test_lost_execution_task_is_queued_again(world, people, upstream, eager_celery):

@@ -1,10 +1,15 @@
 """Drill: a Celery worker is killed (SIGKILL) while it executes an approved call.
 
-The upstream holds the call open, so the worker is certainly mid-call when it dies. The task
-is delivered again to a second worker (as the broker does once the message's visibility
-timeout passes; here it is sent again at once), which must not call the upstream a second
-time: the request is "executing" and stays so. The sweep then fails it with the reason, and the
-reviewer sees that reason on the request's page and in the status an agent reads."""
+The upstream holds the call open, so the worker is certainly mid-call when it dies. Nothing in
+the test sends the task again or runs the sweep: the product recovers on its own. The task
+was unacknowledged (acks_late), so once the broker's visibility timeout has passed the other
+worker's transport restores it and runs it; the request is still "executing" and its lease is
+over, so that delivery fails it with "worker lost during execution; outcome unknown" (under the
+row lock) and never calls the upstream a second time. The reviewer sees the reason on the
+request's page and the agent in the status it reads.
+
+The workers run with short, consistent timings (upstream deadline 10 s < lease 15 s <
+visibility timeout 20 s; production: 15 s, 900 s, 3600 s), which the settings enforce."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from apps.approvals import selectors, services, tasks
+from apps.approvals import selectors, services
 from apps.approvals.models import ApprovalRequest
 from apps.audit.models import AuditEvent
 from tests.conftest import ARTIFACTS_DIR, REPO_ROOT, wait_for
@@ -33,11 +38,15 @@ pytestmark = [pytest.mark.drill, pytest.mark.worker, pytest.mark.django_db(trans
               pytest.mark.timeout(240)]
 
 
+WORKER_TIMINGS = {"MCP_UPSTREAM_TIMEOUT_SECONDS": "10", "APPROVAL_EXECUTION_LEASE_SECONDS": "15",
+                  "CELERY_VISIBILITY_TIMEOUT_SECONDS": "20"}
+
+
 def start_worker(name: str) -> subprocess.Popen:
     from django.db import connection
 
     db = connection.settings_dict
-    env = dict(os.environ, MCPFORGE_TESTING="true", REDIS_URL=settings.REDIS_URL,
+    env = dict(os.environ, **WORKER_TIMINGS, MCPFORGE_TESTING="true", REDIS_URL=settings.REDIS_URL,
                CELERY_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
                DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
                             f"{db['PORT'] or 5432}/{db['NAME']}")
@@ -85,10 +94,11 @@ def holding_upstream():
     server.server_close()
 
 
-def test_worker_killed_mid_call_never_runs_it_twice_and_the_reviewer_sees_why(people, holding_upstream):
+def test_worker_killed_mid_call_is_failed_by_its_redelivery_never_run_twice(people, holding_upstream):
     import redis
 
-    redis.Redis.from_url(settings.REDIS_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)  # no stale tasks
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete(settings.CELERY_TASK_DEFAULT_QUEUE, "unacked", "unacked_index")  # no stale tasks
     world = build_world(people, holding_upstream.url)
     first = start_worker("drill-a")
     second = None
@@ -96,35 +106,40 @@ def test_worker_killed_mid_call_never_runs_it_twice_and_the_reviewer_sees_why(pe
         request = queue_request(world)
         services.approval_decide(request=request, reviewer=people.reviewer, decision="approve", comment="go")
         wait_for(lambda: holding_upstream.count() == 1, timeout=60)  # the worker is inside the call
-        assert ApprovalRequest.objects.get(pk=request.pk).status == "executing"
+        claimed = ApprovalRequest.objects.get(pk=request.pk)
+        assert claimed.status == "executing"
+        assert claimed.execution_lease_until - claimed.execution_started_at == timedelta(seconds=15)
 
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
+        assert broker.hlen("unacked") >= 1  # the dead worker's task, never acknowledged
         holding_upstream.release.set()
+        second = start_worker("drill-b")  # the pool's other worker (or the restarted one)
 
-        second = start_worker("drill-b")
-        tasks.execute_approved_request.delay(request.pk)  # the redelivery
-        wait_for(lambda: b"'skipped'" in second.log_path.read_bytes(), timeout=60)
-        time.sleep(0.5)
+        # no re-send, no sweep: the broker redelivers after the visibility timeout, the
+        # redelivered task finds the lease over and fails the call
+        wait_for(lambda: ApprovalRequest.objects.get(pk=request.pk).status != "executing", timeout=150)
+        failed_at = timezone.now()
+        assert failed_at >= claimed.execution_lease_until
+        wait_for(lambda: b"succeeded" in second.log_path.read_bytes() and b"'failed'" in second.log_path.read_bytes(),
+                 timeout=30)
+        time.sleep(1)
         assert holding_upstream.count() == 1  # not called again
-        assert ApprovalRequest.objects.get(pk=request.pk).status == "executing"
-
-        # the periodic sweep, once STUCK_EXECUTION_AFTER has passed
-        later = timezone.now() + services.STUCK_EXECUTION_AFTER + timedelta(minutes=1)
-        assert services.approval_recover_stalled(now=later)["failed"] == 1
     finally:
         for proc in (first, second):
             if proc is not None:
                 stop(proc)
 
     row = ApprovalRequest.objects.get(pk=request.pk)
-    assert row.status == "failed" and "worker stopped while the call was running" in row.failure_reason
+    assert row.status == "failed" and row.failure_reason == services.WORKER_LOST_REASON
+    assert "Worker lost during execution; outcome unknown" in row.failure_reason
     status = selectors.request_status_for(people.member, str(row.public_id))
-    assert status["status"] == "failed" and "outcome is unknown" in json.dumps(status)
+    assert status["status"] == "failed" and "outcome unknown" in json.dumps(status)
     reviewer = Client()
     reviewer.force_login(people.reviewer)
     page = reviewer.get(f"/o/{people.org.slug}/approvals/{row.public_id}/")
-    assert page.status_code == 200 and "worker stopped while the call was running" in page.content.decode()
+    assert page.status_code == 200 and "Worker lost during execution; outcome unknown" in page.content.decode()
     executed = AuditEvent.objects.filter(organization=people.org, event_type="approval.executed")
     assert [e.payload.get("outcome") for e in executed] == ["unknown"]
+    assert services.approval_recover_stalled()["failed"] == 0  # nothing left for the sweep
     assert holding_upstream.count() == 1
