@@ -25,6 +25,16 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 WIDTHS = (1280, 1920)
 
 
+
+def options_fit(select) -> bool:
+    """Whether a <select> is wide enough for its longest option's text (measured in its font)."""
+    return select.evaluate("""el => {
+        const style = getComputedStyle(el), ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = style.font;
+        const text = Math.max(...[...el.options].map(o => ctx.measureText(o.text).width));
+        return text + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) <= el.clientWidth + 1;
+    }""")
+
 def shots(page, name: str) -> None:
     """The page at both widths; the page must never need horizontal scrolling of the body."""
     ARTIFACTS_DIR.mkdir(exist_ok=True)
@@ -139,17 +149,15 @@ def test_first_hour_of_a_new_team(page, browser, live_server, people, gateway_se
     assert page.locator("[data-testid=grant-delete]").count() == 2
     shots(page, "04b-grants")
     in_view(page, "[data-testid=grant-delete]")
+    # every dropdown of the new-grant form shows its longest option in full ("Role (or higher)")
+    for name in ("effect", "principal_kind", "role", "team", "user", "environment"):
+        assert options_fit(page.locator(f"[data-testid=grant-form] select[name={name}]")), name
     # item 15: the operator dropdown of the policy editor shows "matches" in full
     page.goto(f"{base}/governance/policies/new/")
     operator = page.locator("[data-testid=tier-operator]").first
     operator.select_option("matches")
     for select in (operator, page.locator("[data-testid=tier-order]").first):
-        assert select.evaluate("""el => {
-            const style = getComputedStyle(el), ctx = document.createElement('canvas').getContext('2d');
-            ctx.font = style.font;
-            const text = Math.max(...[...el.options].map(o => ctx.measureText(o.text).width));
-            return text + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) <= el.clientWidth + 1;
-        }"""), select.evaluate("el => el.name")
+        assert options_fit(select), select.evaluate("el => el.name")
     shots(page, "04c-policy-editor")
     # item 15: the deductions table fits its card; scores read the same (50.5, −6)
     page.goto(f"{base}/score/")
