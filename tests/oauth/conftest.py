@@ -110,7 +110,9 @@ class Browser:
                                        iss=query.get("iss", [None])[0])
 
 
-def oauth_provider(endpoint: str, browser: Browser, storage: MemoryStorage):
+def oauth_provider(endpoint: str, browser: Browser, storage: MemoryStorage, *, client_metadata_url: str | None = None):
+    """The SDK's OAuthClientProvider; with ``client_metadata_url`` it registers by CIMD (the URL is
+    its client_id) when the authorization server advertises support, else by DCR."""
     from mcp.client.auth import OAuthClientProvider
     from mcp.shared.auth import OAuthClientMetadata
 
@@ -118,16 +120,25 @@ def oauth_provider(endpoint: str, browser: Browser, storage: MemoryStorage):
                                    grant_types=["authorization_code", "refresh_token"],
                                    response_types=["code"], token_endpoint_auth_method="none", scope="mcp")
     return OAuthClientProvider(server_url=endpoint, client_metadata=metadata, storage=storage,
-                               redirect_handler=browser.answer, callback_handler=browser.callback)
+                               redirect_handler=browser.answer, callback_handler=browser.callback,
+                               client_metadata_url=client_metadata_url)
 
 
-def with_oauth(endpoint: str, provider, fn) -> Any:
+def with_oauth(endpoint: str, provider, fn, *, sent: list[tuple[str, str]] | None = None) -> Any:
+    """Run ``fn(client)`` over an SDK session authenticated by ``provider``; every request the SDK
+    sends (OAuth discovery, registration, token exchange, MCP) is appended to ``sent`` as
+    (method, URL)."""
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
     async def main():
-        async with httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(60.0)) as http:
+        async def record(request) -> None:
+            if sent is not None:
+                sent.append((request.method, str(request.url)))
+
+        async with httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(60.0),
+                                      event_hooks={"request": [record]}) as http:
             async with Client(streamable_http_client(endpoint, http_client=http), cache=None) as client:
                 return await fn(client)
 
