@@ -1,5 +1,5 @@
 """OAuth 2.1 for the MCP endpoint, end to end: the official mcp SDK discovers the
-authorization server from the 401, registers (DCR), a person consents in Chromium, the SDK
+authorization server from the 401, registers (DCR; CIMD in test_sdk_cimd.py), a person consents in Chromium, the SDK
 exchanges the code with PKCE and calls tools; refresh, revocation and audience."""
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def test_401_points_to_protected_resource_metadata_and_the_metadata_documents(oa
     assert meta["response_types_supported"] == ["code"]
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["registration_endpoint"] == f"{world.url}/oauth/register/"
+    assert meta["client_id_metadata_document_supported"] is True  # the SDK registers by CIMD only if so
     assert httpx.get(f"{world.url}/.well-known/oauth-protected-resource/elsewhere").status_code == 404
 
 

@@ -7,6 +7,9 @@ RFC 8414 document advertises ``client_id_metadata_document_supported``, so the S
 as its client_id and never posts to the registration endpoint; the server fetches the document,
 a person consents in Chromium, the SDK exchanges the code with PKCE, lists and calls tools, and
 the registration is audited with method "cimd".
+
+Fail closed: the same SDK flow with the host not listed stops at an error page, before the
+document is fetched, and nothing is registered, issued or called.
 """
 
 from __future__ import annotations
@@ -69,3 +72,26 @@ def test_sdk_registers_by_cimd_consents_and_calls_tools(oauth_world, metadata_se
     assert registered.payload["redirect_uris"] == [CALLBACK]
     types = set(AuditEvent.objects.filter(organization=org).values_list("event_type", flat=True))
     assert {"oauth.client_authorized", "oauth.token_issued", "tool.called"} <= types
+
+
+def test_sdk_cimd_from_an_unlisted_private_host_is_refused_before_any_fetch(oauth_world, metadata_server,  # noqa: F811
+                                                                            settings, monkeypatch):
+    from mcp.client.auth import OAuthFlowError
+    from oauth2_provider.models import Application
+
+    monkeypatch.setenv("SSL_CERT_FILE", metadata_server.ca)
+    assert settings.OAUTH_CIMD_PRIVATE_HOSTS == []  # the default: loopback documents are not fetched
+    world = oauth_world
+    endpoint = world.endpoint()
+    client_id = f"{metadata_server.base}/unlisted/client.json"
+    browser, storage, sent = Browser(email=world.people.by_role("member").email), MemoryStorage(), []
+
+    with pytest.raises(OAuthFlowError, match="no code"):
+        with_oauth(endpoint, oauth_provider(endpoint, browser, storage, client_metadata_url=client_id),
+                   _list_and_call, sent=sent)
+    assert "client" not in browser.seen  # no consent form was shown, an error page instead
+    assert "invalid_request" in browser.seen["refusal"] and "Invalid client_id" in browser.seen["refusal"]
+    assert metadata_server.paths == []
+    assert not [url for _method, url in sent if "/oauth/register" in url or "/oauth/token" in url], sent
+    assert not Application.objects.filter(client_id=client_id).exists()
+    assert not AuditEvent.objects.filter(event_type__in=["oauth.client_registered", "tool.called"]).exists()
