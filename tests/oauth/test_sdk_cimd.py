@@ -14,6 +14,7 @@ document is fetched, and nothing is registered, issued or called.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from apps.audit.models import AuditEvent
@@ -72,6 +73,12 @@ def test_sdk_registers_by_cimd_consents_and_calls_tools(oauth_world, metadata_se
     assert registered.payload["redirect_uris"] == [CALLBACK]
     types = set(AuditEvent.objects.filter(organization=org).values_list("event_type", flat=True))
     assert {"oauth.client_authorized", "oauth.token_issued", "tool.called"} <= types
+
+    # A refresh with the document URL as client_id (a public client: no secret) rotates the tokens.
+    refreshed = httpx.post(f"{world.url}/oauth/token/", data={
+        "grant_type": "refresh_token", "refresh_token": storage.tokens.refresh_token, "client_id": client_id})
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["access_token"] != storage.tokens.access_token
 
 
 def test_sdk_cimd_from_an_unlisted_private_host_is_refused_before_any_fetch(oauth_world, metadata_server,  # noqa: F811
