@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import re
@@ -282,6 +283,7 @@ class Gateway:
         await hot.open()
         http = upstream.new_async_client()
         limiter = RateLimiter(settings.REDIS_URL, prefix=settings.MCP_RATE_LIMIT_PREFIX)
+        _freeze_startup_heap()
         try:
             # ``background`` outlives single requests (completion audits); on shutdown it is
             # awaited before the database pool closes, so no audit row is dropped.
@@ -671,6 +673,23 @@ class Gateway:
             if final is not None:
                 return final
         return None
+
+
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Move what startup allocated (Django, the SDK, pydantic models, the app's modules: a few
+    hundred thousand tracked objects) to the collector's permanent generation, once per
+    process, so that a full (gen2) collection no longer walks it: each took ~100 ms of the
+    event loop, a p99 hazard. Objects are still freed by reference counting; only cycles among
+    them are never collected, and startup leaves none once collected here."""
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 gateway = Gateway()

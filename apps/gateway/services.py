@@ -206,7 +206,8 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
 
     snap = caller.snapshot()
     project_rules = snapshot.project_rules(snap)
-    decision = rules.decide(project_rules, caller.subject, tool, caller.environment_ref)
+    ref = rules.tool_ref(tool)  # once per call: decide, the applicable policies and the requirement
+    decision = rules.decide(project_rules, caller.subject, tool, caller.environment_ref, ref=ref)
     if not decision.allowed:
         message = f"MCPForge refused this call: {decision.reason}."
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason=decision.code or "denied",
@@ -228,7 +229,7 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="invalid_arguments", message=message)
 
     try:
-        applicable = policies.applicable(project_rules.policies, rules.tool_ref(tool), caller.environment_ref.id)
+        applicable = policies.applicable(project_rules.policies, ref, caller.environment_ref.id)
         fields = policy_fields(applicable)
     except ConditionError as exc:
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="policy_error",
@@ -241,7 +242,8 @@ def call_plan(*, caller: Caller, name: str, arguments: dict[str, Any], justifica
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason=exc.code, message=exc.message)
     try:
         requirement = rules.approval_requirement(project_rules, tool, caller.environment_ref, arguments,
-                                                 received=serialized.documents(fields) if applicable else ())
+                                                 received=serialized.documents(fields) if applicable else (),
+                                                 ref=ref)
     except ConditionError as exc:
         return _deny(caller, name=name, tool=tool, arguments=arguments, reason="policy_error",
                      message=f"The approval policy for {name} cannot be evaluated ({exc}); the call was refused.")

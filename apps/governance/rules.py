@@ -75,9 +75,11 @@ def is_enabled(rules: ProjectRules, tool: Any, environment: EnvironmentRef) -> b
     return switch if switch is not None else default_enabled(tool, environment.slug)
 
 
-def decide(rules: ProjectRules, subject: grants.Subject, tool: Any, environment: EnvironmentRef) -> grants.Decision:
-    """Whether ``subject`` may call ``tool`` in ``environment``, and why (``grants.resolve``)."""
-    return grants.resolve(subject, tool_ref(tool), environment.id, enabled=is_enabled(rules, tool, environment),
+def decide(rules: ProjectRules, subject: grants.Subject, tool: Any, environment: EnvironmentRef, *,
+           ref: grants.ToolRef | None = None) -> grants.Decision:
+    """Whether ``subject`` may call ``tool`` in ``environment``, and why (``grants.resolve``).
+    ``ref``: ``tool_ref(tool)`` when the caller already has it (the gateway's hot path)."""
+    return grants.resolve(subject, ref or tool_ref(tool), environment.id, enabled=is_enabled(rules, tool, environment),
                           grants=rules.grants_in(environment.id), environment_name=environment.name)
 
 
@@ -98,11 +100,12 @@ def callable_tools(rules: ProjectRules, subject: grants.Subject, tools: Iterable
 
 def approval_requirement(rules: ProjectRules, tool: Any, environment: EnvironmentRef,
                          arguments: Mapping[str, Any] | None, *,
-                         received: Sequence[Any] = ()) -> policies.Requirement | None:
+                         received: Sequence[Any] = (), ref: grants.ToolRef | None = None,
+                         ) -> policies.Requirement | None:
     """What approval a call with ``arguments`` needs (``policies.requirement``, also
     evaluated on each ``received`` document: what the upstream actually receives); raises
     ``conditions.ConditionError`` for a stored policy with invalid tiers (fail closed)."""
-    return policies.requirement(rules.policies, tool_ref(tool), environment.id, arguments or {},
+    return policies.requirement(rules.policies, ref or tool_ref(tool), environment.id, arguments or {},
                                 received=received)
 
 
