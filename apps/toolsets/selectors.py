@@ -39,6 +39,9 @@ def toolset_token_bill(project, version) -> list[dict]:
 
     from .listing import effective
 
+    toolsets = list(toolsets_of(project))
+    if not toolsets:  # most projects: no tool list, environments or enablement to read
+        return []
     bill = tool_token_bill(version)
     tools = list(current_tools(project).only("name", "operation_key", "category", "category_tags", "tags",
                                              "poisoning"))
@@ -46,7 +49,7 @@ def toolset_token_bill(project, version) -> list[dict]:
     environments = list(project.environments.all())
     states = {env.pk: enabled_map(env, tools) for env in environments}
     rows = []
-    for toolset in toolsets_of(project):
+    for toolset in toolsets:
         members = [t for t in tools if t.name in set(toolset.tool_names)]
         keys = [t.operation_key for t in members]
         compact, mode = effective(global_compact=compact_listing_on(), env_compact=None, env_mode="full",
