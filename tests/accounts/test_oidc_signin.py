@@ -61,8 +61,25 @@ def idp(live_server, settings, people):
         redirect_uris=f"{rp}/accounts/oidc/acme-sso/login/callback/", algorithm=application.RS256_ALGORITHM,
         skip_authorization=True)
     oidc_idp.CLAIMS.clear()
+    _forget_oauthlib_cores()
     yield type("Idp", (), {"rp": rp, "issuer": issuer})
     oidc_idp.CLAIMS.clear()
+    _forget_oauthlib_cores()
+
+
+def _forget_oauthlib_cores() -> None:
+    """django-oauth-toolkit caches each view class's oauthlib server (validator and all) on the
+    class at its first request (``OAuthLibMixin.get_oauthlib_core``): drop those caches, so the
+    provider's token view does not answer with the product's validator cached by an earlier
+    test, and the product's views after this test do not keep the provider's."""
+    from oauth2_provider.views.mixins import OAuthLibMixin
+
+    pending = [OAuthLibMixin]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "_oauthlib_core" in cls.__dict__:
+            delattr(cls, "_oauthlib_core")
 
 
 def idp_person(login: str, **claims) -> None:
