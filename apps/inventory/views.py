@@ -17,11 +17,9 @@ from .models import Tool
 
 
 def _enabled_by_env(project, tools):
-    """{tool operation_key: {env slug: bool}} when governance is installed, else {}."""
-    try:
-        from apps.governance.selectors import enabled_map
-    except ImportError:
-        return {}
+    """{tool operation_key: {env slug: bool}}."""
+    from apps.governance.selectors import enabled_map
+
     result: dict[str, dict[str, bool]] = {}
     for env in project.environments.all():
         for key, enabled in enabled_map(env, tools).items():

@@ -225,10 +225,8 @@ def spec_analyse(*, version_id: int) -> SpecVersion | None:
 
 
 def _governance_facts(project):
-    try:
-        from apps.governance.selectors import governance_facts
-    except ImportError:
-        return None
+    from apps.governance.selectors import governance_facts
+
     return governance_facts(project)
 
 
