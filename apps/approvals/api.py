@@ -62,7 +62,6 @@ class ApprovalRequestList(APIView):
 
     def get(self, request, org_slug):
         access = org_access(request.user, org_slug, "approval.decide")
-        services.approval_expire_due(organization=access.organization)
         filters, errors = selectors.QueueFilters.from_query(request.query_params)
         if errors:
             raise QueryError(" ".join(errors))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -636,12 +635,9 @@ def webhook_secret(hook: WebhookSettings) -> str:
 
 
 def webhook_allows_private() -> bool:
-    """settings.WEBHOOK_ALLOW_PRIVATE, else the environment variable of that name (so a
-    worker process started by a test can be told too)."""
-    value = getattr(settings, "WEBHOOK_ALLOW_PRIVATE", None)
-    if value is None:
-        value = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    """``settings.WEBHOOK_ALLOW_PRIVATE`` (mcpforge/settings.py reads the environment variable of
+    that name once, at startup, in every process: web and worker alike)."""
+    return bool(settings.WEBHOOK_ALLOW_PRIVATE)
 
 
 @transaction.atomic

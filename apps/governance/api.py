@@ -88,14 +88,12 @@ class ToolStates(APIView):
         environment = environment_for(project, env)
         data = ToolStatesInput(data=request.data)
         data.is_valid(raise_exception=True)
-        findings = []
-        for enabled in (True, False):
-            keys = [t["operation_key"] for t in data.validated_data["tools"] if t["enabled"] is enabled]
-            if keys:
-                findings += services.tool_set_enabled(
-                    project=project, environment=environment, operation_keys=keys, enabled=enabled, actor=request.user,
-                    override_reason=data.validated_data["override_reason"],
-                    reason=data.validated_data["reason"]).findings
+        tools = data.validated_data["tools"]
+        findings = services.tool_states_set(
+            project=project, environment=environment, actor=request.user,
+            enable=[t["operation_key"] for t in tools if t["enabled"]],
+            disable=[t["operation_key"] for t in tools if not t["enabled"]],
+            override_reason=data.validated_data["override_reason"], reason=data.validated_data["reason"])
         return Response({"environment": environment.slug, "tools": self._states(project, environment),
                          "findings": findings})
 

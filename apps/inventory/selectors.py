@@ -145,14 +145,9 @@ def token_cost_by_environment(project, version) -> list[tuple]:
 
 def compact_listing_on() -> bool:
     """Whether the gateway serves compact definitions (``MCP_COMPACT_TOOLS``, default on)."""
-    import os
-
     from django.conf import settings
 
-    value = getattr(settings, "MCP_COMPACT_TOOLS", None)
-    if value is None:
-        value = int(os.environ.get("MCP_COMPACT_TOOLS", "1") or 1)
-    return int(value) != 0
+    return int(settings.MCP_COMPACT_TOOLS) != 0
 
 
 def tool_token_bill(version) -> dict[str, dict[str, int]]:
