@@ -328,8 +328,8 @@ def _fail_stuck_locked(request: ApprovalRequest, *, now) -> bool:
 
 def approval_expire_due(*, organization=None, now=None, limit: int = 500) -> int:
     """Mark pending requests past their deadline expired (one transaction and one
-    approval.expired event each). Called by the periodic sweep, by the queue page (lazily,
-    for its organization) and by the ``approvals_expire`` command. Returns how many expired."""
+    approval.expired event each). Called by the periodic sweep (beat) and by the
+    ``approvals_expire`` command; reads never call it (selectors.effective_status). Returns how many expired."""
     now = now or timezone.now()
     due = ApprovalRequest.objects.filter(status=Status.PENDING, expires_at__lte=now)
     if organization is not None:
