@@ -26,8 +26,7 @@ def _request_access(user, org_slug, request_id):
     requests, everyone else needs approval.decide (403)."""
     access = org_access(user, org_slug, "org.view")
     approval = selectors.request_for(access, request_id)
-    if approval.requester_id != user.pk:
-        access.require("approval.decide")
+    selectors.require_may_see(access, approval)
     return access, approval
 
 
