@@ -143,6 +143,14 @@ def nav_pending_count(user, organization_id: int) -> int:
             .count())
 
 
+def nav_badge(user, membership) -> dict:
+    """The navigation's pending-approvals badge (registered in AppConfig.ready as an
+    accounts navigation extension): only for roles that may decide approvals."""
+    if not roles.has_capability(membership.role, "approval.decide"):
+        return {}
+    return {"nav_pending_approvals": nav_pending_count(user, membership.organization_id)}
+
+
 # --------------------------------------------------------------------------- queue
 
 

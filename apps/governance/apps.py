@@ -7,9 +7,18 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self):
+        from apps.inventory import hooks as inventory_hooks
+        from apps.projects import hooks as project_hooks
         from apps.projects.views import PROJECT_PAGE_EXTENSIONS
 
+        from . import selectors, services
         from .views import project_panel
 
         if project_panel not in PROJECT_PAGE_EXTENSIONS:
             PROJECT_PAGE_EXTENSIONS.append(project_panel)
+        # what lower apps call without importing governance (dependencies point down)
+        inventory_hooks.provide_enablement(selectors.enabled_map)
+        if services.pins_follow_rename not in inventory_hooks.TOOL_RENAMED:
+            inventory_hooks.TOOL_RENAMED.append(services.pins_follow_rename)
+        if services.pin_defaults_in_new_environment not in project_hooks.ENVIRONMENT_CREATED:
+            project_hooks.ENVIRONMENT_CREATED.append(services.pin_defaults_in_new_environment)

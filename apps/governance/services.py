@@ -701,3 +701,9 @@ def accept_suggested_policies(*, project, actor, keys: Sequence[str] | None = No
     if keys and not created:
         raise DomainError("That suggestion no longer applies (already accepted?).")
     return created
+
+
+def pin_defaults_in_new_environment(*, project, environment) -> None:
+    """projects.hooks.ENVIRONMENT_CREATED: tools on by the risk default in a new environment are
+    served with a pinned definition (rug-pull protection)."""
+    pin_default_tools(project=project, environments=[environment])

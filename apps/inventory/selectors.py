@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from apps.core.query import QueryInput
 from apps.specs.models import SpecVersion
 
+from . import hooks
 from .models import Tool
 
 
@@ -130,14 +131,12 @@ def tool_token_costs(version) -> dict[str, int]:
 def token_cost_by_environment(project, version) -> list[tuple]:
     """[(environment, enabled tool count, tokens)] — what an agent pays for tools/list there
     (before per-user grants narrow it further)."""
-    from apps.governance.selectors import enabled_map
-
     costs = tool_token_costs(version)
     # enablement needs only these columns, not the schemas
     tools = list(current_tools(project).only("operation_key", "category", "category_tags", "tags", "poisoning"))
     rows = []
     for env in project.environments.all():
-        states = enabled_map(env, tools)
+        states = hooks.enabled_map(env, tools)
         keys = [k for k, on in states.items() if on]
         rows.append((env, len(keys), sum(costs.get(k, 0) for k in keys)))
     return rows
@@ -190,8 +189,6 @@ def environment_token_bill(project, version) -> list[dict]:
     """Per environment: the enabled tools, what their listing costs in full and compact form
     (real tokenizer), which form the gateway serves, and, past ``LISTING_TOKEN_BUDGET``, the
     heaviest tools and the fix. Per-user grants can only make a listing smaller."""
-    from apps.governance.selectors import enabled_map
-
     from .tokens import LISTING_TOKEN_BUDGET
 
     bill = tool_token_bill(version)
@@ -201,7 +198,7 @@ def environment_token_bill(project, version) -> list[dict]:
     names = {t.operation_key: t.name for t in tools}
     rows = []
     for env in project.environments.all():
-        states = enabled_map(env, tools)
+        states = hooks.enabled_map(env, tools)
         keys = [k for k, on in states.items() if on and k in bill]
         full = sum(bill[k]["full"] for k in keys)
         small = sum(bill[k]["compact"] for k in keys)
