@@ -12,7 +12,7 @@ APPS = pathlib.Path(__file__).resolve().parents[2] / "apps"
 # modules whose job is reading configuration: gateway/conf.py (MCP_* with settings first),
 # credentials/crypto.py (build_key_provider(environ=...): the KEK is read from the environment
 # on purpose, never stored in settings), seed_demo's DEMO_PASSWORD default (a command option)
-ALLOWED = {"gateway/conf.py", "credentials/crypto.py", "accounts/management/commands/seed_demo.py"}
+ALLOWED = {"gateway/conf.py", "credentials/crypto.py", "projects/management/commands/seed_demo.py"}
 
 
 def _environ_reads():
