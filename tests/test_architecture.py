@@ -76,8 +76,6 @@ RANK = {app: i for i, app in enumerate(ORDER)} | {"oauth": len(ORDER), "reports"
 # Edges that still point the wrong way. Each is a TODO naming where; remove an entry when its
 # import is gone (the test fails on an entry that no longer exists, so this list only shrinks).
 KNOWN_UPWARD = {
-    # TODO(issue 23): approval_execute (approvals/services.py) calls gateway.upstream to run the call
-    ("approvals", "gateway"),
     # TODO(issue 23): audit.models FK to Organization, audit/api+views use the access helpers,
     # audit_checkpoint_all lists organizations; audit/keys+checks use credentials.crypto for signing
     ("audit", "accounts"),

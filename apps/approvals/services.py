@@ -563,7 +563,7 @@ def approval_execute(*, request_id: int) -> ApprovalRequest | None:
     winner), re-check the arguments hash, call the upstream with the stored arguments, store
     the result (executing -> executed | failed). Returns None when this caller did not win
     the transition (already executing / executed, or not approved)."""
-    from apps.gateway.upstream import execute_call
+    from .hooks import execute_call  # the gateway's executor (approvals never imports gateway)
 
     now = timezone.now()
     with transaction.atomic():
