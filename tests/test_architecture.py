@@ -87,10 +87,6 @@ KNOWN_UPWARD = {
     ("governance", "credentials"),
     # TODO(issue 23): inventory/quality.py uses gateway.validation.pattern_problem (the RE2 engine)
     ("inventory", "gateway"),
-    # TODO(issue 23): risk/score.py uses credentials.schemes; _configuration_stamp,
-    # compute_project_score and _pin_defaults (risk) read/write governance
-    ("risk", "credentials"),
-    ("risk", "governance"),
     # TODO(issue 23): specs/services (_persist, _governance_facts) and specs/pipeline (analyse,
     # classify_and_score, scan_poisoning) drive inventory, risk, governance and credentials
     ("specs", "credentials"),

@@ -707,3 +707,9 @@ def pin_defaults_in_new_environment(*, project, environment) -> None:
     """projects.hooks.ENVIRONMENT_CREATED: tools on by the risk default in a new environment are
     served with a pinned definition (rug-pull protection)."""
     pin_default_tools(project=project, environments=[environment])
+
+
+def pin_defaults_after_override(*, project) -> None:
+    """risk.hooks.OVERRIDE_CHANGED: a category an override changed can make a tool on by the
+    risk default somewhere; it is served with a pinned definition from then on."""
+    pin_default_tools(project=project)
