@@ -87,10 +87,10 @@ KNOWN_UPWARD = {
     ("governance", "credentials"),
     # TODO(issue 23): inventory/quality.py uses gateway.validation.pattern_problem (the RE2 engine)
     ("inventory", "gateway"),
-    # TODO(issue 23): specs/services (_persist, _governance_facts) and specs/pipeline (analyse,
-    # classify_and_score, scan_poisoning) drive inventory, risk, governance and credentials
-    ("specs", "credentials"),
-    ("specs", "governance"),
+    # TODO(issue 23): the import pipeline runs in specs but drives the apps above it:
+    # specs/pipeline.analyse (inventory toolgen, quality, tokens), classify_and_score and
+    # scan_poisoning (risk), specs/services (tool rows, risk.services, risk.hooks.governance_facts),
+    # specs/api, views and panels (inventory.selectors). Fix: move the orchestration above risk.
     ("specs", "inventory"),
     ("specs", "risk"),
 }

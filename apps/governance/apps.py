@@ -11,6 +11,7 @@ class GovernanceConfig(AppConfig):
         from apps.projects import hooks as project_hooks
         from apps.projects.views import PROJECT_PAGE_EXTENSIONS
         from apps.risk import hooks as risk_hooks
+        from apps.specs import hooks as spec_hooks
 
         from . import selectors, services
         from .models import ApprovalPolicy, Grant, ToolSetting
@@ -32,3 +33,4 @@ class GovernanceConfig(AppConfig):
         })
         if services.pin_defaults_after_override not in risk_hooks.OVERRIDE_CHANGED:
             risk_hooks.OVERRIDE_CHANGED.append(services.pin_defaults_after_override)
+        spec_hooks.VERSION_ANALYSED["governance"] = services.definitions_after_import

@@ -713,3 +713,9 @@ def pin_defaults_after_override(*, project) -> None:
     """risk.hooks.OVERRIDE_CHANGED: a category an override changed can make a tool on by the
     risk default somewhere; it is served with a pinned definition from then on."""
     pin_default_tools(project=project)
+
+
+def definitions_after_import(*, project, version, security_schemes) -> None:
+    """specs.hooks.VERSION_ANALYSED["governance"]: every environment keeps serving the definition
+    an admin enabled there; changes wait for review."""
+    definitions_follow_import(project=project, version=version)

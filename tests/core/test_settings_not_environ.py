@@ -10,8 +10,9 @@ import pytest
 
 APPS = pathlib.Path(__file__).resolve().parents[2] / "apps"
 # modules whose job is reading configuration: gateway/conf.py (MCP_* with settings first),
-# credentials/crypto.py (build_key_provider(environ=...): the KEK is read from the environment
-# on purpose, never stored in settings), seed_demo's DEMO_PASSWORD default (a command option)
+# credentials/crypto.py (load_key_provider_from_env(environ): the app always passes
+# keyring.key_environ(), built from settings; the os.environ default serves the pure module used
+# on its own), seed_demo's DEMO_PASSWORD default (a command option)
 ALLOWED = {"gateway/conf.py", "credentials/crypto.py", "projects/management/commands/seed_demo.py"}
 
 
