@@ -6,6 +6,7 @@ sees nothing, a member without the role is refused" holds everywhere.
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
@@ -60,9 +61,28 @@ def token_organization_id(user) -> int | None:
     return getattr(user, _TOKEN_ORG_ATTR, None)
 
 
+# Set by the DRF tenant base (apps/accounts/api_base.py) for one request; memberships_of marks
+# it, so the base can refuse a successful answer that never went through tenancy.
+_tenancy_seen: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("mcpforge_tenancy_seen",
+                                                                                  default=None)
+
+
+def tenancy_watch() -> None:
+    """Start watching this request: ``tenancy_resolved()`` is False until memberships_of runs."""
+    _tenancy_seen.set([False])
+
+
+def tenancy_resolved() -> bool:
+    seen = _tenancy_seen.get()
+    return bool(seen and seen[0])
+
+
 def memberships_of(user):
     """The memberships this caller may act through: all of them for a session, only the
     token's organization for a token. The one place tenancy is scoped."""
+    seen = _tenancy_seen.get()
+    if seen is not None:
+        seen[0] = True
     if not getattr(user, "is_authenticated", False):
         return Membership.objects.none()
     qs = Membership.objects.filter(user=user)

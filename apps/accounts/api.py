@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from . import selectors, services
 from .access import memberships_of, org_access
+from .api_base import TenantAPIView
 from .models import Invitation, Membership, SignInDomain, Team
 
 
@@ -57,7 +58,7 @@ def _signin_state(organization) -> dict:
             "provider": (selectors.oidc_provider() or {}).get("name")}
 
 
-class SignInDomains(APIView):
+class SignInDomains(TenantAPIView):
     """Enterprise sign-in of an organization (admins): the email domains whose people join it,
     with ``role``, on their first OpenID Connect sign-in with a verified address."""
 
@@ -130,7 +131,7 @@ def _team(access, team_slug) -> Team:
                              slug=team_slug)
 
 
-class MemberList(APIView):
+class MemberList(TenantAPIView):
     """GET the organization's members and pending invitations; POST invites someone (admins and
     owners; only an owner invites an owner). The response carries the one-time invitation link."""
 
@@ -156,7 +157,7 @@ class MemberList(APIView):
         return Response({**InvitationSerializer(invitation).data, "invite_url": url}, status=status.HTTP_201_CREATED)
 
 
-class MemberDetail(APIView):
+class MemberDetail(TenantAPIView):
     """PATCH a member's role; DELETE removes them (their tokens are revoked). Admins and owners;
     an owner's role only by an owner, and never the last owner."""
 
@@ -183,7 +184,7 @@ class MemberDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationDetail(APIView):
+class InvitationDetail(TenantAPIView):
     """DELETE revokes a pending invitation (admins and owners)."""
 
     @extend_schema(responses={204: None})
@@ -194,7 +195,7 @@ class InvitationDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamList(APIView):
+class TeamList(TenantAPIView):
     """GET the organization's teams; POST creates one (admins and owners)."""
 
     @extend_schema(responses={200: TeamSerializer(many=True)})
@@ -212,7 +213,7 @@ class TeamList(APIView):
         return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
 
 
-class TeamDetail(APIView):
+class TeamDetail(TenantAPIView):
     """GET a team; DELETE it (admins and owners)."""
 
     @extend_schema(responses={200: TeamSerializer})
@@ -227,7 +228,7 @@ class TeamDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamMember(APIView):
+class TeamMember(TenantAPIView):
     """PUT adds a member of the organization to the team; DELETE takes them off (admins and owners)."""
 
     @extend_schema(request=None, responses={200: TeamSerializer})

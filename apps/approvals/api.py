@@ -5,10 +5,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.accounts import roles
 from apps.accounts.access import access_for_org_id, membership_for, org_access
+from apps.accounts.api_base import TenantAPIView
 from apps.core.query import QueryError
 
 from . import selectors, services
@@ -56,13 +56,12 @@ class DecisionSerializer(serializers.Serializer):
 @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("scope", "status", "project", "environment",
                                                                "tool", "risk")],
                responses=ApprovalRequestSerializer(many=True))
-class ApprovalRequestList(APIView):
+class ApprovalRequestList(TenantAPIView):
     """An organization's approval requests (reviewer and above). Default: pending ones the
     caller can approve now (``scope=mine``); ``scope=all`` lists everything matching."""
 
     def get(self, request, org_slug):
         access = org_access(request.user, org_slug, "approval.decide")
-        services.approval_expire_due(organization=access.organization)
         filters, errors = selectors.QueueFilters.from_query(request.query_params)
         if errors:
             raise QueryError(" ".join(errors))
@@ -80,12 +79,11 @@ def _visible_request(user, request_id) -> ApprovalRequest:
     if approval is None:
         raise Http404(selectors.NOT_FOUND)
     access = access_for_org_id(user, approval.organization_id, "org.view")
-    if approval.requester_id != user.pk and not access.can("approval.decide"):
-        raise PermissionDenied(f"Your role ({access.role}) does not allow this.")
+    selectors.require_may_see(access, approval)
     return approval
 
 
-class ApprovalRequestDetail(APIView):
+class ApprovalRequestDetail(TenantAPIView):
     """The status of one request, exactly as the MCP tool mcpforge_approval_status reports it."""
 
     def get(self, request, request_id):
@@ -93,7 +91,7 @@ class ApprovalRequestDetail(APIView):
         return Response(selectors.request_status_for(request.user, str(approval.public_id)))
 
 
-class ApprovalDecisionCreate(APIView):
+class ApprovalDecisionCreate(TenantAPIView):
     """Approve or reject (reviewer and above; not your own request; once per reviewer)."""
 
     @extend_schema(request=DecisionSerializer)
@@ -145,7 +143,7 @@ def webhook_json(hook) -> dict:
             "active": bool(hook and hook.active)}
 
 
-class WebhookSettingsDetail(APIView):
+class WebhookSettingsDetail(TenantAPIView):
     """The organization's approval notifications (the Approvals → Settings page): GET and PUT need
     ``approval.configure`` (admins and owners); changes are audited as ``approval.webhook_updated``.
     A secret is never returned, except a generated one, once, in the PUT response."""
@@ -173,7 +171,7 @@ class WebhookSettingsDetail(APIView):
         return Response(body)
 
 
-class WebhookTest(APIView):
+class WebhookTest(TenantAPIView):
     """POST queues a signed test message to the configured URL (``approval.configure``)."""
 
     serializer_class = WebhookTestOutput

@@ -8,12 +8,16 @@ class ApprovalsConfig(AppConfig):
     label = "approvals"
 
     def ready(self) -> None:
+        from apps.accounts.context_processors import NAV_EXTENSIONS
         from apps.projects.views import PROJECT_PAGE_EXTENSIONS
 
+        from .selectors import nav_badge
         from .views import project_panel
 
         if project_panel not in PROJECT_PAGE_EXTENSIONS:
             PROJECT_PAGE_EXTENSIONS.append(project_panel)
+        if nav_badge not in NAV_EXTENSIONS:
+            NAV_EXTENSIONS.append(nav_badge)
 
         # Celery beat expires overdue requests every minute; the queue page, the decision
         # service and the status tool also treat a past deadline as expired, so a stopped

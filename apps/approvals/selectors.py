@@ -37,6 +37,20 @@ def effective_status(request: ApprovalRequest, now=None) -> str:
     return request.status
 
 
+def may_see_request(user, role: str | None, request: ApprovalRequest) -> bool:
+    """The one rule for who sees an approval request (pages, REST API, the MCP status tool): a
+    member who requested it, or a member whose role may decide approvals."""
+    if role is None:
+        return False
+    return request.requester_id == user.pk or roles.has_capability(role, "approval.decide")
+
+
+def require_may_see(access: Access, request: ApprovalRequest) -> None:
+    """``may_see_request`` for a member: refused with 403 (audited like any refusal) when not."""
+    if not may_see_request(access.user, access.role, request):
+        access.require("approval.decide")
+
+
 # --------------------------------------------------------------------------- status tool
 
 
@@ -65,7 +79,7 @@ def request_status_for(user, request_id: str, *, organization_id: int | None = N
     role = membership.role if membership else None
     if role is None:
         raise DomainError(NOT_FOUND)  # a former member (or an outsider) sees nothing, not even their own
-    if request.requester_id != user.pk and not roles.has_capability(role, "approval.decide"):
+    if not may_see_request(user, role, request):
         raise DomainError(NOT_FOUND)
     decisions = list(request.decisions.all())
     status = effective_status(request)
@@ -127,6 +141,14 @@ def nav_pending_count(user, organization_id: int) -> int:
             .exclude(requester=user)
             .exclude(decisions__reviewer=user)
             .count())
+
+
+def nav_badge(user, membership) -> dict:
+    """The navigation's pending-approvals badge (registered in AppConfig.ready as an
+    accounts navigation extension): only for roles that may decide approvals."""
+    if not roles.has_capability(membership.role, "approval.decide"):
+        return {}
+    return {"nav_pending_approvals": nav_pending_count(user, membership.organization_id)}
 
 
 # --------------------------------------------------------------------------- queue

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -340,8 +339,8 @@ def _fail_stuck_locked(request: ApprovalRequest, *, now) -> bool:
 
 def approval_expire_due(*, organization=None, now=None, limit: int = 500) -> int:
     """Mark pending requests past their deadline expired (one transaction and one
-    approval.expired event each). Called by the periodic sweep, by the queue page (lazily,
-    for its organization) and by the ``approvals_expire`` command. Returns how many expired."""
+    approval.expired event each). Called by the periodic sweep (beat) and by the
+    ``approvals_expire`` command; reads never call it (selectors.effective_status). Returns how many expired."""
     now = now or timezone.now()
     due = ApprovalRequest.objects.filter(status=Status.PENDING, expires_at__lte=now)
     if organization is not None:
@@ -591,7 +590,7 @@ def approval_execute(*, request_id: int) -> ApprovalRequest | None:
     winner), re-check the arguments hash, call the upstream with the stored arguments, store
     the result (executing -> executed | failed). Returns None when this caller did not win
     the transition (already executing / executed, or not approved)."""
-    from apps.gateway.upstream import execute_call
+    from .hooks import execute_call  # the gateway's executor (approvals never imports gateway)
 
     now = timezone.now()
     with transaction.atomic():
@@ -664,12 +663,9 @@ def webhook_secret(hook: WebhookSettings) -> str:
 
 
 def webhook_allows_private() -> bool:
-    """settings.WEBHOOK_ALLOW_PRIVATE, else the environment variable of that name (so a
-    worker process started by a test can be told too)."""
-    value = getattr(settings, "WEBHOOK_ALLOW_PRIVATE", None)
-    if value is None:
-        value = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    """``settings.WEBHOOK_ALLOW_PRIVATE`` (mcpforge/settings.py reads the environment variable of
+    that name once, at startup, in every process: web and worker alike)."""
+    return bool(settings.WEBHOOK_ALLOW_PRIVATE)
 
 
 @transaction.atomic

@@ -26,16 +26,15 @@ def _request_access(user, org_slug, request_id):
     requests, everyone else needs approval.decide (403)."""
     access = org_access(user, org_slug, "org.view")
     approval = selectors.request_for(access, request_id)
-    if approval.requester_id != user.pk:
-        access.require("approval.decide")
+    selectors.require_may_see(access, approval)
     return access, approval
 
 
 @login_required
 def queue(request, org_slug):
     access = org_access(request.user, org_slug, "approval.decide")
-    # Lazy expiry: the page never offers a request whose deadline passed, even without beat.
-    services.approval_expire_due(organization=access.organization)
+    # A read stays a read: an overdue pending request is shown expired (selectors.effective_status)
+    # and never offered; the row is marked expired by the sweep task or the next decision on it.
     filters, errors = selectors.QueueFilters.from_query(request.GET)
     paging = QueryInput(request.GET)
     page_number = paging.page()

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
 from apps.accounts.access import org_access
+from apps.accounts.api_base import TenantGuardMixin
 from apps.core.api import LimitOffsetPagination
 from apps.core.query import QueryError, QueryInput
 
@@ -93,7 +94,7 @@ FILTER_HELP = {
 
 
 @extend_schema(parameters=[OpenApiParameter(n, str, description=d) for n, d in FILTER_HELP.items()])
-class AuditEventList(ListAPIView):
+class AuditEventList(TenantGuardMixin, ListAPIView):
     """Audit events of one organization (reviewer and above), newest first, filterable.
     ``count`` is bounded (BoundedCountPagination): see ``count_capped``."""
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.accounts.api_base import TenantAPIView
 from apps.core.errors import DomainError
 from apps.projects.selectors import environment_for, project_access_by_id
 
@@ -56,7 +56,7 @@ class CredentialInput(serializers.Serializer):
                                    help_text='client credentials only: token_url, scopes, client_auth')
 
 
-class CredentialList(APIView):
+class CredentialList(TenantAPIView):
     """Every security scheme of the current spec in this environment and its credential (masked)."""
 
     def get(self, request, id, env):
@@ -68,7 +68,7 @@ class CredentialList(APIView):
                          "credentials": [slot_json(s) for s in selectors.environment_slots(environment)]})
 
 
-class CredentialSet(APIView):
+class CredentialSet(TenantAPIView):
     """PUT sets the secret of a scheme (first version or rotation); the response is masked."""
 
     rotate_only = False

@@ -418,3 +418,9 @@ def upstream_auth(environment, tool) -> UpstreamAuth:
     ``upstream_secrets`` then ``auth_from_secrets``. Two queries, plus the token endpoint for
     OAuth2 client credentials when its cached token expired."""
     return auth_from_secrets(upstream_secrets(environment, tool), environment)
+
+
+def credentials_after_import(*, project, version, security_schemes) -> None:
+    """specs.hooks.VERSION_ANALYSED["credentials"]: the spec owns where an API key goes, so
+    stored keys follow a placement this version moved."""
+    credentials_follow_spec(project=project, security_schemes=security_schemes, spec_version=version.number)

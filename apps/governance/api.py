@@ -13,8 +13,8 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.accounts.api_base import TenantAPIView
 from apps.accounts.models import Team
 from apps.core.errors import DomainError
 from apps.core.query import QueryInput
@@ -66,7 +66,7 @@ class ToolStatesInput(serializers.Serializer):
                                              "outside development; recorded in the audit event.")
 
 
-class ToolStates(APIView):
+class ToolStates(TenantAPIView):
     """GET: every current tool's enabled state in the environment (explicit or risk default).
     PUT ``{"tools": [{"operation_key": "POST /refunds", "enabled": true}, ...]}``: set them."""
 
@@ -88,14 +88,12 @@ class ToolStates(APIView):
         environment = environment_for(project, env)
         data = ToolStatesInput(data=request.data)
         data.is_valid(raise_exception=True)
-        findings = []
-        for enabled in (True, False):
-            keys = [t["operation_key"] for t in data.validated_data["tools"] if t["enabled"] is enabled]
-            if keys:
-                findings += services.tool_set_enabled(
-                    project=project, environment=environment, operation_keys=keys, enabled=enabled, actor=request.user,
-                    override_reason=data.validated_data["override_reason"],
-                    reason=data.validated_data["reason"]).findings
+        tools = data.validated_data["tools"]
+        findings = services.tool_states_set(
+            project=project, environment=environment, actor=request.user,
+            enable=[t["operation_key"] for t in tools if t["enabled"]],
+            disable=[t["operation_key"] for t in tools if not t["enabled"]],
+            override_reason=data.validated_data["override_reason"], reason=data.validated_data["reason"])
         return Response({"environment": environment.slug, "tools": self._states(project, environment),
                          "findings": findings})
 
@@ -109,7 +107,7 @@ class BulkInput(serializers.Serializer):
     tag = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ToolBulk(APIView):
+class ToolBulk(TenantAPIView):
     """POST ``{"enabled": false, "tag": "admin"}``: switch every tool of a category and/or tag."""
 
     @extend_schema(request=BulkInput)
@@ -149,7 +147,7 @@ class GrantInput(TargetSerializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class GrantList(APIView):
+class GrantList(TenantAPIView):
     """GET the project's grants; POST creates one (admin)."""
 
     def get(self, request, id):
@@ -188,7 +186,7 @@ def _grant(project, grant_id) -> Grant:
     return grant
 
 
-class GrantDetail(APIView):
+class GrantDetail(TenantAPIView):
     def get(self, request, id, grant_id):
         return Response(grant_json(_grant(_project(request, id, VIEW), grant_id)))
 
@@ -237,7 +235,7 @@ def _policy_fields(project, validated: dict) -> dict:
     return fields
 
 
-class PolicyList(APIView):
+class PolicyList(TenantAPIView):
     """GET the project's approval policies; POST creates one (admin), rules validated on save."""
 
     def get(self, request, id):
@@ -261,7 +259,7 @@ def _policy(project, policy_id) -> ApprovalPolicy:
     return policy
 
 
-class PolicyDetail(APIView):
+class PolicyDetail(TenantAPIView):
     """GET / PUT (all fields) / PATCH (some fields) / DELETE one policy."""
 
     def get(self, request, id, policy_id):
@@ -294,7 +292,7 @@ class AcceptInput(serializers.Serializer):
     keys = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, default=None)
 
 
-class PolicySuggestions(APIView):
+class PolicySuggestions(TenantAPIView):
     """GET the policies suggested from risk; POST ``{"keys": [...]}`` (or nothing: all) accepts them."""
 
     def get(self, request, id):
@@ -331,7 +329,7 @@ def decision_json(simulation: selectors.Simulation) -> dict:
     }
 
 
-class Simulate(APIView):
+class Simulate(TenantAPIView):
     """Can member ``user`` (email or id) call ``tool`` (name) in ``environment`` (slug)? Same
     answer as the gateway; ``arguments`` (JSON object) also shows the approval it would need."""
 
@@ -412,7 +410,7 @@ class DefinitionAcceptInput(serializers.Serializer):
                                             help_text="Required when the poisoning scan flags the new definition")
 
 
-class DefinitionReviews(APIView):
+class DefinitionReviews(TenantAPIView):
     """GET: enabled tools whose definition a re-import changed and that still serve the pinned
     definition (optionally ``?environment=<slug>``, or under ``environments/<env>/``)."""
 
@@ -428,7 +426,7 @@ class DefinitionReviews(APIView):
         return Response({"count": len(rows), "results": rows})
 
 
-class DefinitionReviewDetail(APIView):
+class DefinitionReviewDetail(TenantAPIView):
     """GET: one pending change with both definitions."""
 
     @extend_schema(responses=ReviewDetailSerializer, operation_id="projects_definition_review_detail")
@@ -437,7 +435,7 @@ class DefinitionReviewDetail(APIView):
         return Response(review_json(selectors.pending_review(project, review_id), detail=True))
 
 
-class DefinitionReviewAccept(APIView):
+class DefinitionReviewAccept(TenantAPIView):
     """POST ``{"sha256": "<pending_sha256 you reviewed>", "override_reason": "..."}``: the
     environment serves the new definition from now on. 400 when nothing is pending, the hash
     is not the pending one, or a flagged definition comes without an override reason."""

@@ -106,22 +106,49 @@ def tool_set_enabled(*, project, environment, operation_keys: Iterable[str], ena
     _require_environment(project, environment)
     keys = list(dict.fromkeys(operation_keys))
     if enabled:
-        override = _override_reason(override_reason)
-        enabled_now = set(ToolSetting.objects.filter(environment=environment, operation_key__in=keys, enabled=True,
-                                                     pinned_tool__isnull=False).values_list("operation_key",
-                                                                                            flat=True))
-        flagged = [t for t in current_tools(project).filter(operation_key__in=keys)
-                   if t.poisoning and t.operation_key not in enabled_now]
-        if flagged and not override:
-            names = ", ".join(t.name for t in flagged[:5])
-            raise _refuse(project=project, environment=environment, actor=actor,
-                          operation_key=", ".join(t.operation_key for t in flagged[:5]), tool_name=names,
-                          action="enable", findings=[r for t in flagged for r in t.poisoning][:20],
-                          message=f"{names}: the poisoning scan flags this tool's definition. Enabling it needs an "
-                                  "explicit override with a reason (review the definition first).")
+        _refuse_unoverridden_poisoning(project=project, environment=environment, keys=keys, actor=actor,
+                                       override_reason=override_reason)
     return _tool_set_enabled(project=project, environment=environment, keys=keys, enabled=enabled, actor=actor,
                              bulk=bulk, override_reason=_override_reason(override_reason) if enabled else "",
                              reason=reason)
+
+
+def tool_states_set(*, project, environment, enable: Iterable[str], disable: Iterable[str], actor,
+                    override_reason: str = "", reason: str = "") -> list[str]:
+    """One request that switches some tools on and others off: both in ONE transaction (all or
+    nothing). A poisoning refusal is audited (in its own transaction) before anything changes.
+    Returns the findings of ``tool_set_enabled``."""
+    enable, disable = list(dict.fromkeys(enable)), list(dict.fromkeys(disable))
+    if enable:
+        _require_environment(project, environment)
+        _refuse_unoverridden_poisoning(project=project, environment=environment, keys=enable, actor=actor,
+                                       override_reason=override_reason)
+    findings: list[str] = []
+    with transaction.atomic():
+        for keys, enabled in ((enable, True), (disable, False)):
+            if keys:
+                findings += tool_set_enabled(project=project, environment=environment, operation_keys=keys,
+                                             enabled=enabled, actor=actor, override_reason=override_reason,
+                                             reason=reason).findings
+    return findings
+
+
+def _refuse_unoverridden_poisoning(*, project, environment, keys: list[str], actor, override_reason: str) -> None:
+    """Enabling a tool the poisoning scan flags (and not already enabled) needs an override reason;
+    without one the attempt is audited and refused."""
+    override = _override_reason(override_reason)
+    enabled_now = set(ToolSetting.objects.filter(environment=environment, operation_key__in=keys, enabled=True,
+                                                 pinned_tool__isnull=False).values_list("operation_key",
+                                                                                        flat=True))
+    flagged = [t for t in current_tools(project).filter(operation_key__in=keys)
+               if t.poisoning and t.operation_key not in enabled_now]
+    if flagged and not override:
+        names = ", ".join(t.name for t in flagged[:5])
+        raise _refuse(project=project, environment=environment, actor=actor,
+                      operation_key=", ".join(t.operation_key for t in flagged[:5]), tool_name=names,
+                      action="enable", findings=[r for t in flagged for r in t.poisoning][:20],
+                      message=f"{names}: the poisoning scan flags this tool's definition. Enabling it needs an "
+                              "explicit override with a reason (review the definition first).")
 
 
 @transaction.atomic
@@ -674,3 +701,21 @@ def accept_suggested_policies(*, project, actor, keys: Sequence[str] | None = No
     if keys and not created:
         raise DomainError("That suggestion no longer applies (already accepted?).")
     return created
+
+
+def pin_defaults_in_new_environment(*, project, environment) -> None:
+    """projects.hooks.ENVIRONMENT_CREATED: tools on by the risk default in a new environment are
+    served with a pinned definition (rug-pull protection)."""
+    pin_default_tools(project=project, environments=[environment])
+
+
+def pin_defaults_after_override(*, project) -> None:
+    """risk.hooks.OVERRIDE_CHANGED: a category an override changed can make a tool on by the
+    risk default somewhere; it is served with a pinned definition from then on."""
+    pin_default_tools(project=project)
+
+
+def definitions_after_import(*, project, version, security_schemes) -> None:
+    """specs.hooks.VERSION_ANALYSED["governance"]: every environment keeps serving the definition
+    an admin enabled there; changes wait for review."""
+    definitions_follow_import(project=project, version=version)

@@ -5,8 +5,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.accounts.api_base import TenantAPIView, TenantGuardMixin
 from apps.core.query import QueryError
 from apps.projects.selectors import project_access_by_id
 
@@ -56,7 +56,7 @@ class ToolSerializer(serializers.ModelSerializer):
 
 
 @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("q", "method", "tag", "category", "risk_level", "sort")])
-class ToolList(ListAPIView):
+class ToolList(TenantGuardMixin, ListAPIView):
     """Tools of the project's current spec version, filterable like the inventory page."""
 
     serializer_class = ToolSerializer
@@ -73,7 +73,7 @@ class ToolRenameSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64)
 
 
-class ToolDetail(APIView):
+class ToolDetail(TenantAPIView):
     @extend_schema(responses=ToolSerializer)
     def get(self, request, id, name):
         _, project = project_access_by_id(request.user, id, "project.view")
@@ -97,7 +97,7 @@ class ToolDetail(APIView):
         return tool
 
 
-class TokenBill(APIView):
+class TokenBill(TenantAPIView):
     """What tools/list costs an agent, counted with the real tokenizer: per environment (enabled
     tools, full and compact, the form served, budget finding) and per tool."""
 

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from apps.core.query import QueryInput
 from apps.specs.models import SpecVersion
 
+from . import hooks
 from .models import Tool
 
 
@@ -130,16 +131,12 @@ def tool_token_costs(version) -> dict[str, int]:
 def token_cost_by_environment(project, version) -> list[tuple]:
     """[(environment, enabled tool count, tokens)] — what an agent pays for tools/list there
     (before per-user grants narrow it further)."""
-    try:
-        from apps.governance.selectors import enabled_map
-    except ImportError:
-        enabled_map = None
     costs = tool_token_costs(version)
     # enablement needs only these columns, not the schemas
     tools = list(current_tools(project).only("operation_key", "category", "category_tags", "tags", "poisoning"))
     rows = []
     for env in project.environments.all():
-        states = enabled_map(env, tools) if enabled_map else {t.operation_key: True for t in tools}
+        states = hooks.enabled_map(env, tools)
         keys = [k for k, on in states.items() if on]
         rows.append((env, len(keys), sum(costs.get(k, 0) for k in keys)))
     return rows
@@ -147,14 +144,9 @@ def token_cost_by_environment(project, version) -> list[tuple]:
 
 def compact_listing_on() -> bool:
     """Whether the gateway serves compact definitions (``MCP_COMPACT_TOOLS``, default on)."""
-    import os
-
     from django.conf import settings
 
-    value = getattr(settings, "MCP_COMPACT_TOOLS", None)
-    if value is None:
-        value = int(os.environ.get("MCP_COMPACT_TOOLS", "1") or 1)
-    return int(value) != 0
+    return int(settings.MCP_COMPACT_TOOLS) != 0
 
 
 def tool_token_bill(version) -> dict[str, dict[str, int]]:
@@ -236,10 +228,6 @@ def environment_token_bill(project, version) -> list[dict]:
     (real tokenizer), which form the gateway serves there (the environment's switches,
     apps/toolsets/listing.py), and, past ``LISTING_TOKEN_BUDGET``, the heaviest tools and the
     fix. Per-user grants can only make a listing smaller."""
-    try:
-        from apps.governance.selectors import enabled_map
-    except ImportError:
-        enabled_map = None
     from apps.toolsets.listing import effective
 
     bill = tool_token_bill(version)
@@ -248,7 +236,7 @@ def environment_token_bill(project, version) -> list[dict]:
     names = {t.operation_key: t.name for t in tools}
     rows = []
     for env in project.environments.all():
-        states = enabled_map(env, tools) if enabled_map else {t.operation_key: True for t in tools}
+        states = hooks.enabled_map(env, tools)
         keys = [k for k, on in states.items() if on]
         compact, mode = effective(global_compact=compact_listing_on(), env_compact=env.compact_tools,
                                   env_mode=env.listing_mode)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, DomainError
 
+from . import hooks
 from .models import Tool, ToolRename
 from .selectors import current_tools
 
@@ -41,9 +42,8 @@ def tool_rename(*, tool: Tool, new_name: str, actor) -> Tool:
     )
     Tool.objects.filter(pk=tool.pk).update(name=new_name, updated_at=timezone.now())
     tool.name = new_name
-    from apps.governance.services import pins_follow_rename
-
-    pins_follow_rename(tool=tool)
+    for hook in hooks.TOOL_RENAMED:  # apps.governance: pinned definitions follow the name
+        hook(tool=tool)
     audit_record(
         organization=tool.project.organization,
         event_type="tool.renamed",

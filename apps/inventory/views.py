@@ -13,19 +13,15 @@ from apps.core.query import QueryInput
 from apps.projects.selectors import project_access
 from apps.toolsets.selectors import toolset_token_bill
 
-from . import selectors, services
+from . import hooks, selectors, services
 from .models import Tool
 
 
 def _enabled_by_env(project, tools):
-    """{tool operation_key: {env slug: bool}} when governance is installed, else {}."""
-    try:
-        from apps.governance.selectors import enabled_map
-    except ImportError:
-        return {}
+    """{tool operation_key: {env slug: bool}}."""
     result: dict[str, dict[str, bool]] = {}
     for env in project.environments.all():
-        for key, enabled in enabled_map(env, tools).items():
+        for key, enabled in hooks.enabled_map(env, tools).items():
             result.setdefault(key, {})[env.slug] = enabled
     return result
 

@@ -4,10 +4,9 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.accounts.access import org_access
-from apps.accounts.api_base import TenantScopedMixin
+from apps.accounts.api_base import TenantAPIView, TenantScopedMixin
 
 from . import services
 from .models import Environment, Project
@@ -100,7 +99,7 @@ class EnvironmentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60)
 
 
-class EnvironmentList(APIView):
+class EnvironmentList(TenantAPIView):
     """GET the project's environments; POST adds one (admins and owners, audited as
     ``environment.created``; tools on by the risk default are pinned there, as on the page)."""
 
@@ -140,7 +139,7 @@ def upstream_json(environment: Environment) -> dict:
             "note": note.text if note else None, "note_level": note.level if note else None}
 
 
-class EnvironmentUpstream(APIView):
+class EnvironmentUpstream(TenantAPIView):
     """An environment's upstream base URL and private-network switch: GET reads them (viewers and
     up); PUT sets both, PATCH either (``credentials.manage``, audited as ``environment.updated``).
     The same validation as the settings page; ``note`` says when calls will be refused."""

@@ -11,6 +11,7 @@ from apps.audit.services import audit_record
 from apps.core.egress import base_url_problem
 from apps.core.errors import Conflict, DomainError
 
+from . import hooks
 from .models import DEFAULT_ENVIRONMENTS, Environment, Project
 
 PROJECT_FACT_FIELDS = ("description", "owner_contact", "rollback_procedure", "incident_response_plan")
@@ -88,10 +89,10 @@ def environment_create(*, project: Project, name: str, actor) -> Environment:
         target=env,
         payload={"project": project.slug, "environment": slug},
     )
-    # tools on by the risk default here are served with a pinned definition (rug-pull protection)
-    from apps.governance.services import pin_default_tools
-
-    pin_default_tools(project=project, environments=[env])
+    # tools on by the risk default here are served with a pinned definition (rug-pull protection):
+    # apps.governance registers that in hooks.ENVIRONMENT_CREATED
+    for hook in hooks.ENVIRONMENT_CREATED:
+        hook(project=project, environment=env)
     return env
 
 

@@ -6,8 +6,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.accounts.api_base import TenantAPIView
 from apps.core.errors import DomainError
 from apps.projects.selectors import project_access_by_id
 
@@ -59,7 +59,7 @@ class PDFRenderer(BaseRenderer):
         return JSONRenderer().render(data)
 
 
-class ReportListCreate(APIView):
+class ReportListCreate(TenantAPIView):
     """GET: the project's reports, newest first. POST: queue a new report (member or above);
     poll the returned report until ``status`` is ``ready``, then fetch ``links.pdf``."""
 
@@ -84,14 +84,14 @@ class ReportListCreate(APIView):
         return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ReportDetail(APIView):
+class ReportDetail(TenantAPIView):
     @extend_schema(responses={200: ReportSerializer})
     def get(self, request, id, rid):
         _, project = project_access_by_id(request.user, id, "project.view")
         return Response(ReportSerializer(report_for(project, rid)).data)
 
 
-class ReportRetry(APIView):
+class ReportRetry(TenantAPIView):
     """POST: queue a failed report again (member or above, like the page's Retry); 400 unless it failed."""
 
     @extend_schema(request=None, responses={202: ReportSerializer})
@@ -101,7 +101,7 @@ class ReportRetry(APIView):
         return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ReportPdf(APIView):
+class ReportPdf(TenantAPIView):
     """The PDF of a ready report (viewer or above). Every download is audited."""
 
     # JSON first: errors (404, 403, 409) render as JSON; a client asking for application/pdf still
@@ -119,7 +119,7 @@ class ReportPdf(APIView):
         return response
 
 
-class ReportJson(APIView):
+class ReportJson(TenantAPIView):
     """The snapshot a ready report was rendered from (viewer or above). Audited like a download."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})

@@ -7,8 +7,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.accounts.api_base import TenantAPIView
 from apps.inventory.api import ToolSerializer
 from apps.inventory.selectors import current_version, tool_by_name
 from apps.projects.selectors import project_access_by_id
@@ -60,7 +60,7 @@ def _live(project):
     return current_version(project), score, findings
 
 
-class ProjectFindings(APIView):
+class ProjectFindings(TenantAPIView):
     """Findings of the current spec under the project's current governance, most severe first."""
 
     @extend_schema(
@@ -86,7 +86,7 @@ class ProjectFindings(APIView):
         )
 
 
-class ProjectScore(APIView):
+class ProjectScore(TenantAPIView):
     """The live Security Score with every deduction and the formula it follows."""
 
     @extend_schema(responses=ScoreSerializer)
@@ -126,7 +126,7 @@ class OverrideResultSerializer(serializers.Serializer):
     tool = ToolSerializer()
 
 
-class ToolOverride(APIView):
+class ToolOverride(TenantAPIView):
     """An admin's override of one tool's category and/or risk level (kept on re-import).
 
     POST creates or replaces it (``justification`` is required); DELETE removes it and puts
@@ -166,7 +166,7 @@ class ToolOverride(APIView):
         return tool
 
 
-class OverridesExport(APIView):
+class OverridesExport(TenantAPIView):
     """The project's classification overrides as labelled data, in the format of
     ``tests/data/classify_eval/labels.yaml`` (``docs/labelling-guide.md``), for
     ``bench/classify_eval.py --overrides``. ``?fmt=json`` (default) or ``?fmt=csv``.

@@ -7,7 +7,6 @@ richer objects (``Classification``, ``Finding``, ``ScoreResult``) are flattened 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,14 +17,10 @@ from .score import FORMULA_MARKDOWN, GovernanceFacts, SpecInfo, compute_score, s
 
 
 def _quality_findings(tools: Sequence[ToolDef]) -> list[Finding]:
-    """The inventory's quality findings, when that module is installed (it is optional here)."""
-    try:
-        module = importlib.import_module("apps.inventory.quality")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("apps.inventory.quality", "apps.inventory"):
-            return []
-        raise
-    return list(module.quality_findings(list(tools)))
+    """The inventory's quality findings (pure: no database)."""
+    from apps.inventory.quality import quality_findings
+
+    return list(quality_findings(list(tools)))
 
 
 def scan_result(

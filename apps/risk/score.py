@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.credentials.schemes import describe_scheme
+from apps.core.auth_schemes import describe_scheme
 from apps.specs.domain import Finding, ParsedSpec, ToolDef
 
 from . import rules

@@ -166,9 +166,9 @@ def compute_project_score(project, version) -> tuple[dict[str, Any], list[dict[s
     (responses, parameters, servers, which rows do not keep), so they are taken from the
     version. Then ``compute_score`` over both, per the documented formula.
     """
-    from apps.governance.selectors import governance_facts
     from apps.specs.pipeline import score_as_dict
 
+    from .hooks import governance_facts  # apps.governance provides it
     from .score import compute_score, security_findings, sort_findings
 
     rows = _lean_rows(version)
@@ -187,17 +187,13 @@ def _configuration_stamp(project, version) -> str:
     (latest change, row count) of each source table catches creations, edits and deletions;
     the date makes credential ages (stale after N days) count without an event.
     """
-    from apps.credentials.models import Credential, CredentialVersion
-    from apps.governance.models import ApprovalPolicy, Grant, ToolSetting
     from apps.projects.models import Environment
+
+    from .hooks import score_sources  # governance and credentials add their tables
 
     sources = [
         ("env", Environment.objects.filter(project=project)),
-        ("setting", ToolSetting.objects.filter(project=project)),
-        ("grant", Grant.objects.filter(project=project)),
-        ("policy", ApprovalPolicy.objects.filter(project=project)),
-        ("credential", Credential.objects.filter(project=project)),
-        ("secret", CredentialVersion.objects.filter(credential__project=project)),
+        *score_sources(project),
         ("override", RiskOverride.objects.filter(project=project)),
         ("rename", ToolRename.objects.filter(project=project)),
         ("tool", Tool.objects.filter(spec_version=version)),

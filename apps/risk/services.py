@@ -311,10 +311,14 @@ def risk_override_remove(*, tool: Tool, actor) -> None:
 
 def _pin_defaults(project) -> None:
     """A category the override changed can make a tool on by the risk default somewhere: it is
-    served with a pinned definition from then on, like any default-on tool."""
-    from apps.governance.services import pin_default_tools
+    served with a pinned definition from then on, like any default-on tool (apps.governance,
+    through hooks.OVERRIDE_CHANGED)."""
+    from .hooks import OVERRIDE_CHANGED
 
-    pin_default_tools(project=project)
+    if not OVERRIDE_CHANGED:
+        raise RuntimeError("No override hook: apps.governance is not installed or not ready.")
+    for hook in OVERRIDE_CHANGED:
+        hook(project=project)
 
 
 EXPORT_FORMATS = ("json", "csv")

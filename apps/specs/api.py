@@ -5,8 +5,8 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.accounts.api_base import TenantAPIView
 from apps.inventory.selectors import version_diff
 from apps.projects.selectors import project_access_by_id
 
@@ -54,7 +54,7 @@ class SpecImportSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, help_text="multipart upload")
 
 
-class SpecVersionList(APIView):
+class SpecVersionList(TenantAPIView):
     """GET: versions of a project. POST: import a document (multipart `file`, JSON `document` or `url`).
     The analysis runs in the background; poll the version until status is ready or failed."""
 
@@ -99,14 +99,14 @@ class SpecVersionList(APIView):
         return Response(SpecVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 
-class SpecVersionDetail(APIView):
+class SpecVersionDetail(TenantAPIView):
     @extend_schema(responses=SpecVersionSerializer)
     def get(self, request, id, number):
         _, project = project_access_by_id(request.user, id, "project.view")
         return Response(SpecVersionSerializer(version_for(project, number)).data)
 
 
-class SpecVersionRetry(APIView):
+class SpecVersionRetry(TenantAPIView):
     @extend_schema(request=None, responses={202: SpecVersionSerializer})
     def post(self, request, id, number):
         _, project = project_access_by_id(request.user, id, "spec.import")
@@ -114,7 +114,7 @@ class SpecVersionRetry(APIView):
         return Response(SpecVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 
-class SpecDiff(APIView):
+class SpecDiff(TenantAPIView):
     """Tools added, removed and changed between two ready versions."""
 
     @extend_schema(

@@ -16,7 +16,7 @@ from apps.inventory.models import Tool, ToolRename
 from apps.projects.models import Project
 from apps.risk.services import apply_classification, apply_overrides
 
-from . import pipeline
+from . import hooks, pipeline
 from .domain import SpecError
 from .fetch import FetchError, fetch_spec
 from .models import SpecVersion
@@ -225,10 +225,8 @@ def spec_analyse(*, version_id: int) -> SpecVersion | None:
 
 
 def _governance_facts(project):
-    try:
-        from apps.governance.selectors import governance_facts
-    except ImportError:
-        return None
+    from apps.risk.hooks import governance_facts  # apps.governance provides it
+
     return governance_facts(project)
 
 
@@ -315,12 +313,7 @@ def _persist(version: SpecVersion, result: pipeline.AnalysisResult) -> None:
             "timings_ms": result.timings_ms,
         },
     )
-    # Every environment keeps serving the definition an admin enabled there: changes wait for review.
-    from apps.governance.services import definitions_follow_import
-
-    definitions_follow_import(project=version.project, version=version)
-    # The spec owns where an API key goes: stored keys follow a placement this version moved.
-    from apps.credentials.services import credentials_follow_spec
-
-    credentials_follow_spec(project=version.project, security_schemes=dict(parsed.security_schemes or {}),
-                            spec_version=version.number)
+    # Governance keeps every environment on the definition an admin enabled (changes wait for
+    # review); credentials follow a key placement this version moved (hooks.VERSION_ANALYSED).
+    hooks.version_analysed(project=version.project, version=version,
+                           security_schemes=dict(parsed.security_schemes or {}))

@@ -1,7 +1,15 @@
-"""Navigation context: the user's organizations and the one in the URL."""
+"""Navigation context: the user's organizations and the one in the URL.
 
-from apps.accounts import roles
-from apps.accounts.models import Membership
+Apps above accounts add to it through ``NAV_EXTENSIONS`` (filled in their AppConfig.ready,
+like ``apps.projects.views.PROJECT_PAGE_EXTENSIONS``): each is called with the user and the
+current membership and returns extra context (approvals adds its pending-count badge)."""
+
+from collections.abc import Callable
+
+from . import roles
+from .models import Membership
+
+NAV_EXTENSIONS: list[Callable[[object, Membership], dict]] = []
 
 
 def navigation(request):
@@ -21,8 +29,7 @@ def navigation(request):
         "nav_role": current.role if current else None,
         "nav_can": {cap: roles.has_capability(current.role, cap) for cap in roles.CAPABILITIES} if current else {},
     }
-    if current is not None and roles.has_capability(current.role, "approval.decide"):
-        from apps.approvals.selectors import nav_pending_count  # one COUNT query
-
-        context["nav_pending_approvals"] = nav_pending_count(user, current.organization_id)
+    if current is not None:
+        for extension in NAV_EXTENSIONS:
+            context.update(extension(user, current))
     return context
