@@ -64,39 +64,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 SITE_URL = (env_str("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-    "django.contrib.humanize",
-    "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "django_htmx",
-    "allauth",
-    "allauth.account",
-    "allauth.mfa",
-    "allauth.socialaccount",
-    "allauth.socialaccount.providers.openid_connect",
-    "apps.core",
-    "apps.accounts",
-    "apps.projects",
-    "apps.audit",
-    "apps.specs",
-    "apps.inventory",
-    "apps.risk",
-    "apps.governance",
-    "apps.credentials",
-    "apps.approvals",
-    "apps.gateway",
-    "apps.toolsets",
-    "apps.reports",
-    "oauth2_provider",
-    "apps.oauth",
-]
+from mcpforge.installed_apps import INSTALLED_APPS  # noqa: E402,F401 - one list, shared with settings_scan
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

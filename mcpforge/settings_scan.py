@@ -19,38 +19,7 @@ SECRET_KEY = secrets.token_urlsafe(48)
 DEBUG = False
 ALLOWED_HOSTS: list[str] = []
 
-# The same apps as mcpforge.settings (their models are imported by the analysis modules' apps);
-# tests/risk/test_scan_cli.py checks that the two lists stay equal.
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
-    "django.contrib.humanize",
-    "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "django_htmx",
-    "allauth",
-    "allauth.account",
-    "allauth.mfa",
-    "apps.core",
-    "apps.accounts",
-    "apps.projects",
-    "apps.audit",
-    "apps.specs",
-    "apps.inventory",
-    "apps.risk",
-    "apps.governance",
-    "apps.credentials",
-    "apps.approvals",
-    "apps.gateway",
-    "apps.reports",
-    "oauth2_provider",
-    "apps.oauth",
-]
+from mcpforge.installed_apps import INSTALLED_APPS  # noqa: E402,F401 - the same apps as mcpforge.settings
 
 # allauth's ready() insists on its middleware being listed; nothing is served.
 MIDDLEWARE = ["allauth.account.middleware.AccountMiddleware"]

@@ -29,10 +29,6 @@ def server_name(org_slug: str, project_slug: str, env_slug: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-")[:60] or "mcpforge"
 
 
-def endpoint_url(site_url: str, org_slug: str, project_slug: str, env_slug: str) -> str:
-    return f"{site_url.rstrip('/')}/mcp/{org_slug}/{project_slug}/{env_slug}/"
-
-
 def client_configs(url: str, name: str) -> list[ClientConfig]:
     """Claude Desktop (through the mcp-remote bridge, which forwards the header), a generic
     Streamable HTTP client entry (Claude Code, VS Code, Cursor and most SDK-based clients read

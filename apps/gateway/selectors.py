@@ -27,10 +27,10 @@ from apps.core.errors import DomainError
 from apps.core.request_context import RequestContext
 from apps.governance import grants, rules
 from apps.governance import selectors as governance
+from apps.inventory import listing as listing_modes
+from apps.inventory.listing import ToolsetView
 from apps.inventory.models import Tool
 from apps.projects.models import Environment, Project
-from apps.toolsets import listing as listing_modes
-from apps.toolsets.listing import ToolsetView
 
 from . import conf, results, snapshot
 from .results import APPROVAL_KEY, BUILTIN_DESCRIBE_TOOL, BUILTIN_STATUS_TOOL
@@ -138,7 +138,7 @@ class Caller:
     @property
     def listing(self) -> tuple[bool, str]:
         """(compact, mode) this endpoint serves: the toolset's switches, else the environment's,
-        else ``MCP_COMPACT_TOOLS`` and a full listing (apps/toolsets/listing.py)."""
+        else ``MCP_COMPACT_TOOLS`` and a full listing (apps/inventory/listing.py)."""
         toolset = self.toolset
         return listing_modes.effective(
             global_compact=compact_listing(), env_compact=self.environment.compact_tools,

@@ -5,11 +5,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from apps.governance.selectors import callable_tools
+from apps.projects.endpoints import endpoint_url
 from apps.projects.selectors import environment_for, project_access
 from apps.toolsets.selectors import toolset_for, toolsets_of
 
 from . import conf
-from .connect import TOKEN_PLACEHOLDER, client_configs, endpoint_url, server_name
+from .connect import TOKEN_PLACEHOLDER, client_configs, server_name
 
 # Connecting an agent means holding an API token: the same capability as the tokens page.
 CONNECT_CAPABILITY = "token.manage_own"

@@ -10,7 +10,7 @@ from apps.accounts.api_base import TenantAPIView, TenantGuardMixin
 from apps.core.query import QueryError
 from apps.projects.selectors import project_access_by_id
 
-from . import selectors, services
+from . import hooks, selectors, services
 from .models import Tool
 
 
@@ -115,9 +115,7 @@ class TokenBill(TenantAPIView):
                         for row in selectors.environment_token_bill(project, version)]
         tools = [{"name": name, "operation_key": key, **bill.get(key, {"full": 0, "compact": 0})}
                  for name, key in selectors.current_tools(project).values_list("name", "operation_key")]
-        from apps.toolsets.selectors import toolset_token_bill
-
-        toolsets = [{k: v for k, v in row.items() if k != "toolset"} for row in toolset_token_bill(project, version)]
+        toolsets = [{k: v for k, v in row.items() if k != "toolset"} for row in hooks.toolset_bill(project, version)]
         return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "spec_version": version.number,
                          "compact": selectors.compact_listing_on(), "environments": environments,
                          "toolsets": toolsets, "tools": tools})

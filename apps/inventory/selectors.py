@@ -188,12 +188,9 @@ def tool_token_bill(version) -> dict[str, dict[str, int]]:
 def search_first_listing_tokens() -> int:
     """What a search-first listing costs (the meta-tools and the approval-status tool): the same
     whatever the API size."""
-    from apps.gateway.search_first import meta_tool_definitions
-    from apps.gateway.selectors import BUILTIN_STATUS_DEFINITION
-
     from .tokens import listing_tokens
 
-    return listing_tokens(meta_tool_definitions(BUILTIN_STATUS_DEFINITION))
+    return listing_tokens(hooks.search_first_listing())
 
 
 def listing_bill_row(bill: dict[str, dict[str, int]], keys: list[str], names: dict[str, str], *, compact: bool,
@@ -201,8 +198,7 @@ def listing_bill_row(bill: dict[str, dict[str, int]], keys: list[str], names: di
     """The figures of one listing (an environment's or a toolset's) of the tools ``keys``:
     full and compact totals, what is served in its mode, and past ``LISTING_TOKEN_BUDGET`` the
     heaviest tools and the fix. A search-first listing serves the meta-tools only."""
-    from apps.toolsets.listing import SEARCH_FIRST
-
+    from .listing import SEARCH_FIRST
     from .tokens import LISTING_TOKEN_BUDGET
 
     keys = [k for k in keys if k in bill]
@@ -226,9 +222,9 @@ def listing_bill_row(bill: dict[str, dict[str, int]], keys: list[str], names: di
 def environment_token_bill(project, version) -> list[dict]:
     """Per environment: the enabled tools, what their listing costs in full and compact form
     (real tokenizer), which form the gateway serves there (the environment's switches,
-    apps/toolsets/listing.py), and, past ``LISTING_TOKEN_BUDGET``, the heaviest tools and the
+    apps/inventory/listing.py), and, past ``LISTING_TOKEN_BUDGET``, the heaviest tools and the
     fix. Per-user grants can only make a listing smaller."""
-    from apps.toolsets.listing import effective
+    from .listing import effective
 
     bill = tool_token_bill(version)
     tools = list(current_tools(project).only("name", "operation_key", "category", "category_tags", "tags",

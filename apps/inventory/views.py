@@ -11,7 +11,6 @@ from django.shortcuts import redirect, render
 from apps.core.errors import DomainError
 from apps.core.query import QueryInput
 from apps.projects.selectors import project_access
-from apps.toolsets.selectors import toolset_token_bill
 
 from . import hooks, selectors, services
 from .models import Tool
@@ -43,7 +42,7 @@ def tool_list(request, org_slug, project_slug):
         tool.env_states = [(env, enabled.get(tool.operation_key, {}).get(env.slug)) for env in environments]
     version = selectors.current_version(project)
     token_bill = selectors.environment_token_bill(project, version) if version else []
-    toolset_bill = toolset_token_bill(project, version) if version else []
+    toolset_bill = hooks.toolset_bill(project, version) if version else []
     costs = selectors.tool_token_bill(version) if version else {}
     for tool in rows:
         tool.token_cost = costs.get(tool.operation_key, {"full": 0, "compact": 0})

@@ -48,7 +48,7 @@ class Environment(TimeStampedModel):
     allow_private_network = models.BooleanField(
         default=False, help_text="Allow an upstream on a private/loopback address (set by an admin, audited)"
     )
-    # How this environment's MCP endpoint lists tools (apps/toolsets/listing.py); set by an admin, audited.
+    # How this environment's MCP endpoint lists tools (apps/inventory/listing.py); set by an admin, audited.
     compact_tools = models.BooleanField(null=True, blank=True, help_text="None: as MCP_COMPACT_TOOLS")
     listing_mode = models.CharField(
         max_length=20, choices=[("full", "Full listing"), ("search-first", "Search-first (meta-tools only)")],

@@ -10,13 +10,13 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.gateway.connect import endpoint_url
+from apps.accounts.api_base import TenantAPIView
+from apps.inventory.listing import MODES
+from apps.projects.endpoints import endpoint_url
 from apps.projects.selectors import environment_for, project_access_by_id
 
 from . import selectors, services
-from .listing import MODES
 from .models import Toolset
 
 VIEW, MANAGE = "project.view", "governance.manage"
@@ -75,7 +75,7 @@ class ToolsetPatch(serializers.Serializer):
                                            help_text=LISTING_MODE_HELP)
 
 
-class ToolsetList(APIView):
+class ToolsetList(TenantAPIView):
     """GET the project's toolsets (each with its MCP endpoint per environment); POST creates one (admin)."""
 
     @extend_schema(responses=ToolsetOutput(many=True))
@@ -92,7 +92,7 @@ class ToolsetList(APIView):
         return Response(toolset_json(project, toolset), status=status.HTTP_201_CREATED)
 
 
-class ToolsetDetail(APIView):
+class ToolsetDetail(TenantAPIView):
     """GET one toolset; PATCH its name, description, tools or listing switches; DELETE it (admin)."""
 
     @extend_schema(responses=ToolsetOutput)
@@ -133,7 +133,7 @@ def listing_json(project, environment) -> dict:
             "listing_mode": environment.listing_mode, "endpoint": url, "search_endpoint": url + "search/"}
 
 
-class EnvironmentListing(APIView):
+class EnvironmentListing(TenantAPIView):
     """GET how an environment's MCP endpoint lists tools; PUT ``{"compact_tools": null|bool,
     "listing_mode": "full"|"search-first"}`` (admin, audited as ``environment.updated``)."""
 

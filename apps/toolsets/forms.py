@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from apps.inventory.listing import MODES
 from apps.inventory.selectors import current_tools
-
-from .listing import MODES
 
 TEXT = {"class": "form-control"}
 SELECT = {"class": "form-select"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from .listing import ToolsetView
+from apps.inventory.listing import ToolsetView
+
 from .models import Toolset
 
 
@@ -35,9 +36,8 @@ def toolset_token_bill(project, version) -> list[dict]:
     of the toolset, in its own or the default form), each with the 20,000-token budget finding.
     Per-user grants can only make a listing smaller."""
     from apps.governance.selectors import enabled_map
+    from apps.inventory.listing import effective
     from apps.inventory.selectors import compact_listing_on, current_tools, listing_bill_row, tool_token_bill
-
-    from .listing import effective
 
     toolsets = list(toolsets_of(project))
     if not toolsets:  # most projects: no tool list, environments or enablement to read

@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 
 from apps.audit.services import actor_label_for, audit_record
 from apps.core.errors import Conflict, DomainError
+from apps.inventory import listing
 from apps.inventory.selectors import current_tools
 
-from . import listing
 from .models import Toolset
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")

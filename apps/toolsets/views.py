@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
 from apps.core.views import form_error
-from apps.gateway.connect import endpoint_url
 from apps.inventory.selectors import compact_listing_on, current_version
+from apps.projects.endpoints import endpoint_url
 from apps.projects.selectors import environment_for, project_access
 
 from . import selectors, services

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from apps.gateway.connect import TOKEN_PLACEHOLDER, client_configs, endpoint_url, server_name
+from apps.gateway.connect import TOKEN_PLACEHOLDER, client_configs, server_name
+from apps.projects.endpoints import endpoint_url
 from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db

@@ -74,12 +74,9 @@ def test_production_settings_stay_strict_for_other_commands():
     assert "SECRET_KEY is not set" in result.stderr
 
 
-def test_scan_settings_install_the_same_apps():
-    from django.conf import settings
-
+def test_scan_settings_have_no_database():
     from mcpforge import settings_scan
 
-    assert settings_scan.INSTALLED_APPS == settings.INSTALLED_APPS
     assert settings_scan.DATABASES == {}  # Django's dummy backend: any query raises
 
 

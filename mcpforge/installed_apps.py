@@ -1,0 +1,37 @@
+"""The installed apps, one list for ``mcpforge.settings`` and ``mcpforge.settings_scan`` (the
+offline ``manage.py scan``), which must start the same apps: their ``ready()`` hooks fill the
+registries the analysis modules call (see README, "Which way dependencies point")."""
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "apps.core",
+    "apps.accounts",
+    "apps.projects",
+    "apps.audit",
+    "apps.specs",
+    "apps.inventory",
+    "apps.risk",
+    "apps.governance",
+    "apps.credentials",
+    "apps.approvals",
+    "apps.gateway",
+    "apps.toolsets",
+    "apps.reports",
+    "oauth2_provider",
+    "apps.oauth",
+]
