@@ -353,3 +353,14 @@ def audit_events(org, *types: str) -> list:
     if types:
         qs = qs.filter(event_type__in=types)
     return list(qs)
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery tasks run inline (an approved call executes in the approving request)."""
+    from mcpforge.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

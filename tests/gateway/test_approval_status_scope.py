@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.gateway.conftest import audit_events, call, make_token
-from tests.gateway.test_mcp_endpoint import _enable_and_guard, eager_celery  # noqa: F401 - fixture
+from tests.gateway.test_mcp_endpoint import _enable_and_guard
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ STATUS = "mcpforge_approval_status"
 
 
 @pytest.fixture
-def executed(world, eager_celery):  # noqa: F811 - the imported fixture
+def executed(world, eager_celery):
     """The admin's held deletePet call in Acme's development environment, approved and run."""
     from apps.approvals.models import ApprovalRequest
     from apps.approvals.services import approval_decide

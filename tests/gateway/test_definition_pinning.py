@@ -241,15 +241,6 @@ def test_enabling_a_flagged_tool_the_first_time_needs_the_override(people, gatew
     assert setting_of(production, REFUND).pinned_hash == override.payload["definition_sha256"]
 
 
-@pytest.fixture
-def eager_celery():
-    from mcpforge.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
 
 def test_a_held_call_is_executed_with_the_pinned_definition(refunds, people, eager_celery):
     from apps.approvals.models import ApprovalRequest

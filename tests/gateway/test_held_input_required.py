@@ -67,15 +67,6 @@ def guarded(world, weird, eager_celery):
     return weird
 
 
-@pytest.fixture
-def eager_celery():
-    from mcpforge.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
 
 def held_call(world, endpoint: str, arguments: dict) -> tuple[str, str, str]:
     """Make the held call; returns (request id, approval page URL, requestState)."""

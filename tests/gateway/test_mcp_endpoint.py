@@ -294,15 +294,6 @@ def test_audit_failure_means_no_upstream_call(world, weird):
 # --------------------------------------------------------------------------- approvals
 
 
-@pytest.fixture
-def eager_celery():
-    from mcpforge.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
 
 def _enable_and_guard(world, *, operation_keys: list[str], **policy):
     from apps.governance.services import policy_create, tool_set_enabled

@@ -15,15 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 META = ["mcpforge_approval_status", "mcpforge_search_tools", "mcpforge_describe_tool", "mcpforge_call_tool"]
 
 
-@pytest.fixture
-def eager_celery():
-    from mcpforge.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
 
 def search_url(world) -> str:
     return world.endpoint() + "search/"

@@ -150,15 +150,6 @@ def test_environment_listing_switches_are_honoured_and_keep_the_search_path(worl
         "search-first", "full"]
 
 
-@pytest.fixture
-def eager_celery():
-    from mcpforge.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
 
 def test_held_call_through_a_search_first_toolset_is_pending_then_executed(world, eager_celery):
     from apps.approvals.models import ApprovalRequest
