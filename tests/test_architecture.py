@@ -85,8 +85,6 @@ KNOWN_UPWARD = {
     ("gateway", "oauth"),
     # TODO(issue 23): governance_facts and project_panel (governance) read credential state
     ("governance", "credentials"),
-    # TODO(issue 23): inventory/quality.py uses gateway.validation.pattern_problem (the RE2 engine)
-    ("inventory", "gateway"),
     # TODO(issue 23): the import pipeline runs in specs but drives the apps above it:
     # specs/pipeline.analyse (inventory toolgen, quality, tokens), classify_and_score and
     # scan_poisoning (risk), specs/services (tool rows, risk.services, risk.hooks.governance_facts),

@@ -27,7 +27,6 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
-from functools import lru_cache
 from threading import Lock
 from typing import Any
 
@@ -35,56 +34,27 @@ import re2
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from apps.core.spec_patterns import (  # noqa: F401 - SchemaBroken, UnsupportedPattern, pattern_problem re-exported
+    MAX_PATTERN_CHARS,
+    OPTIONS,
+    SchemaBroken,
+    UnsupportedPattern,
+    compiled,
+    pattern_problem,
+)
+
 MAX_ERRORS = 5
 #: Arguments larger than this (characters of text plus one per value, ``argument_size``) are refused.
 MAX_ARGUMENT_CHARS = 1024 * 1024
 #: Arguments larger than this are validated and planned in a worker thread (server.py).
 LARGE_ARGUMENT_CHARS = 16 * 1024
-MAX_PATTERN_CHARS = 4096
 _CACHE_SIZE = 2048
 _cache: OrderedDict[Any, Any] = OrderedDict()
 _lock = Lock()
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # a pattern it cannot compile is our error to report, not a log line
-_OPTIONS.max_mem = 8 << 20  # bytes of compiled program per pattern (RE2's default)
-
-
-class SchemaBroken(Exception):
-    """The stored inputSchema itself is not a valid JSON Schema."""
-
-
-class UnsupportedPattern(SchemaBroken):
-    """A ``pattern`` (or ``patternProperties`` key) RE2 cannot run: the call is refused."""
-
-    def __init__(self, pattern: str, reason: str):
-        self.pattern = pattern
-        super().__init__(f"its pattern {pattern[:200]!r} is not supported by the linear-time regex engine "
-                         f"(RE2 syntax; backreferences and lookaround are not): {reason}")
-
-
-@lru_cache(maxsize=4096)
-def _compiled(pattern: str):
-    """The RE2 program of a spec pattern; raises ``UnsupportedPattern``."""
-    if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_CHARS:
-        raise UnsupportedPattern(str(pattern), f"longer than {MAX_PATTERN_CHARS} characters")
-    try:
-        return re2.compile(pattern, _OPTIONS)
-    except re2.error as exc:
-        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise UnsupportedPattern(pattern, reason) from None
-
-
-def pattern_problem(pattern: Any) -> str | None:
-    """Why RE2 cannot run ``pattern`` (for the import's quality finding), or None."""
-    try:
-        _compiled(pattern)
-    except UnsupportedPattern as exc:
-        return str(exc)
-    return None
 
 
 def _search(pattern: str, text: str) -> bool:
-    return _compiled(pattern).search(text) is not None
+    return compiled(pattern).search(text) is not None
 
 
 def _pattern(validator, pattern, instance, schema):
@@ -135,7 +105,7 @@ def _is_regex(instance: object) -> bool:
     if len(instance) > MAX_PATTERN_CHARS:
         return False
     try:
-        re2.compile(instance, _OPTIONS)
+        re2.compile(instance, OPTIONS)
     except re2.error:
         return False
     return True

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
-from apps.gateway.validation import pattern_problem
+from apps.core.spec_patterns import pattern_problem
 from apps.inventory.tokens import LISTING_TOKEN_BUDGET, definition_tokens
 from apps.inventory.toolgen import IGNORED_HEADER_PARAMS, OUTPUT_WRAP_KEY, is_wrapped, json_size, tool_definition
 from apps.specs.domain import Finding, ToolDef
