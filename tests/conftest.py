@@ -14,6 +14,8 @@ SPECS_DIR = Path(os.environ.get("MCPFORGE_SPECS_DIR", REPO_ROOT.parent / "shared
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
 PASSWORD = "correct-horse-battery-staple-42"
 
+from tests.browser import browser, page  # noqa: E402,F401 - fixtures for every directory (tests/browser.py)
+
 
 def pytest_configure(config) -> None:
     """Hash test passwords with a fast hasher: the production PBKDF2 (1,000,000 rounds, ~0.4 s

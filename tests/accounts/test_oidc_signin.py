@@ -22,7 +22,6 @@ from apps.accounts.services import signin_domains_set
 from apps.audit.models import AuditEvent
 from tests.accounts import oidc_idp
 from tests.conftest import PASSWORD, make_user
-from tests.e2e.conftest import browser, page  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,7 +193,7 @@ def test_an_idp_login_never_takes_over_an_existing_password_account(idp, people)
     assert not AuditEvent.objects.filter(event_type="member.joined_by_domain").exists()
 
 
-def test_sign_in_button_in_chromium(idp, people, page):  # noqa: F811
+def test_sign_in_button_in_chromium(idp, people, page):
     """The same login in a real browser: the button on the login page, the provider's form, back
     signed in and straight into the organization joined by domain."""
     signin_domains_set(organization=people.org, domains="acme.example", role="viewer", actor=people.owner)
