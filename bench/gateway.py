@@ -113,6 +113,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def gateway_env(db: dict) -> dict[str, str]:
+    """The environment of a gateway process on the throwaway database ``db`` (Django's settings)."""
+    auth = f"{db['USER']}:{db['PASSWORD']}" if db.get("PASSWORD") else db["USER"]
+    return {**os.environ, "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+
+
+def stop_all(processes: list[subprocess.Popen], old_config) -> None:
+    """Stop the bench's servers (SIGTERM, then SIGKILL after 15 s) and drop the throwaway database."""
+    from django.db import connections
+    from django.test.utils import teardown_databases
+
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    connections.close_all()
+    teardown_databases(old_config, verbosity=0)
+
+
 def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     import httpx
 
@@ -376,7 +399,7 @@ def main() -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from django.conf import settings
     from django.db import connections
-    from django.test.utils import setup_databases, teardown_databases
+    from django.test.utils import setup_databases
 
     db_name = f"mcpforge_bench_{os.getpid()}"
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = db_name
@@ -403,11 +426,7 @@ def main() -> int:
         org, bench, box, token, box_tools = seed(upstream_url)
         connections.close_all()
 
-        db = settings.DATABASES["default"]
-        env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               "DEBUG": "false", "LOG_LEVEL": "WARNING"}
-        if db.get("PASSWORD"):
-            env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        env = gateway_env(settings.DATABASES["default"])
         processes.append(subprocess.Popen([*uvicorn, "--port", str(gateway_port), "mcpforge.asgi:application"],
                                           cwd=REPO, env=env))
         wait_for(gateway_url + "/healthz", processes[-1])
@@ -419,15 +438,7 @@ def main() -> int:
         report(results, walls, cpu, listed, box_tools)
         return 0
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        connections.close_all()
-        teardown_databases(old_config, verbosity=0)
+        stop_all(processes, old_config)
 
 
 if __name__ == "__main__":

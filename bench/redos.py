@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.gateway import UPSTREAM_APP, free_port, percentile, rpc, wait_for  # noqa: E402
+from bench.gateway import UPSTREAM_APP, free_port, gateway_env, percentile, rpc, stop_all, wait_for  # noqa: E402
 
 PATTERN = "^(a+)+$"
 SPEC = b"""
@@ -156,7 +156,7 @@ def main() -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from django.conf import settings
     from django.db import connections
-    from django.test.utils import setup_databases, teardown_databases
+    from django.test.utils import setup_databases
 
     in_process()
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"mcpforge_bench_{os.getpid()}"
@@ -174,10 +174,7 @@ def main() -> int:
         wait_for(upstream_url + "/items/1", processes[-1])
         path, token = seed(upstream_url)
         connections.close_all()
-        db = settings.DATABASES["default"]
-        auth = f"{db['USER']}:{db['PASSWORD']}" if db.get("PASSWORD") else db["USER"]
-        env = {**os.environ, "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+        env = gateway_env(settings.DATABASES["default"])
         processes.append(subprocess.Popen([*uvicorn, "--port", str(gateway_port), "mcpforge.asgi:application"],
                                           cwd=REPO, env=env))
         wait_for(gateway_url + "/healthz", processes[-1])
@@ -185,15 +182,7 @@ def main() -> int:
         print(f"(machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         return 0
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        connections.close_all()
-        teardown_databases(old_config, verbosity=0)
+        stop_all(processes, old_config)
 
 
 if __name__ == "__main__":
