@@ -55,6 +55,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from apps.core import jsonpointer
 from apps.specs.domain import Operation, Parameter, ParsedSpec, SpecError, SpecWarning
 
 __all__ = [
@@ -165,31 +166,19 @@ def load_document(
 
 def escape_pointer(token: Any) -> str:
     """Escape one JSON pointer reference token (RFC 6901)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
+    return jsonpointer.escape(token)
 
 
 def resolve_pointer(doc: Any, ref: str) -> Any:
     """Resolve a local ``#/a/b`` reference inside ``doc``; ``KeyError`` with a reason if absent.
 
     Tokens are percent-decoded first (a ``$ref`` is a URI) and then ``~1``/``~0``
-    unescaped, in that order, as RFC 6901 section 6 requires.
+    unescaped, in that order, as RFC 6901 section 6 requires (``apps.core.jsonpointer``).
+    A ``$ref`` to the whole document (``#``) is refused: no OpenAPI object is the document.
     """
     if not ref.startswith("#/"):
-        raise KeyError(f"'{ref}' is not a local JSON pointer")
-    node = doc
-    for raw in ref[2:].split("/"):
-        token = unquote(raw).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            if token not in node:
-                raise KeyError(f"'{token}' does not exist")
-            node = node[token]
-        elif isinstance(node, list):
-            if not token.isdigit() or int(token) >= len(node):
-                raise KeyError(f"index '{token}' is out of range")
-            node = node[int(token)]
-        else:
-            raise KeyError(f"cannot descend into a {_kind(node)} with '{token}'")
-    return node
+        raise jsonpointer.PointerError(f"'{ref}' is not a local JSON pointer")
+    return jsonpointer.resolve_ref(doc, ref)
 
 
 # --------------------------------------------------------------------------- bytes -> tree
@@ -1172,7 +1161,7 @@ def _v2_inline_param(param: Any, root_params: dict[str, Any]) -> dict[str, Any]:
     if isinstance(param, dict) and isinstance(param.get("$ref"), str):
         ref = param["$ref"]
         name = ref.rsplit("/", 1)[-1]
-        target = root_params.get(unquote(name).replace("~1", "/").replace("~0", "~"))
+        target = root_params.get(jsonpointer.unescape(unquote(name)))
         if ref.startswith("#/parameters/") and isinstance(target, dict):
             return target
     return param if isinstance(param, dict) else {}
