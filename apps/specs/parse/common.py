@@ -8,8 +8,8 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 _MESSAGE_LIMIT = 300
 
 # Keys whose values are data (or irrelevant to tools): a "$ref" inside is not a reference
-# we must follow.  They are skipped unless the dict is a *name map* (e.g. a property
-# literally called "default" under "properties").
+# we must follow.  They are skipped unless the dict is a *name map* (``refs._NAME_MAPS``,
+# e.g. a property literally called "default" under "properties").
 DATA_KEYS = frozenset({"example", "examples", "default", "enum", "const", "links", "callbacks"})
 
 

@@ -14,6 +14,8 @@ from apps.specs.parse.common import DATA_KEYS, HTTP_METHODS, short
 
 MAX_REF_HOPS = 64
 
+# Objects whose keys are names, not keywords: a key such as "default" or "example" in them is a
+# name, so the ``$ref``s below it are followed (see ``common.DATA_KEYS``).
 _NAME_MAPS = frozenset(
     {
         "properties",
