@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from apps.core import jsonpointer
 from apps.core.http_names import HTTP_NAME_CHARACTERS, HTTP_TOKEN
 from apps.core.spec_patterns import pattern_problem
 from apps.inventory.tokens import LISTING_TOKEN_BUDGET, definition_tokens
@@ -458,7 +459,7 @@ _SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "co
 
 
 def _pointer(parts: tuple[str, ...]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return jsonpointer.join(parts)
 
 
 def _patterns(schema: Any, where: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:

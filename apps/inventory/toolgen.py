@@ -69,9 +69,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from apps.core import jsonpointer
 from apps.core.http_names import GATEWAY_HEADERS
 from apps.specs.domain import Operation, Parameter, ParsedSpec, ToolDef
-from apps.specs.parse import resolve_pointer
 
 __all__ = [
     "MAX_DESCRIPTION_CHARS",
@@ -614,7 +614,7 @@ class SchemaConverter:
         are met in.
         """
         if ref not in self._def_names:
-            last = unquote(ref.rstrip("/").rsplit("/", 1)[-1]).replace("~1", "/").replace("~0", "~")
+            last = jsonpointer.unescape(unquote(ref.rstrip("/").rsplit("/", 1)[-1]))
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", last) or "def"
             canonical = re.fullmatch(r"#/(components/schemas|definitions)/[^/]+", ref) and name == last
             if not canonical:
@@ -752,9 +752,12 @@ class _Session:
             self.pending.append(ref)
 
     def _target(self, ref: str) -> Any:
+        """The object a local ``#/...`` ref names, else ``None`` (``#``, the whole document, is no schema)."""
+        if not ref.startswith("#/"):
+            return None
         try:
-            return resolve_pointer(self.converter.document, ref)
-        except KeyError:
+            return jsonpointer.resolve_ref(self.converter.document, ref)
+        except jsonpointer.PointerError:
             return None
 
     # -- keywords

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
+from apps.core import jsonpointer
 from apps.specs.domain import SpecWarning, ToolDef
-from apps.specs.parse import escape_pointer
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -116,7 +116,7 @@ def to_sarif(
 
 
 def operation_pointer(tool: ToolDef) -> str:
-    return f"/paths/{escape_pointer(tool.path)}/{tool.method.lower()}"
+    return f"/paths/{jsonpointer.escape(tool.path)}/{tool.method.lower()}"
 
 
 def _rule(code: str, severity: str, remediation: str) -> dict[str, Any]:
@@ -156,8 +156,7 @@ class PointerLines:
         line = node.start_mark.line + 1
         if not pointer:
             return line
-        for raw in pointer.lstrip("/").split("/"):
-            token = raw.replace("~1", "/").replace("~0", "~")
+        for token in jsonpointer.split("/" + pointer.lstrip("/")):
             if isinstance(node, yaml.MappingNode):
                 found = next(((k, v) for k, v in node.value if str(k.value) == token), None)
                 if found is None:

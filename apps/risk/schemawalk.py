@@ -14,27 +14,26 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apps.core import jsonpointer
+
 MAX_DEPTH = 8
 MAX_NODES = 4000
 _COMBINATORS = ("allOf", "anyOf", "oneOf")
 
 
 def resolve_pointer(ref: str, roots: tuple[Any, ...]) -> Any:
-    """Resolve a local JSON pointer (``#/a/b``) against the first root that has it."""
-    if not isinstance(ref, str) or not ref.startswith("#"):
+    """Resolve a local JSON pointer (``#/a/b``) against the first root that has it; ``None`` if none does."""
+    if not isinstance(ref, str):
         return None
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in ref[1:].split("/") if p != ""]
+    try:
+        tokens = jsonpointer.ref_tokens(ref)
+    except jsonpointer.PointerError:
+        return None
     for root in roots:
-        node: Any = root
-        for part in parts:
-            if isinstance(node, Mapping):
-                node = node.get(part)
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                node = None
-            if node is None:
-                break
+        try:
+            node = jsonpointer.resolve(root, tokens)
+        except jsonpointer.PointerError:
+            continue
         if node is not None:
             return node
     return None

@@ -513,6 +513,23 @@ def test_resolve_pointer_unescapes_tokens():
         resolve_pointer(doc, "#/x/2")
 
 
+def test_resolve_pointer_refuses_non_indices_and_the_whole_document():
+    doc = {"x": [10, 20]}
+    for ref in ("#/x/01", "#/x/-", "#/x/²", "#", "other.yaml#/x"):
+        with pytest.raises(KeyError):
+            resolve_pointer(doc, ref)
+
+
+def test_a_ref_through_a_non_ascii_digit_is_dangling_not_a_crash():
+    # "²" passes str.isdigit() but int() refuses it: the import used to stop with a ValueError
+    components = {"schemas": {"S": {"allOf": [{"type": "string"}]}}}
+    paths = {"/a": {"get": {"responses": ok({"$ref": "#/components/schemas/S/allOf/²"})}}}
+    spec = load_document(openapi(paths, components=components))
+    assert len(spec.operations) == 1
+    warning = next(w for w in spec.warnings if "cannot be resolved" in w.message)
+    assert "index '²' is out of range" in warning.message
+
+
 # --------------------------------------------------------------------------- hostile input
 
 
