@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from apps.governance import conditions  # noqa: E402
+from apps.governance import condition_regex, conditions  # noqa: E402
 
 TIERS = [
     {"when": [{"field": "amount", "operator": ">", "value": 100000}], "approvals": 3, "order": "sequential"},
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     print(f"{'case':<26} {'median':>10} {'first':>10}  tier")
-    conditions._cached_regex.cache_clear()
+    condition_regex.cached_regex.cache_clear()
     for name, tiers, arguments in CASES:
         times = []
         repeat = args.repeat if len(str(arguments)) < 10_000 else max(5, args.repeat // 20)

@@ -153,7 +153,7 @@ def main() -> None:
     django.setup()
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     from apps.reports import render
-    from apps.reports.selectors import report_snapshot
+    from apps.reports.snapshot import report_snapshot
 
     project, user = setup(args.tools)
     rows = []

@@ -11,7 +11,7 @@ from apps.accounts.access import access_for_org_id, membership_for, org_access
 from apps.accounts.api_base import TenantAPIView
 from apps.core.query import QueryError
 
-from . import selectors, services
+from . import selectors, services, webhook_services
 from .models import ApprovalRequest
 
 
@@ -161,10 +161,11 @@ class WebhookSettingsDetail(TenantAPIView):
         data = WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        secret = services.webhook_generate_secret() if values["generate_secret"] else (values.get("secret") or None)
-        hook = services.webhook_settings_update(organization=access.organization, url=values["url"],
-                                                enabled=values["enabled"], email_reviewers=values["email_reviewers"],
-                                                new_secret=secret, actor=request.user)
+        generate = values["generate_secret"]
+        secret = webhook_services.webhook_generate_secret() if generate else (values.get("secret") or None)
+        hook = webhook_services.webhook_settings_update(
+            organization=access.organization, url=values["url"], enabled=values["enabled"],
+            email_reviewers=values["email_reviewers"], new_secret=secret, actor=request.user)
         body = webhook_json(hook)
         if values["generate_secret"]:
             body["secret"] = secret  # shown once, like the page
@@ -179,6 +180,6 @@ class WebhookTest(TenantAPIView):
     @extend_schema(request=None, responses={202: WebhookTestOutput})
     def post(self, request, org_slug):
         access = org_access(request.user, org_slug, "approval.configure")
-        delivery = services.webhook_send_test(organization=access.organization, actor=request.user)
+        delivery = webhook_services.webhook_send_test(organization=access.organization, actor=request.user)
         return Response({"delivery": str(delivery.public_id), "event": delivery.event, "status": delivery.status},
                         status=202)

@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from . import notifications, services
+from . import notifications, services, webhook_services
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ def deliver_webhook(self, delivery_id: int) -> str:
     """POST one signed webhook; transient failures retry with exponential backoff (10 s, 20 s, …)."""
     final = self.request.retries >= WEBHOOK_MAX_RETRIES
     try:
-        delivery = services.webhook_deliver(delivery_id=delivery_id, final_attempt=final)
-    except services.RetryableDeliveryError as exc:
+        delivery = webhook_services.webhook_deliver(delivery_id=delivery_id, final_attempt=final)
+    except webhook_services.RetryableDeliveryError as exc:
         raise self.retry(exc=exc, countdown=10 * 2 ** self.request.retries) from exc
     return delivery.status
 

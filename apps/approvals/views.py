@@ -15,7 +15,7 @@ from apps.accounts.access import org_access
 from apps.core.errors import DomainError
 from apps.core.query import QueryInput
 
-from . import selectors, services
+from . import selectors, services, webhook_services
 from .forms import DecisionForm, WebhookSettingsForm
 
 PAGE_SIZE = 25
@@ -111,7 +111,7 @@ def settings_page(request, org_slug):
     new_secret = request.session.pop(NEW_SECRET_SESSION_KEY, None) if request.method == "GET" else None
     if request.method == "POST" and request.POST.get("action") == "test":
         try:
-            services.webhook_send_test(organization=access.organization, actor=request.user)
+            webhook_services.webhook_send_test(organization=access.organization, actor=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -121,11 +121,11 @@ def settings_page(request, org_slug):
         data = form.cleaned_data
         secret = None
         if data["generate_secret"]:
-            secret = new_secret = services.webhook_generate_secret()
+            secret = new_secret = webhook_services.webhook_generate_secret()
         elif data["secret"]:
             secret = data["secret"]
         try:
-            hook = services.webhook_settings_update(
+            hook = webhook_services.webhook_settings_update(
                 organization=access.organization, url=data["url"], enabled=data["enabled"],
                 email_reviewers=data["email_reviewers"], new_secret=secret, actor=request.user)
         except DomainError as exc:
@@ -144,7 +144,7 @@ def settings_page(request, org_slug):
     return render(request, "approvals/settings.html", {
         "access": access, "org": access.organization, "form": form, "hook": hook, "new_secret": new_secret,
         "deliveries": selectors.recent_deliveries(access.organization), "active_nav": "approvals",
-        "allow_private": services.webhook_allows_private(),
+        "allow_private": webhook_services.webhook_allows_private(),
     })
 
 

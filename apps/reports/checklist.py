@@ -1,6 +1,6 @@
 """The governance and documentation checklists of the security report. Pure: no Django.
 
-Each item is decided from the snapshot dict alone (``selectors.report_snapshot``), so the
+Each item is decided from the snapshot dict alone (``snapshot.report_snapshot``), so the
 verdict in a stored report can always be explained from the data stored beside it. An item
 is ``done`` only when the evidence is actually in the report; ``evidence`` says where (an
 anchor of the report, rendered with its page number) or what is missing.

@@ -15,7 +15,8 @@ from apps.projects.models import Environment, Project
 
 from . import render
 from .models import Report
-from .selectors import previous_report_data, report_snapshot
+from .selectors import previous_report_data
+from .snapshot import report_snapshot
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.core import mail
 
-from apps.approvals import services, webhook
+from apps.approvals import services, webhook, webhook_services
 from apps.approvals.models import WebhookDelivery, WebhookSettings
 from apps.audit.models import AuditEvent
 from apps.core.errors import DomainError
@@ -58,8 +58,8 @@ def test_decision_and_result_are_emailed_to_the_requester(world, people, email_b
 
 def test_email_to_reviewers_can_be_switched_off(world, people, email_backend, eager_celery,
                                                 django_capture_on_commit_callbacks):
-    services.webhook_settings_update(organization=people.org, url="", enabled=False, email_reviewers=False,
-                                     new_secret=None, actor=people.owner)
+    webhook_services.webhook_settings_update(organization=people.org, url="", enabled=False, email_reviewers=False,
+                                             new_secret=None, actor=people.owner)
     with django_capture_on_commit_callbacks(execute=True):
         queue_request(world)
     assert mail.outbox == []
@@ -72,8 +72,8 @@ def private_webhooks(settings):
 
 def test_webhook_is_delivered_with_a_valid_signature(world, people, receiver, private_webhooks, eager_celery,
                                                      django_capture_on_commit_callbacks):
-    services.webhook_settings_update(organization=people.org, url=receiver.url + "/hook", enabled=True,
-                                     email_reviewers=True, new_secret=SECRET, actor=people.owner)
+    webhook_services.webhook_settings_update(organization=people.org, url=receiver.url + "/hook", enabled=True,
+                                             email_reviewers=True, new_secret=SECRET, actor=people.owner)
     with django_capture_on_commit_callbacks(execute=True):
         request = queue_request(world, arguments={"id": 1, "petId": 2, "quantity": 1, "status": "placed",
                                                   "complete": False})
@@ -108,18 +108,18 @@ def test_webhook_is_delivered_with_a_valid_signature(world, people, receiver, pr
 
 
 def test_webhook_secret_is_stored_encrypted_and_masked(world, people, receiver, private_webhooks):
-    hook = services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
-                                            email_reviewers=True, new_secret=SECRET, actor=people.owner)
+    hook = webhook_services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
+                                                    email_reviewers=True, new_secret=SECRET, actor=people.owner)
     hook = WebhookSettings.objects.get(pk=hook.pk)
     assert SECRET.encode() not in bytes(hook.secret_ciphertext)
     assert hook.secret_masked.endswith(SECRET[-4:]) and SECRET not in hook.secret_masked
-    assert services.webhook_secret(hook) == SECRET
+    assert webhook_services.webhook_secret(hook) == SECRET
     event = AuditEvent.objects.get(event_type="approval.webhook_updated")
     assert SECRET not in json.dumps(event.payload)
     # saving without a new secret keeps it
-    services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
-                                     email_reviewers=False, new_secret=None, actor=people.owner)
-    assert services.webhook_secret(WebhookSettings.objects.get(pk=hook.pk)) == SECRET
+    webhook_services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
+                                             email_reviewers=False, new_secret=None, actor=people.owner)
+    assert webhook_services.webhook_secret(WebhookSettings.objects.get(pk=hook.pk)) == SECRET
 
 
 def test_private_and_loopback_destinations_are_refused_by_default(world, people, settings):
@@ -127,8 +127,8 @@ def test_private_and_loopback_destinations_are_refused_by_default(world, people,
     for url in ("http://127.0.0.1:8080/hook", "http://10.1.2.3/hook", "http://localhost/hook",
                 "http://[::1]/hook", "http://169.254.169.254/latest/meta-data", "ftp://example.com/x"):
         with pytest.raises(DomainError):
-            services.webhook_settings_update(organization=people.org, url=url, enabled=True, email_reviewers=True,
-                                             new_secret=SECRET, actor=people.owner)
+            webhook_services.webhook_settings_update(organization=people.org, url=url, enabled=True,
+                                                     email_reviewers=True, new_secret=SECRET, actor=people.owner)
     assert not WebhookSettings.objects.filter(url__startswith="http").exists()
 
 
@@ -145,40 +145,40 @@ def test_link_local_is_refused_even_when_private_addresses_are_allowed():
 
 def test_delivery_time_check_refuses_a_url_that_became_private(world, people, receiver, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = True
-    services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
-                                     email_reviewers=True, new_secret=SECRET, actor=people.owner)
-    delivery = services.webhook_send_test(organization=people.org, actor=people.owner)
+    webhook_services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
+                                             email_reviewers=True, new_secret=SECRET, actor=people.owner)
+    delivery = webhook_services.webhook_send_test(organization=people.org, actor=people.owner)
     settings.WEBHOOK_ALLOW_PRIVATE = False
-    result = services.webhook_deliver(delivery_id=delivery.pk)
+    result = webhook_services.webhook_deliver(delivery_id=delivery.pk)
     assert result.status == "failed" and "private or loopback" in result.last_error
     assert receiver.count() == 0
 
 
 def test_server_errors_are_retried_then_recorded(world, people, receiver, private_webhooks):
-    services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
-                                     email_reviewers=True, new_secret=SECRET, actor=people.owner)
-    delivery = services.webhook_send_test(organization=people.org, actor=people.owner)
+    webhook_services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
+                                             email_reviewers=True, new_secret=SECRET, actor=people.owner)
+    delivery = webhook_services.webhook_send_test(organization=people.org, actor=people.owner)
     receiver.status = 503
-    with pytest.raises(services.RetryableDeliveryError):
-        services.webhook_deliver(delivery_id=delivery.pk)
+    with pytest.raises(webhook_services.RetryableDeliveryError):
+        webhook_services.webhook_deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.response_status) == ("pending", 1, 503)
-    failed = services.webhook_deliver(delivery_id=delivery.pk, final_attempt=True)
+    failed = webhook_services.webhook_deliver(delivery_id=delivery.pk, final_attempt=True)
     assert (failed.status, failed.attempts) == ("failed", 2)
     receiver.status = 200
-    ok = services.webhook_send_test(organization=people.org, actor=people.owner)
-    assert services.webhook_deliver(delivery_id=ok.pk).status == "delivered"
+    ok = webhook_services.webhook_send_test(organization=people.org, actor=people.owner)
+    assert webhook_services.webhook_deliver(delivery_id=ok.pk).status == "delivered"
     # each attempt is signed afresh: timestamps are present on every request
     assert all("X-Mcpforge-Timestamp" in r["headers"] or "X-MCPForge-Timestamp" in r["headers"]
                for r in receiver.requests)
 
 
 def test_client_errors_are_not_retried(world, people, receiver, private_webhooks):
-    services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
-                                     email_reviewers=True, new_secret=SECRET, actor=people.owner)
-    delivery = services.webhook_send_test(organization=people.org, actor=people.owner)
+    webhook_services.webhook_settings_update(organization=people.org, url=receiver.url, enabled=True,
+                                             email_reviewers=True, new_secret=SECRET, actor=people.owner)
+    delivery = webhook_services.webhook_send_test(organization=people.org, actor=people.owner)
     receiver.status = 410
-    assert services.webhook_deliver(delivery_id=delivery.pk).status == "failed"
+    assert webhook_services.webhook_deliver(delivery_id=delivery.pk).status == "failed"
 
 
 def test_signature_covers_timestamp_and_body():

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from apps.approvals import selectors, services, webhook
+from apps.approvals import selectors, services, webhook, webhook_services
 from apps.approvals.models import ApprovalRequest
 from tests.conftest import wait_for
 
@@ -29,8 +29,8 @@ def worker(request, monkeypatch, settings):
 
 
 def test_approved_call_runs_in_the_worker(world, people, upstream, receiver, worker):
-    services.webhook_settings_update(organization=people.org, url=receiver.url + "/hook", enabled=True,
-                                     email_reviewers=True, new_secret=SECRET, actor=people.owner)
+    webhook_services.webhook_settings_update(organization=people.org, url=receiver.url + "/hook", enabled=True,
+                                             email_reviewers=True, new_secret=SECRET, actor=people.owner)
     request = queue_request(world)
     services.approval_decide(request=request, reviewer=people.reviewer, decision="approve", comment="ship it")
 

@@ -32,7 +32,7 @@ def test_no_service_reads_os_environ():
 
 
 def test_webhook_private_switch_follows_settings_only(settings, monkeypatch):
-    from apps.approvals.services import webhook_allows_private
+    from apps.approvals.webhook_services import webhook_allows_private
 
     settings.WEBHOOK_ALLOW_PRIVATE = False
     monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE", "true")

@@ -84,7 +84,7 @@ def test_kek_rotation_keeps_every_credential_decryptable(people, settings):
     project, env = _set_everything(people)
     # another app's secret sealed with the same KEK (approval webhook signing secret) rotates too
     from apps.approvals.models import WebhookSettings
-    from apps.approvals.services import webhook_secret, webhook_settings_update
+    from apps.approvals.webhook_services import webhook_secret, webhook_settings_update
 
     signing = "whsec_rotation_test_signing_secret_01"
     webhook_settings_update(organization=people.org, url="", enabled=False, email_reviewers=False,

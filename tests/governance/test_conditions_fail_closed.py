@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from apps.governance import conditions
+from apps.governance import condition_numbers, condition_regex, conditions
 from apps.governance.conditions import select_policy_tier, strictest, strictness
 from apps.governance.grants import Target, ToolRef
 from apps.governance.policies import PolicyRef, requirement
@@ -70,7 +70,7 @@ def test_long_text_without_the_word_is_decided_not_matched() -> None:
 
 
 def test_text_over_the_match_cap_is_strictest_never_no_match(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(conditions, "MAX_MATCH_TEXT", 10_000)
+    monkeypatch.setattr(condition_regex, "MAX_MATCH_TEXT", 10_000)
     tier = tier_for(WIRE, {"note": "x" * 10_001})  # no "wire" in it, but too long to decide
     assert (tier.index, tier.approvals) == (0, 2)
     assert "could not be decided" in tier.undecided[0] and "note matches" in tier.undecided[0]
@@ -204,7 +204,7 @@ def test_an_unforeseen_error_selects_the_strictest_tier(monkeypatch: pytest.Monk
     def boom(value: Any, numeric: bool) -> list[Any]:
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(conditions, "_readings", boom)
+    monkeypatch.setattr(condition_numbers, "readings", boom)
     tier = tier_for(LADDER, {"amount": 5})
     assert tier.index == 0 and "RuntimeError" in tier.undecided[0]
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from apps.reports.models import Report
-from apps.reports.selectors import report_snapshot
+from apps.reports.snapshot import report_snapshot
 
 from .conftest import build_report, pdf_text
 

@@ -46,7 +46,7 @@ SPEC = {
 @pytest.mark.django_db
 def test_the_tool_page_and_the_report_name_the_kind(people, client_for):
     from apps.reports.render import tool_rows
-    from apps.reports.selectors import report_snapshot
+    from apps.reports.snapshot import report_snapshot
     from tests.factories import import_spec, make_project
 
     project = make_project(people.org, people.owner, name="Citizens")
