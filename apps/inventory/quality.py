@@ -492,8 +492,8 @@ def _unsupported_patterns(tools: list[ToolDef]) -> Iterator[Finding]:
     for tool in tools:
         for pointer, pattern in _patterns(tool.input_schema):
             if pattern_problem(pattern) is not None:
-                parts = pointer.split("/")
-                parameter = parts[2] if len(parts) > 2 and parts[1] == "properties" else "(schema)"
+                parts = jsonpointer.split(pointer)
+                parameter = parts[1] if len(parts) > 1 and parts[0] == "properties" else "(schema)"
                 bad.setdefault(tool.name, []).append(f"{parameter} at inputSchema{pointer} ({pattern[:60]!r})")
     if bad:
         examples = "; ".join(f"{tool}: {places[0]}" for tool, places in list(bad.items())[:_MAX_NAMES_IN_MESSAGE])

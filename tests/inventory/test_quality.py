@@ -197,3 +197,11 @@ def test_header_and_cookie_names_http_cannot_carry():
     assert finding.tools == ("spaced", "cookieEq") and finding.severity == "medium"
     assert "header 'X Trace' in spaced, cookie 'a=b' in cookieEq" in finding.message
     assert "quality.unsendable_parameter" not in by_code(quality_findings(tools[2:]))
+
+
+def test_unsupported_pattern_names_the_parameter_unescaped():
+    """A parameter named with '/' or '~' is named as written, not as its escaped pointer token."""
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {"a/b~c": {"type": "string", "pattern": "^(a)\\1$"}}}
+    finding = by_code(quality_findings([tool("getThing", input_schema=schema)]))["quality.unsupported_pattern"]
+    assert "getThing: a/b~c at inputSchema/properties/a~1b~0c/pattern" in finding.message
