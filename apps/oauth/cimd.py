@@ -14,12 +14,20 @@ addresses stay refused whatever the list says (the egress guard never reaches th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
 import httpx
 from django.conf import settings
-from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher, _effective_max_age, _validate_client_id_url
+from django.core.cache import cache
+from oauth2_provider.cimd import (
+    CIMDError,
+    SafeMetadataFetcher,
+    _build_application_kwargs,
+    _effective_max_age,
+    _validate_client_id_url,
+)
 from oauth2_provider.settings import oauth2_settings
 
 from apps.core import egress
@@ -32,8 +40,36 @@ def private_host_allowed(host: str) -> bool:
     return bool(host) and host.lower().rstrip(".") == host.lower() and host.lower() in allowed
 
 
+def _failure_key(client_id: str) -> str:
+    return "mcpforge:oauth:cimd-failure:" + hashlib.sha256(client_id.encode("utf-8", "replace")).hexdigest()
+
+
+def last_failure(client_id: str) -> str | None:
+    """Why the metadata document at ``client_id`` was last refused, while DOT backs off from it
+    (DOT answers only "Invalid client_id"; the consent page shows this reason instead)."""
+    if not isinstance(client_id, str) or not client_id.startswith("https://"):
+        return None
+    return cache.get(_failure_key(client_id))
+
+
 class EgressMetadataFetcher(SafeMetadataFetcher):
     def fetch(self, client_id):
+        try:
+            data, max_age = self._fetch(client_id)
+            # DOT checks these after the fetch and only logs why; checking them here too
+            # lets the consent page say why the client could not be identified.
+            if data.get("client_id") != client_id:
+                raise CIMDError(f"the document's client_id ({str(data.get('client_id'))[:200]!r}) is not the URL "
+                                "it was fetched from")
+            _build_application_kwargs(data)
+        except CIMDError as exc:
+            backoff = int(oauth2_settings.CIMD_FAILURE_BACKOFF_SECONDS or 0)
+            cache.set(_failure_key(client_id), str(exc)[:500], timeout=max(backoff, 60))
+            raise
+        cache.delete(_failure_key(client_id))
+        return data, max_age
+
+    def _fetch(self, client_id):
         _validate_client_id_url(client_id)  # https, a path, no user info or fragment
         budget = float(oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS)
         max_size = oauth2_settings.CIMD_MAX_DOCUMENT_SIZE

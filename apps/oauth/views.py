@@ -28,7 +28,7 @@ from apps.accounts.roles import has_capability
 from apps.audit.services import audit_record
 from apps.governance.selectors import callable_tools
 
-from . import resources, selectors, services
+from . import cimd, resources, selectors, services
 
 # How long a consent page stays answerable, and how long a used state is remembered.
 CONSENT_SECONDS = 600
@@ -63,6 +63,15 @@ class ConsentView(AuthorizationView):
                          payload={"reason": reason, "client_id": request.POST.get("client_id", "")[:200]})
         response = render(request, "oauth/refused.html", {"message": message}, status=400)
         return _framing_protected(response)
+
+    def error_response(self, error, application, **kwargs):
+        """DOT's error page, plus why a metadata-document client could not be identified (DOT
+        itself says only "Invalid client_id")."""
+        client_id = self.request.GET.get("client_id") or self.request.POST.get("client_id") or ""
+        if application is None and client_id.startswith("https://"):
+            kwargs.setdefault("cimd_client_id", client_id[:500])
+            kwargs.setdefault("cimd_failure", cimd.last_failure(client_id))
+        return super().error_response(error, application, **kwargs)
 
     def get(self, request, *args, **kwargs):
         resource = selectors.single_resource(request.GET.getlist("resource"))

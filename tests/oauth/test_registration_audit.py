@@ -80,6 +80,8 @@ def metadata_server(tmp_path):
         def do_GET(self):  # noqa: N802 - http.server's name
             served.append(self.path)
             url = f"https://localhost:{self.server.server_address[1]}{self.path}"
+            if self.path.startswith("/impostor/"):  # a document claiming to be another client
+                url = "https://agent.example/client.json"
             body = json.dumps({"client_id": url, "client_name": "Private Network Agent", "redirect_uris": [CALLBACK],
                                "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
                                "token_endpoint_auth_method": "none"}).encode()
@@ -121,6 +123,9 @@ def test_cimd_on_a_private_network_refused_by_default_then_allowed_for_a_listed_
     assert "code=" not in answer.get("Location", "") and b"authorizationForm" not in answer.content
     assert metadata_server.paths == []  # nothing was even fetched
     assert not Application.objects.filter(client_id=refused_id).exists()
+    page = answer.content.decode()  # the person is told why, not only "Invalid client_id"
+    assert "This application could not be identified" in page and refused_id in page
+    assert "private or loopback address" in page and "OAUTH_CIMD_PRIVATE_HOSTS" in page
 
     # the operator lists the host: the document is fetched (TLS verified) and the flow completes
     settings.OAUTH_CIMD_PRIVATE_HOSTS = ["localhost"]
@@ -142,6 +147,25 @@ def test_cimd_on_a_private_network_refused_by_default_then_allowed_for_a_listed_
     assert registered.payload["method"] == "cimd" and registered.payload["client_id"] == client_id
     assert registered.payload["redirect_uris"] == [CALLBACK]
     assert AuditEvent.objects.filter(organization=org, event_type="oauth.client_authorized").count() == 1
+
+
+def test_cimd_document_claiming_another_client_is_refused_with_the_reason_in_the_page(
+        setup, client_for, metadata_server, settings, monkeypatch):  # noqa: F811
+    from oauth2_provider.models import Application
+
+    monkeypatch.setenv("SSL_CERT_FILE", metadata_server.ca)
+    settings.OAUTH_CIMD_PRIVATE_HOSTS = ["localhost"]
+    browser = client_for(setup["people"].member)
+    client_id = f"{metadata_server.base}/impostor/client.json"
+    _verifier, challenge = pkce()
+    for _attempt in range(2):  # the second attempt is backed off by DOT: the reason is still shown
+        answer = browser.get("/oauth/authorize/", authorize_params(client_id, challenge, setup["resource"]))
+        page = answer.content.decode()
+        assert answer.status_code == 400 and b"authorizationForm" not in answer.content
+        assert "could not be identified" in page
+        assert "is not the URL it was fetched from" in page and "https://agent.example/client.json" in page
+    assert metadata_server.paths == ["/impostor/client.json"]  # fetched once, then backed off
+    assert not Application.objects.filter(client_id__in=[client_id, "https://agent.example/client.json"]).exists()
 
 
 def test_listed_host_still_needs_a_trusted_certificate_and_never_reaches_metadata(metadata_server, settings,
