@@ -80,9 +80,6 @@ KNOWN_UPWARD = {
     # audit_checkpoint_all lists organizations; audit/keys+checks use credentials.crypto for signing
     ("audit", "accounts"),
     ("audit", "credentials"),
-    # TODO(issue 23): gateway/server.py and gateway/services._principal read OAuth tokens (oauth
-    # sits above gateway for its resource metadata, below it for token lookup)
-    ("gateway", "oauth"),
     # TODO(issue 23): governance_facts and project_panel (governance) read credential state
     ("governance", "credentials"),
     # TODO(issue 23): the import pipeline runs in specs but drives the apps above it:
