@@ -80,12 +80,6 @@ KNOWN_UPWARD = {
     # audit_checkpoint_all lists organizations; audit/keys+checks use credentials.crypto for signing
     ("audit", "accounts"),
     ("audit", "credentials"),
-    # TODO(issue 23): the import pipeline runs in specs but drives the apps above it:
-    # specs/pipeline.analyse (inventory toolgen, quality, tokens), classify_and_score and
-    # scan_poisoning (risk), specs/services (tool rows, risk.services, risk.hooks.governance_facts),
-    # specs/api, views and panels (inventory.selectors). Fix: move the orchestration above risk.
-    ("specs", "inventory"),
-    ("specs", "risk"),
 }
 
 
