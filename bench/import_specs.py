@@ -1,7 +1,7 @@
 """Spec import benchmark: every document in ../shared/specs imported end to end.
 
 For each spec: parse -> build tools -> quality -> classify -> score -> persist (Tool rows,
-version made current, audit event), through ``apps.specs.services.spec_analyse``, the very
+version made current, audit event), through ``apps.risk.analysis.spec_analyse``, the very
 function the Celery task runs. Prints operations, seconds per stage and peak Python memory
 (tracemalloc) of the analysis.
 
@@ -44,8 +44,9 @@ def main() -> int:
     from apps.accounts.services import organization_create
     from apps.projects.models import Project
     from apps.projects.services import project_create
+    from apps.risk.analysis import spec_analyse
     from apps.specs.models import SpecVersion
-    from apps.specs.services import spec_analyse, spec_import
+    from apps.specs.services import spec_import
 
     call_command("migrate", verbosity=0)
     users = get_user_model().objects

@@ -71,8 +71,9 @@ def seed(upstream_url: str):
     from apps.credentials.services import environment_upstream_set
     from apps.governance.services import grant_create
     from apps.projects.services import project_create
+    from apps.risk.analysis import spec_analyse
     from apps.specs.models import SpecVersion
-    from apps.specs.services import spec_analyse, spec_import
+    from apps.specs.services import spec_import
 
     owner = user_create(email="owner@redos.test")
     org = organization_create(name="ReDoS", actor=owner)

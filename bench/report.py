@@ -105,8 +105,9 @@ def setup(count: int):
     from apps.inventory.selectors import current_tools, current_version
     from apps.projects.models import Project
     from apps.projects.services import project_create
+    from apps.risk.analysis import spec_analyse
     from apps.specs.models import SpecVersion
-    from apps.specs.services import spec_analyse, spec_import
+    from apps.specs.services import spec_import
 
     user = get_user_model().objects.filter(email="bench@reports.bench").first() or user_create(
         email="bench@reports.bench", password=None)  # no login: the bench user only owns the data

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from apps.projects.services import project_create
+from apps.risk.analysis import spec_analyse
 from apps.specs.models import SpecVersion
-from apps.specs.services import spec_analyse, spec_import
+from apps.specs.services import spec_import
 
 from .conftest import SPECS_DIR
 

@@ -73,52 +73,80 @@ ORDER = ["core", "accounts", "projects", "specs", "inventory", "risk", "governan
          "toolsets", "gateway"]
 RANK = {app: i for i, app in enumerate(ORDER)} | {"oauth": len(ORDER), "reports": len(ORDER)}
 
-# Edges that still point the wrong way. Each is a TODO naming where; remove an entry when its
-# import is gone (the test fails on an entry that no longer exists, so this list only shrinks).
-KNOWN_UPWARD = {
-    # TODO(issue 23): audit.models FK to Organization, audit/api+views use the access helpers,
-    # audit_checkpoint_all lists organizations; audit/keys+checks use credentials.crypto for signing
-    ("audit", "accounts"),
-    ("audit", "credentials"),
-    # TODO(issue 23): gateway/server.py and gateway/services._principal read OAuth tokens (oauth
-    # sits above gateway for its resource metadata, below it for token lookup)
-    ("gateway", "oauth"),
-    # TODO(issue 23): governance_facts and project_panel (governance) read credential state
-    ("governance", "credentials"),
-    # TODO(issue 23): the import pipeline runs in specs but drives the apps above it:
-    # specs/pipeline.analyse (inventory toolgen, quality, tokens), classify_and_score and
-    # scan_poisoning (risk), specs/services (tool rows, risk.services, risk.hooks.governance_facts),
-    # specs/api, views and panels (inventory.selectors). Fix: move the orchestration above risk.
-    ("specs", "inventory"),
-    ("specs", "risk"),
-}
+# The audit log's web layer (its pages, REST view and URL conf, and any template tags) is not the
+# audit every app uses: it reads the accounts' access helpers, so it ranks just above accounts,
+# and no module imports it except a URL conf. The rest of audit depends on core only.
+AUDIT_WEB_MODULES = {"api", "views", "urls", "api_urls", "templatetags"}
+AUDIT_WEB = "audit_web"
+RANK[AUDIT_WEB] = RANK["accounts"] + 0.5
+URL_CONFS = {"urls.py", "api_urls.py"}
+
+
+def _layer(module_parts: list[str]) -> str:
+    """The layer of module ``apps.<app>.<...>``: its app, or the audit web layer."""
+    if module_parts[0] == "audit" and len(module_parts) > 1 and module_parts[1] in AUDIT_WEB_MODULES:
+        return AUDIT_WEB
+    return module_parts[0]
+
+
+def _imported_modules(rel: pathlib.PurePath, node: ast.AST) -> list[str]:
+    """The modules of our code ``node`` imports (``apps.x.y``; relative imports resolved, and
+    ``from apps.x import y`` read as ``apps.x.y`` too, since ``y`` may be a module)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        if node.level:
+            package = ["apps", *rel.parts[:-1]][:len(rel.parts) + 1 - node.level]
+            base = ".".join([*package, *([node.module] if node.module else [])])
+        else:
+            base = node.module or ""
+        return [base, *(f"{base}.{a.name}" for a in node.names)]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "import_module"
+            and node.args and isinstance(node.args[0], ast.Constant)):
+        return [str(node.args[0].value)]
+    return []
 
 
 def app_edges(root=APPS) -> dict[tuple[str, str], list[str]]:
-    """{(app, other app): ["path:line", ...]} for every import of another app, at module level
-    or inside a function (a function-level import is still a dependency)."""
+    """{(layer, other layer): ["path:line", ...]} for every import of another app (or between
+    audit and its web layer, relative imports included), at module level or inside a function
+    (a function-level import is still a dependency). A layer is an app, or ``audit_web``."""
     edges: dict[tuple[str, str], list[str]] = {}
     for rel, tree in _sources(root):
         if len(rel.parts) < 2:
             continue
-        source = rel.parts[0]
+        source = _layer([rel.parts[0], rel.parts[1].removesuffix(".py")])
         for node in ast.walk(tree):
-            modules: list[str] = []
-            if isinstance(node, ast.Import):
-                modules = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [f"apps.{a.name}" for a in node.names] if node.module == "apps" else [node.module]
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                  and node.func.attr == "import_module" and node.args and isinstance(node.args[0], ast.Constant)):
-                modules = [str(node.args[0].value)]
-            for module in modules:
+            targets = set()
+            for module in _imported_modules(rel, node):
                 parts = module.split(".")
-                if parts[0] == "apps" and len(parts) > 1 and parts[1] != source:
-                    edges.setdefault((source, parts[1]), []).append(f"apps/{rel}:{node.lineno}")
+                if parts[0] == "apps" and len(parts) > 1:
+                    targets.add(_layer(parts[1:]))
+            for target in sorted(targets - {source}):
+                where = f"apps/{rel}:{node.lineno}"
+                if where not in edges.get((source, target), []):
+                    edges.setdefault((source, target), []).append(where)
     return edges
 
 
+def audit_web_importers(root=APPS) -> list[str]:
+    """Modules other than URL confs that import the audit web layer (relative imports too)."""
+    found = []
+    for rel, tree in _sources(root):
+        if rel.name in URL_CONFS:
+            continue
+        for node in ast.walk(tree):
+            for module in _imported_modules(rel, node):
+                parts = module.split(".")
+                if parts[0] == "apps" and len(parts) > 2 and _layer(parts[1:]) == AUDIT_WEB:
+                    found.append(f"apps/{rel}:{node.lineno}")
+                    break
+    return found
+
+
 def allowed(source: str, target: str) -> bool:
+    if target == AUDIT_WEB:
+        return True  # only URL confs may import it: test_only_url_confs_import_the_audit_web_layer
     if source == "audit":
         return target == "core"
     if target == "audit":
@@ -168,22 +196,20 @@ def test_every_app_is_in_the_declared_order():
 
 
 def test_dependencies_point_down():
-    wrong = {edge: where for edge, where in app_edges().items()
-             if not allowed(*edge) and edge not in KNOWN_UPWARD}
+    wrong = {edge: where for edge, where in app_edges().items() if not allowed(*edge)}
     assert wrong == {}, "imports against the declared app order (README 'Architecture'):\n" + "\n".join(
         f"{a} -> {b}: {', '.join(where[:5])}" for (a, b), where in sorted(wrong.items()))
 
 
-def test_known_upward_edges_still_exist():
-    """An allow-list entry whose import is gone must be removed (the list only shrinks)."""
-    edges = app_edges()
-    assert sorted(e for e in KNOWN_UPWARD if e not in edges) == []
-
-
 def test_no_new_cycle_between_apps():
-    """Without the known upward edges the app graph has no cycle at all."""
-    edges = {e for e in app_edges() if e not in KNOWN_UPWARD}
-    assert cycles(edges) == []
+    """The app graph (the audit web layer apart from audit) has no cycle at all."""
+    assert cycles(set(app_edges())) == []
+
+
+def test_only_url_confs_import_the_audit_web_layer():
+    """apps/audit/{api,views,urls}.py (and template tags) are reached through URL confs only, so
+    their imports of accounts never make the audit every app uses depend on accounts."""
+    assert audit_web_importers() == []
 
 
 def test_the_checks_see_a_function_level_cycle(tmp_path):
@@ -194,3 +220,24 @@ def test_the_checks_see_a_function_level_cycle(tmp_path):
     assert set(edges) == {("core", "risk"), ("risk", "core")}
     assert not allowed("core", "risk") and allowed("risk", "core")
     assert cycles(edges) == [["core", "risk"]]
+
+
+def test_the_checks_see_the_audit_web_layer(tmp_path):
+    files = {
+        "audit/views.py": "from apps.accounts.access import org_access\nfrom .selectors import q\n",
+        "audit/urls.py": "from . import views\n",
+        "audit/services.py": "def f():\n    from apps.accounts.models import Organization\n",
+        "audit/tasks.py": "from .views import page\n",
+        "accounts/urls.py": "from apps.audit import views\n",
+        "accounts/services.py": "from apps.audit.services import audit_record\nfrom apps.audit import api\n",
+    }
+    for name, body in files.items():
+        (tmp_path / "apps" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "apps" / name).write_text(body)
+    edges = app_edges(tmp_path / "apps")
+    assert set(edges) == {(AUDIT_WEB, "accounts"), (AUDIT_WEB, "audit"), ("audit", "accounts"),
+                          ("audit", AUDIT_WEB), ("accounts", AUDIT_WEB), ("accounts", "audit")}
+    assert allowed(AUDIT_WEB, "accounts") and allowed(AUDIT_WEB, "audit") and allowed(AUDIT_WEB, "core")
+    assert not allowed(AUDIT_WEB, "projects") and not allowed("audit", "accounts")
+    assert audit_web_importers(tmp_path / "apps") == ["apps/accounts/services.py:2", "apps/audit/tasks.py:1"]
+    assert cycles(edges) == [["accounts", "audit", "audit_web"]]

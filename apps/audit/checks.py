@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.checks import Error, register
 
-from apps.credentials.crypto import KeyConfigError
+from apps.core.kek import KeyConfigError
 
 from . import keys
 

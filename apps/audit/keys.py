@@ -18,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from apps.credentials.crypto import KeyConfigError, decode_kek, generate_kek
+from apps.core.kek import KeyConfigError, decode_kek, generate_kek
 
 from . import chain
 

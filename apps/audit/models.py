@@ -7,8 +7,6 @@ from django.db import models
 from django.db.models import F
 from django.db.models.fields.json import KeyTransform
 
-from apps.accounts.models import Organization
-
 
 class AppendOnlyError(Exception):
     """Audit events are never changed or removed."""
@@ -34,7 +32,7 @@ class AuditEvent(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # No index of its own: every composite index below starts with organization_id, and one
     # btree fewer to update is cheaper for every event (two per tool call).
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="audit_events",
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="audit_events",
                                      db_index=False)
     seq = models.BigIntegerField()
     created_at = models.DateTimeField()
@@ -125,7 +123,7 @@ class AuditChainHead(models.Model):
     an append reads one row by primary key instead of looking up the last event, so it costs
     the same at any table size and with any (or no) planner statistics."""
 
-    organization = models.OneToOneField(Organization, on_delete=models.PROTECT, primary_key=True,
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.PROTECT, primary_key=True,
                                         related_name="+")
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
@@ -147,7 +145,7 @@ class AuditTimeOrder(models.Model):
     planner statistics. Event times are set by the application before the chain lock is taken,
     so they are nearly, not strictly, in seq order (a batch flushed late widens the lag)."""
 
-    organization = models.OneToOneField(Organization, on_delete=models.PROTECT, primary_key=True,
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.PROTECT, primary_key=True,
                                         related_name="+")
     max_created_at = models.DateTimeField()
     max_lag = models.DurationField()
@@ -166,7 +164,8 @@ class AuditCheckpoint(models.Model):
     Append-only like the events (migration 0006); export them off the box
     (``manage.py audit_checkpoint --export``) so they also outlive a database rewrite."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+", db_index=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+",
+                                     db_index=False)
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.core.query import QueryInput
 
+from . import hooks
 from .events import EVENT_TYPES
 from .models import AuditEvent
 
@@ -130,14 +131,11 @@ def _actor_alternatives(organization, actor: str) -> list[Q]:
     the full prefixes of the tokens starting with it, looked up in the (small) token table.
     Only when no token starts with it (its user deleted) is the payload searched by prefix,
     which is not index-ordered."""
-    from apps.accounts.models import ApiToken
-
     out = [Q(actor_label=actor), Q(payload__token_name=actor) & ~Q(actor_label=actor)]
     if actor.startswith("mcpf"):
         # not already listed by label or name (a key the event lacks is not a match)
         rest = ~Q(actor_label=actor) & (~Q(payload__token_name=actor) | Q(payload__token_name__isnull=True))
-        prefixes = sorted(set(ApiToken.objects.filter(organization=organization, prefix__startswith=actor)
-                              .values_list("prefix", flat=True)[:20]))
+        prefixes = sorted(set(hooks.token_prefixes(organization, actor)))  # apps.accounts provides it
         if not prefixes:
             out.append(Q(payload__token_prefix__startswith=actor) & rest)
         for prefix in prefixes:

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apps.core import request_context
 
-from . import chain, keys
+from . import chain, hooks, keys
 from .events import EVENT_TYPES
 from .models import AuditChainHead, AuditCheckpoint, AuditEvent
 from .redact import redact
@@ -594,10 +594,8 @@ def checkpoint_from_export(data: dict[str, Any]) -> chain.Checkpoint:
 def audit_checkpoint_all() -> dict[str, int]:
     """``audit_checkpoint_create`` for every organization whose chain moved; a broken chain is
     logged (error) and counted, and the others still get their checkpoints."""
-    from apps.accounts.models import Organization
-
     counts = {"created": 0, "unchanged": 0, "broken": 0}
-    for organization in Organization.objects.order_by("pk"):
+    for organization in hooks.organizations().order_by("pk"):
         try:
             created = audit_checkpoint_create(organization=organization)
         except ChainBroken as exc:

@@ -79,7 +79,6 @@ import binascii
 import hashlib
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +86,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+# The KEK format and its errors are shared with the audit chain key: defined in apps/core/kek.py
+from apps.core.kek import (
+    _GENERATE_HINT,
+    ENV_KEK,
+    KEK_BYTES,
+    CryptoError,
+    KeyConfigError,
+    decode_kek,
+    generate_kek,
+)
 
 __all__ = [
     "CANARY_AAD",
@@ -114,7 +124,6 @@ __all__ = [
     "verify_canary",
 ]
 
-KEK_BYTES = 32
 DEK_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -131,7 +140,6 @@ MASK_PREFIX = MASK_CHAR * 4
 MASK_FULL = MASK_CHAR * 8
 MASK_MIN_LENGTH = 12  # shorter secrets are fully masked: 4 of 8 characters is half the secret
 
-ENV_KEK = "MCPFORGE_KEK"
 ENV_KEK_FILE = "MCPFORGE_KEK_FILE"
 ENV_KEK_PREVIOUS = "MCPFORGE_KEK_PREVIOUS"
 ENV_KEK_PREVIOUS_FILE = "MCPFORGE_KEK_PREVIOUS_FILE"
@@ -142,25 +150,7 @@ ENV_VAULT_CACERT = "VAULT_CACERT"
 ENV_VAULT_KEY = "MCPFORGE_VAULT_TRANSIT_KEY"
 ENV_VAULT_MOUNT = "MCPFORGE_VAULT_TRANSIT_MOUNT"
 
-_GENERATE_HINT = (
-    'generate one with: python -c "import base64, secrets; '
-    'print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"'
-)
-
-
 # --------------------------------------------------------------------------- errors
-
-
-class CryptoError(Exception):
-    """Base class. Messages are safe to log: they never contain plaintext or key bytes."""
-
-
-class KeyConfigError(CryptoError):
-    """The key configuration is unusable (the ImproperlyConfigured of this module).
-
-    Raised at startup so a misconfigured deployment refuses to boot rather than failing
-    one tool call at a time.
-    """
 
 
 class DecryptionError(CryptoError):
@@ -272,47 +262,6 @@ def credential_aad(credential_id: object, version: int) -> bytes:
 def kek_id_for(kek: bytes) -> str:
     """Short public id of a local KEK: the first 8 hex digits of its SHA-256."""
     return hashlib.sha256(kek).hexdigest()[:8]
-
-
-def generate_kek() -> str:
-    """A new random KEK in the format ``MCPFORGE_KEK`` expects."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(KEK_BYTES)).decode("ascii")
-
-
-_B64_STD_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
-_B64_URL_RE = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
-_HEX_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-def decode_kek(text: str, *, source: str = ENV_KEK) -> bytes:
-    """Decode one KEK from standard or URL-safe base64 and insist on exactly 32 bytes.
-
-    ``source`` only names where the value came from in error messages; the value itself
-    is never echoed.
-    """
-    value = "".join(text.split())  # tolerate the newline a file or `echo` adds
-    if not value:
-        raise KeyConfigError(f"{source} is empty; {_GENERATE_HINT}")
-    if _B64_STD_RE.fullmatch(value):
-        altchars = None
-    elif _B64_URL_RE.fullmatch(value):
-        altchars = b"-_"
-    else:
-        raise KeyConfigError(f"{source} is not valid base64 (unexpected characters); {_GENERATE_HINT}")
-    stripped = value.rstrip("=")
-    if len(stripped) % 4 == 1:
-        raise KeyConfigError(f"{source} is not valid base64 (truncated); {_GENERATE_HINT}")
-    padded = stripped + "=" * (-len(stripped) % 4)
-    try:
-        raw = base64.b64decode(padded.encode("ascii"), altchars=altchars, validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyConfigError(f"{source} is not valid base64; {_GENERATE_HINT}") from None
-    if len(raw) != KEK_BYTES:
-        hint = " (it looks like hex; the KEK must be base64)" if _HEX_RE.fullmatch(value) else ""
-        raise KeyConfigError(
-            f"{source} decodes to {len(raw)} bytes, a KEK must be exactly {KEK_BYTES} bytes{hint}; {_GENERATE_HINT}"
-        )
-    return raw
 
 
 def mask_secret(plaintext: str) -> str:

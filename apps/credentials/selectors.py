@@ -145,6 +145,22 @@ def credential_flow(environment) -> list[dict]:
     return flow
 
 
+def active_credential_ages(project) -> dict[int, dict[str, int]]:
+    """{environment id: {scheme name: age in days}} of the project's credentials with an active
+    secret (one query): governance's Security Score facts (apps.governance.hooks)."""
+    now = timezone.now()
+    ages: dict[int, dict[str, int]] = {}
+    for credential in Credential.objects.filter(project=project).filter(
+            versions__status=CredentialVersion.Status.ACTIVE).distinct():
+        ages.setdefault(credential.environment_id, {})[credential.scheme_name] = age_days(credential, now)
+    return ages
+
+
+def stale_credential_count(project) -> int:
+    """Credentials older than CREDENTIAL_MAX_AGE_DAYS (the governance panel of the project page)."""
+    return len(credential_findings(project))
+
+
 def credential_findings(project) -> list[dict]:
     """Credentials older than CREDENTIAL_MAX_AGE_DAYS, and schemes tools need but no credential covers."""
     findings = []

@@ -76,9 +76,8 @@ from starlette.types import Receive, Scope, Send
 
 from apps.core import request_context
 from apps.core.request_context import RequestContext
-from apps.oauth import gateway as oauth_gateway
 
-from . import conf, held, results, search_first, selectors, services, upstream
+from . import conf, held, hooks, results, search_first, selectors, services, upstream
 from .db import HotPathDatabase
 from .ratelimit import Limit, RateLimiter, Verdict
 from .selectors import Caller, CallerFingerprint, GatewayRefusal
@@ -353,8 +352,8 @@ class Gateway:
         context = RequestContext(request_id=request_id, ip=client[0] if client else None,
                                  user_agent=headers.get("user-agent", "")[:400])
         try:
-            if oauth_gateway.is_oauth_token(raw_token):  # OAuth access token: audience checked per request
-                params = await self.db.run(oauth_gateway.caller_params, raw_token=raw_token, org_slug=match["org"],
+            if hooks.is_oauth_token(raw_token):  # OAuth access token: audience checked per request
+                params = await self.db.run(hooks.oauth_caller_params, raw_token=raw_token, org_slug=match["org"],
                                            project_slug=match["project"], env_slug=match["env"],
                                            toolset_slug=match["toolset"] or "", context=context)
             else:
@@ -410,7 +409,9 @@ class Gateway:
         extra: dict[str, str] = {}
         if refusal.status == 401:
             # RFC 9728: where an OAuth client finds this endpoint's authorization server.
-            challenge = f'Bearer realm="mcpforge", resource_metadata="{oauth_gateway.resource_metadata_url(path)}"'
+            challenge = 'Bearer realm="mcpforge"'
+            if (metadata := hooks.resource_metadata_url(path)) is not None:
+                challenge += f', resource_metadata="{metadata}"'
             if refusal.error:
                 description = refusal.message.replace('"', "'")
                 challenge += f', error="{refusal.error}", error_description="{description}"'

@@ -45,7 +45,7 @@ from apps.core.errors import DomainError
 from apps.governance import conditions, policies, rules
 from apps.governance.conditions import ConditionError
 
-from . import held, results, selectors, snapshot, upstream
+from . import held, hooks, results, selectors, snapshot, upstream
 from .selectors import Caller
 from .validation import SchemaBroken, UnsupportedPattern, argument_errors
 
@@ -378,10 +378,7 @@ def request_state_keys() -> list[bytes]:
 def _principal(caller: Caller) -> str:
     """Who may retry: the OAuth client (any of its rotated access tokens) or the personal
     token, and the user."""
-    from apps.oauth.models import TokenBinding
-
-    client = (TokenBinding.objects.filter(api_token_id=caller.token.pk)
-              .values_list("application_id", flat=True).first())
+    client = hooks.oauth_client_of_token(caller.token.pk)
     who = f"oauth-client:{client}" if client is not None else f"token:{caller.token.pk}"
     return f"{who}/user:{caller.user.pk}"
 

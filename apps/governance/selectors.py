@@ -20,7 +20,7 @@ from apps.accounts.models import Membership, Team
 from apps.inventory.models import Tool
 from apps.inventory.selectors import current_tools
 
-from . import conditions, grants, policies, rules
+from . import conditions, grants, hooks, policies, rules
 from .models import ApprovalPolicy, Grant, ToolSetting
 from .policies import Requirement
 
@@ -446,8 +446,6 @@ def governance_facts(project, environment=None):
 
     Five queries plus one per environment.
     """
-    from apps.credentials.models import Credential, CredentialVersion
-    from apps.credentials.selectors import age_days
     from apps.risk.score import EnvironmentFacts, GovernanceFacts
 
     environments = [environment] if environment is not None else list(project.environments.all())
@@ -459,10 +457,7 @@ def governance_facts(project, environment=None):
     policy_refs = policies_for(project.pk)
     all_grants = [grant_ref(g) for g in Grant.objects.filter(project=project).select_related("team", "user",
                                                                                           "environment")]
-    credentials: dict[int, dict[str, Credential]] = {}
-    for credential in Credential.objects.filter(project=project).filter(
-            versions__status=CredentialVersion.Status.ACTIVE).distinct():
-        credentials.setdefault(credential.environment_id, {})[credential.scheme_name] = credential
+    credentials = hooks.active_credential_ages(project)  # apps.credentials (governance never imports it)
     baseline = grants.Subject(user_id="__baseline_member__", role="member")
     facts = GovernanceFacts()
     for env in environments:
@@ -484,7 +479,7 @@ def governance_facts(project, environment=None):
                 configured = False
             else:
                 used |= set(usable[0])
-        ages = [age_days(stored[name]) for name in used]
+        ages = [stored[name] for name in used]
         facts.environments.append(EnvironmentFacts(
             name=env.name,
             enabled_tools={t.name for t in enabled},

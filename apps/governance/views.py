@@ -22,7 +22,7 @@ from apps.core.views import form_error
 from apps.inventory.selectors import current_tools, current_version, tool_by_name
 from apps.projects.selectors import environment_for, project_access
 
-from . import selectors, services
+from . import hooks, selectors, services
 from .forms import (
     CATEGORY_CHOICES,
     ROLE_CHOICES,
@@ -312,8 +312,6 @@ def project_panel(request, access, project) -> dict:
     environments = list(project.environments.all())
     rows = selectors.matrix(project, environments)
     enabled = [sum(1 for r in rows if r.cells[i]["enabled"]) for i in range(len(environments))]
-    from apps.credentials.selectors import credential_findings
-
     return {
         "panels": ["governance/_panel.html"],
         "gov_env_counts": list(zip(environments, enabled, strict=True)),
@@ -322,7 +320,7 @@ def project_panel(request, access, project) -> dict:
         "gov_policy_count": ApprovalPolicy.objects.filter(project=project).count(),
         "gov_unguarded": sum(1 for r in rows for c in r.cells if c["unguarded"]),
         "gov_suggestions": len(selectors.suggested_policies(project)),
-        "gov_stale_credentials": len(credential_findings(project)),
+        "gov_stale_credentials": hooks.stale_credential_count(project),
         "gov_pending_reviews": selectors.pending_review_count(project),
     }
 

@@ -2,13 +2,15 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
 from apps.accounts.api_base import TenantAPIView, TenantGuardMixin
 from apps.core.query import QueryError
 from apps.projects.selectors import project_access_by_id
+from apps.specs.models import SpecVersion
+from apps.specs.selectors import version_for
 
 from . import hooks, selectors, services
 from .models import Tool
@@ -119,3 +121,42 @@ class TokenBill(TenantAPIView):
         return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "spec_version": version.number,
                          "compact": selectors.compact_listing_on(), "environments": environments,
                          "toolsets": toolsets, "tools": tools})
+
+
+class SpecDiff(TenantAPIView):
+    """Tools added, removed and changed between two ready versions of the spec (URL under specs/)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)]
+    )
+    def get(self, request, id):
+        _, project = project_access_by_id(request.user, id, "project.view")
+        try:
+            old = version_for(project, request.query_params.get("from"))
+            new = version_for(project, request.query_params.get("to"))
+        except Exception as exc:  # Http404 from a bad number: say which parameter is wrong
+            raise ValidationError({"detail": "`from` and `to` must be existing version numbers."}) from exc
+        if old.status != SpecVersion.Status.READY or new.status != SpecVersion.Status.READY:
+            raise ValidationError({"detail": "Both versions must have finished their analysis."})
+        diff = selectors.version_diff(project, old, new)
+        return Response({"from": old.number, "to": new.number, **diff_as_dict(diff)})
+
+
+def diff_as_dict(diff) -> dict:
+    def brief(tool: dict) -> dict:
+        return {k: tool.get(k) for k in ("name", "operation_key", "method", "path")}
+
+    return {
+        "summary": diff.summary(),
+        "added": [brief(t) for t in diff.added],
+        "removed": [brief(t) for t in diff.removed],
+        "changed": [
+            {
+                "name": c.name,
+                "operation_key": c.operation_key,
+                "previous_operation_key": c.previous_operation_key,
+                "fields": list(c.fields),
+            }
+            for c in diff.changed
+        ],
+    }

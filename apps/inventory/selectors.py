@@ -6,14 +6,10 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from apps.core.query import QueryInput
-from apps.specs.models import SpecVersion
+from apps.specs.selectors import current_version  # noqa: F401 - re-exported: the version the inventory shows
 
 from . import hooks
 from .models import Tool
-
-
-def current_version(project) -> SpecVersion | None:
-    return SpecVersion.objects.filter(project=project, is_current=True).first()
 
 
 def current_tools(project) -> QuerySet[Tool]:

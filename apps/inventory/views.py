@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from apps.core.errors import DomainError
 from apps.core.query import QueryInput
 from apps.projects.selectors import project_access
+from apps.specs.models import SpecVersion
+from apps.specs.selectors import version_for, versions_of
 
 from . import hooks, selectors, services
 from .models import Tool
@@ -104,3 +106,51 @@ def tool_detail(request, org_slug, project_slug, tool_name):
             "active_nav": "projects",
         },
     )
+
+
+@login_required
+def spec_diff(request, org_slug, project_slug):
+    """Tools added, removed and changed between two ready versions of the spec (URL under specs/)."""
+    access, project = project_access(request.user, org_slug, project_slug)
+    versions = [v for v in versions_of(project) if v.status == SpecVersion.Status.READY]
+    diff = old = new = None
+    error = ""
+    if len(versions) >= 2:
+        old_n = request.GET.get("from") or versions[1].number
+        new_n = request.GET.get("to") or versions[0].number
+        try:
+            old, new = version_for(project, old_n), version_for(project, new_n)
+        except Exception:  # noqa: BLE001 - Http404 for a bad number becomes a message on this page
+            error = "Choose two existing versions."
+        else:
+            if old.status != SpecVersion.Status.READY or new.status != SpecVersion.Status.READY:
+                error = "Both versions must have finished their analysis."
+            else:
+                diff = selectors.version_diff(project, old, new)
+    return render(
+        request,
+        "inventory/spec_diff.html",
+        {
+            "access": access,
+            "org": access.organization,
+            "project": project,
+            "versions": versions,
+            "diff": diff,
+            "old": old,
+            "new": new,
+            "error": error,
+            "crumb": "Changes",
+            "active_nav": "projects",
+        },
+        status=400 if error else 200,
+    )
+
+
+# --------------------------------------------------------------------------- project page
+
+
+def token_cost_panel(request, access, project) -> dict:
+    """The tools/list cost per environment in the spec panel of the project page (``token_costs``
+    in specs/_panel.html; registered in apps.py: specs never imports the inventory)."""
+    current = selectors.current_version(project)
+    return {"token_costs": selectors.token_cost_by_environment(project, current) if current else []}

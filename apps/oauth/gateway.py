@@ -1,4 +1,6 @@
-"""The gateway's authentication step for OAuth access tokens (``mcpfo_``).
+"""The gateway's authentication step for OAuth access tokens (``mcpfo_``), provided to the
+gateway through ``apps.gateway.hooks`` (apps.oauth sits above the gateway and is never imported
+by it).
 
 An access token is mirrored as an ``ApiToken`` row (same digest, expiry, user and organization;
 services.py), so after this step the gateway treats it exactly as a personal token: the same
@@ -54,3 +56,9 @@ def caller_params(*, raw_token: str, org_slug: str, project_slug: str, env_slug:
         raise GatewayRefusal(401, "This access token was issued for another MCP endpoint (audience).",
                              error="invalid_token", audit_token=binding.api_token, reason="token_audience")
     return [org_slug, project_slug, env_slug, digest]
+
+
+def client_of_token(token_pk: int) -> int | None:
+    """The OAuth application whose access token ``token_pk`` mirrors, or None (a personal token)."""
+    return (TokenBinding.objects.filter(api_token_id=token_pk)
+            .values_list("application_id", flat=True).first())

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from apps.gateway.hooks import OAUTH_TOKEN_PREFIX
+
 _SLUG = r"[A-Za-z0-9_-]{1,60}"
 _PATH_RE = re.compile(rf"^/mcp/(?P<org>{_SLUG})/(?P<project>{_SLUG})/(?P<env>{_SLUG})/"
                       rf"(?:toolsets/(?P<toolset>{_SLUG})/)?$")
@@ -47,7 +49,7 @@ def endpoint_url(site_url: str, ref: EndpointRef) -> str:
     return f"{site_url.rstrip('/')}/mcp/{ref.org_slug}/{ref.project_slug}/{ref.env_slug}/{tail}"
 
 
-ACCESS_TOKEN_PREFIX = "mcpfo_"  # noqa: S105 - a public prefix, not a secret
+ACCESS_TOKEN_PREFIX = OAUTH_TOKEN_PREFIX  # "mcpfo_": the gateway recognises (and without apps.oauth refuses) it
 
 
 def is_oauth_token(raw: str) -> bool:

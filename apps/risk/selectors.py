@@ -166,9 +166,8 @@ def compute_project_score(project, version) -> tuple[dict[str, Any], list[dict[s
     (responses, parameters, servers, which rows do not keep), so they are taken from the
     version. Then ``compute_score`` over both, per the documented formula.
     """
-    from apps.specs.pipeline import score_as_dict
-
     from .hooks import governance_facts  # apps.governance provides it
+    from .pipeline import score_as_dict
     from .score import compute_score, security_findings, sort_findings
 
     rows = _lean_rows(version)

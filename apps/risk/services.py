@@ -3,7 +3,7 @@
 An override is stored per operation (``RiskOverride``) and applied in two places:
 
 * ``apply_overrides`` rewrites the freshly classified, unsaved ``Tool`` rows of every
-  import (``apps.specs.services._persist`` calls it before ``bulk_create``), so the
+  import (``apps.risk.analysis._persist`` calls it before ``bulk_create``), so the
   override survives re-import;
 * ``risk_override_set`` / ``risk_override_remove`` rewrite the rows of the current
   version at once, so the inventory, the gateway's annotations and the live Security
@@ -128,7 +128,7 @@ def _apply(tool: Tool, override: RiskOverride) -> None:
 def apply_overrides(*, project, tools: list[Tool]) -> None:
     """Apply the project's overrides to freshly classified ``Tool`` rows, in place.
 
-    Called by the import (``apps.specs.services._persist``) on the unsaved rows, before
+    Called by the import (``apps.risk.analysis._persist``) on the unsaved rows, before
     ``bulk_create``, so every re-import keeps the admins' decisions. One query.
     """
     overrides = {o.operation_key: o for o in RiskOverride.objects.filter(project=project)}

@@ -1,13 +1,12 @@
-"""REST API: import a document, follow its analysis, compare versions."""
+"""REST API: import a document, follow its analysis (comparing versions: apps/inventory/api.py)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.accounts.api_base import TenantAPIView
-from apps.inventory.selectors import version_diff
 from apps.projects.selectors import project_access_by_id
 
 from . import services
@@ -112,42 +111,3 @@ class SpecVersionRetry(TenantAPIView):
         _, project = project_access_by_id(request.user, id, "spec.import")
         version = services.spec_retry(version=version_for(project, number), actor=request.user)
         return Response(SpecVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
-
-
-class SpecDiff(TenantAPIView):
-    """Tools added, removed and changed between two ready versions."""
-
-    @extend_schema(
-        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)]
-    )
-    def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        try:
-            old = version_for(project, request.query_params.get("from"))
-            new = version_for(project, request.query_params.get("to"))
-        except Exception as exc:  # Http404 from a bad number: say which parameter is wrong
-            raise ValidationError({"detail": "`from` and `to` must be existing version numbers."}) from exc
-        if old.status != SpecVersion.Status.READY or new.status != SpecVersion.Status.READY:
-            raise ValidationError({"detail": "Both versions must have finished their analysis."})
-        diff = version_diff(project, old, new)
-        return Response({"from": old.number, "to": new.number, **diff_as_dict(diff)})
-
-
-def diff_as_dict(diff) -> dict:
-    def brief(tool: dict) -> dict:
-        return {k: tool.get(k) for k in ("name", "operation_key", "method", "path")}
-
-    return {
-        "summary": diff.summary(),
-        "added": [brief(t) for t in diff.added],
-        "removed": [brief(t) for t in diff.removed],
-        "changed": [
-            {
-                "name": c.name,
-                "operation_key": c.operation_key,
-                "previous_operation_key": c.previous_operation_key,
-                "fields": list(c.fields),
-            }
-            for c in diff.changed
-        ],
-    }

@@ -1,8 +1,9 @@
-"""The project page's "API specification" panel: current version, analysis in flight, token cost."""
-
-from apps.inventory.selectors import current_version, token_cost_by_environment
+"""The project page's "API specification" panel: current version, analysis in flight. Its token
+cost per environment (``token_costs``) comes from apps.inventory (``inventory.views.token_cost_panel``,
+registered on the project page by the inventory)."""
 
 from .models import SpecVersion
+from .selectors import current_version
 
 
 def spec_panel(request, access, project) -> dict:
@@ -13,5 +14,4 @@ def spec_panel(request, access, project) -> dict:
         "panels": ["specs/_panel.html"],
         "spec_current": current,
         "spec_in_flight": in_flight,
-        "token_costs": token_cost_by_environment(project, current) if current else [],
     }

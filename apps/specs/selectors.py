@@ -10,6 +10,10 @@ from .models import SpecVersion
 from .servers import suggested_base_url as suggest
 
 
+def current_version(project) -> SpecVersion | None:
+    return SpecVersion.objects.filter(project=project, is_current=True).first()
+
+
 def versions_of(project):
     return SpecVersion.objects.filter(project=project).defer("raw").order_by("-number")
 

@@ -1,4 +1,4 @@
-"""Import pages, version pages with live progress, version diff."""
+"""Import pages, version pages with live progress (the version diff: apps/inventory/views.py)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,7 +7,6 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
 from apps.core.views import form_error
-from apps.inventory.selectors import version_diff
 from apps.projects.selectors import project_access
 
 from . import services
@@ -128,40 +127,3 @@ def version_retry(request, org_slug, project_slug, number):
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("specs:version", org_slug, project.slug, version.number)
-
-
-@login_required
-def version_diff_view(request, org_slug, project_slug):
-    access, project = project_access(request.user, org_slug, project_slug)
-    versions = [v for v in versions_of(project) if v.status == SpecVersion.Status.READY]
-    diff = old = new = None
-    error = ""
-    if len(versions) >= 2:
-        old_n = request.GET.get("from") or versions[1].number
-        new_n = request.GET.get("to") or versions[0].number
-        try:
-            old, new = version_for(project, old_n), version_for(project, new_n)
-        except Exception:  # noqa: BLE001 - Http404 for a bad number becomes a message on this page
-            error = "Choose two existing versions."
-        else:
-            if old.status != SpecVersion.Status.READY or new.status != SpecVersion.Status.READY:
-                error = "Both versions must have finished their analysis."
-            else:
-                diff = version_diff(project, old, new)
-    return render(
-        request,
-        "specs/diff.html",
-        {
-            "access": access,
-            "org": access.organization,
-            "project": project,
-            "versions": versions,
-            "diff": diff,
-            "old": old,
-            "new": new,
-            "error": error,
-            "crumb": "Changes",
-            "active_nav": "projects",
-        },
-        status=400 if error else 200,
-    )

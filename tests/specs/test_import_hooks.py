@@ -20,3 +20,23 @@ def test_a_missing_hook_is_an_error(monkeypatch):
     with pytest.raises(RuntimeError, match="credentials"):
         hooks.version_analysed(project=None, version=None, security_schemes={})
     assert calls == []  # nothing half-done
+
+
+def test_risk_queues_the_analysis_under_the_task_name_it_always_had():
+    from apps.risk import tasks
+
+    assert hooks._analysis_queue is not None
+    assert tasks.analyse_spec_version.name == "apps.specs.tasks.analyse_spec_version"
+
+
+@pytest.mark.django_db
+def test_without_an_analysis_queue_an_import_is_refused(people, monkeypatch):
+    from apps.specs.models import SpecVersion
+    from apps.specs.services import spec_import
+    from tests.factories import make_project
+
+    project = make_project(people.org, people.owner)
+    monkeypatch.setattr(hooks, "_analysis_queue", None)
+    with pytest.raises(RuntimeError, match="analysis"):
+        spec_import(project=project, data=b"openapi: 3.0.0", source="cli", actor=people.owner)
+    assert not SpecVersion.objects.filter(project=project).exists()  # nothing stored unanalysed

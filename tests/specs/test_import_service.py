@@ -8,8 +8,9 @@ import yaml
 from apps.audit.models import AuditEvent
 from apps.inventory.models import Tool
 from apps.inventory.selectors import current_tools, current_version
+from apps.risk.analysis import spec_analyse
 from apps.specs.models import SpecVersion
-from apps.specs.services import spec_analyse, spec_import
+from apps.specs.services import spec_import
 from tests.conftest import SPECS_DIR
 from tests.factories import import_spec, make_project
 
@@ -66,7 +67,7 @@ def test_failed_analysis_keeps_the_previous_inventory(people):
 @pytest.mark.django_db
 def test_crash_while_persisting_leaves_no_half_inventory(people, monkeypatch):
     """The new version's tools and the switch of `is_current` commit together or not at all."""
-    from apps.specs import services
+    from apps.risk import analysis as services
 
     project = make_project(people.org, people.owner)
     good = import_spec(project, "petstore-v3.yaml", people.owner)

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 
 from apps.inventory.toolgen import build_tools
+from apps.risk.pipeline import analyse
 from apps.specs.domain import SpecError
 from apps.specs.parse import load_document
-from apps.specs.pipeline import analyse
 from tests.factories import import_spec, make_project
 from tests.specs.helpers import broken_adyen_bytes, ok, openapi
 

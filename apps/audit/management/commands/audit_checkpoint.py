@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.accounts.models import Organization
+from apps.audit import hooks
 from apps.audit.models import AuditCheckpoint
 from apps.audit.services import ChainBroken, audit_checkpoint_create, checkpoint_export_row
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
                                                               "instead of creating new ones")
 
     def handle(self, *args, **options):
-        orgs = Organization.objects.order_by("slug")
+        orgs = hooks.organizations().order_by("slug")  # every organization (apps.accounts)
         if options["org"]:
             orgs = orgs.filter(slug=options["org"])
             if not orgs.exists():

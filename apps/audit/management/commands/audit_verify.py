@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.accounts.models import Organization
+from apps.audit import hooks
 from apps.audit.services import audit_verify_organization, checkpoint_from_export
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
                             help="Also hold the chains against checkpoints exported by `audit_checkpoint --export`")
 
     def handle(self, *args, **options):
-        orgs = Organization.objects.order_by("slug")
+        orgs = hooks.organizations().order_by("slug")  # every organization (apps.accounts)
         if options["org"]:
             orgs = orgs.filter(slug=options["org"])
             if not orgs.exists():

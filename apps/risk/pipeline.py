@@ -1,4 +1,6 @@
-"""The whole analysis of one document, as plain functions over plain data (no Django).
+"""The whole analysis of one document, as plain functions over plain data (no Django): parse
+(apps.specs), build tools, quality and token cost (apps.inventory), classify, scan and score
+(apps.risk). It lives in risk, the highest app it drives (dependencies point down).
 
 The Celery task, the ``scan`` CLI and the benchmarks all run this same code, so what the
 benchmark measures is what the worker does (minus persisting rows).
@@ -11,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .domain import Finding, ParsedSpec, ToolDef
-from .parse import load_document
+from apps.specs.domain import Finding, ParsedSpec, ToolDef
+from apps.specs.parse import load_document
 
 Progress = Callable[[str, int], None]
 
@@ -93,8 +95,8 @@ def classify_and_score(
     parsed: ParsedSpec, tools: list[ToolDef], quality: list[Finding], governance: Any, poisoning: Any = None
 ):
     """Classification, poisoning scan, security findings and the score for a tool list."""
-    from apps.risk.classify import classify_tools
-    from apps.risk.score import compute_score, security_findings, sort_findings
+    from .classify import classify_tools
+    from .score import compute_score, security_findings, sort_findings
 
     classifications = classify_tools(tools, document=parsed.document)
     findings = sort_findings(security_findings(tools, classifications, parsed, governance, poisoning) + list(quality))
@@ -105,7 +107,7 @@ def classify_and_score(
 def scan_poisoning(parsed: ParsedSpec, tools: list[ToolDef]) -> dict[str, list[tuple[str, bool]]]:
     """Descriptions are untrusted text: per tool, (reason, is_strong) pairs for text that looks
     like instructions to the model."""
-    from apps.risk.poisoning import document_hosts, scan_tools_detailed
+    from .poisoning import document_hosts, scan_tools_detailed
 
     return scan_tools_detailed(tools, known_hosts=document_hosts(parsed.document, parsed.servers))
 
