@@ -12,9 +12,10 @@ import base64
 import binascii
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from threading import Lock
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -34,6 +35,8 @@ from apps.projects.models import Environment, Project
 
 from . import conf, results, snapshot
 from .results import APPROVAL_KEY, BUILTIN_DESCRIBE_TOOL, BUILTIN_STATUS_TOOL
+
+T = TypeVar("T")
 
 # The structured result of a call held for approval (and of mcpforge_approval_status).
 APPROVAL_STATUS_SCHEMA: dict[str, Any] = {
@@ -439,20 +442,37 @@ def tool_definitions(caller: Caller, *, compact: bool | None = None) -> list[dic
     endpoint's switch (``Caller.listing``); at a toolset endpoint only the toolset's tools."""
     compact = caller.listing[0] if compact is None else compact
     snap = caller.snapshot()
+    return listing_memo(caller, _listing_key(caller, compact), lambda: _build_definitions(caller, snap, compact),
+                        snap=snap)
+
+
+def _listing_key(caller: Caller, compact: bool) -> tuple:
     # The answer depends only on the snapshot (config version: rules, tools, toolsets), the
     # caller's subject and environment, the toolset and the definition variant: cached per
     # snapshot on that key (a toolset change bumps the version, toolsets migration 0001).
-    key = (caller.subject, caller.environment_ref, caller.toolset.slug if caller.toolset else None, compact,
-           conf.get_int("MCP_TOOL_TOKEN_BUDGET") if compact else 0)
-    cached_listing = snap.listings.get(key)
-    if cached_listing is not None:
-        return cached_listing
-    definitions = _build_definitions(caller, snap, compact)
+    return (caller.subject, caller.environment_ref, caller.toolset.slug if caller.toolset else None, compact,
+            conf.get_int("MCP_TOOL_TOKEN_BUDGET") if compact else 0)
+
+
+def listing_memo(caller: Caller, key: tuple, build: Callable[[], T], *, snap=None) -> T:
+    """``build()``, cached in the caller's project snapshot under ``key``: what is derived
+    from a listing (the listing itself, its pages on the wire) lives and dies with it."""
+    snap = caller.snapshot() if snap is None else snap
+    cached = snap.listings.get(key)
+    if cached is not None:
+        return cached
+    value = build()
     with snap.lock:
         if len(snap.listings) >= snapshot.MAX_LISTINGS_PER_PROJECT:
             snap.listings.clear()
-        snap.listings[key] = definitions
-    return definitions
+        snap.listings[key] = value
+    return value
+
+
+def wire_page_key(caller: Caller, offset: int, page_size: int, version: str) -> tuple:
+    """The ``listing_memo`` key of one tools/list page of the caller's listing (the
+    endpoint's definition variant, as ``tool_definitions`` serves it) encoded for ``version``."""
+    return ("wire", _listing_key(caller, caller.listing[0]), offset, page_size, version)
 
 
 def _build_definitions(caller: Caller, snap, compact: bool) -> list[dict[str, Any]]:

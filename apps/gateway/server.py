@@ -70,6 +70,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from mcp_types.version import is_version_at_least
 from psycopg_pool import PoolTimeout
+from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -77,7 +78,7 @@ from starlette.types import Receive, Scope, Send
 from apps.core import request_context
 from apps.core.request_context import RequestContext
 
-from . import conf, held, hooks, results, search_first, selectors, services, upstream
+from . import conf, held, hooks, listing_wire, results, search_first, selectors, services, upstream
 from .db import HotPathDatabase
 from .ratelimit import Limit, RateLimiter, Verdict
 from .selectors import Caller, CallerFingerprint, GatewayRefusal
@@ -132,6 +133,9 @@ class Authentication:
     # Work due once the answer has left (a call's outcome row): run by ``Gateway.__call__``
     # after the SDK has sent the response, so its CPU is not on the agent's latency path.
     after_response: list[tuple[Callable[..., Any], tuple]] = dataclasses.field(default_factory=list)
+    # A tools/list answer's tools, encoded for the wire (listing_wire.py): the SDK answers the
+    # page with an empty array, and ``Gateway.__call__`` splices these in.
+    listed_tools: bytes | None = None
 
     @property
     def search_first(self) -> bool:
@@ -207,14 +211,36 @@ def _allowed_hosts() -> list[str]:
     return hosts
 
 
-def _list_and_audit(caller: Caller, cursor: str | None, page_size: int) -> dict[str, Any]:
-    """One tools/list page, audited (``gateway.tools_listed``) before it is answered."""
+def _spliced(start: dict[str, Any], body: dict[str, Any], tools: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tools/list answer's start and first body messages with the listed tools spliced in
+    (listing_wire.splice), its Content-Length adjusted; unchanged when the body is no listing
+    answer (an error)."""
+    spliced = listing_wire.splice(body.get("body", b""), tools)
+    if spliced is None:
+        return start, body
+    headers = [(name, str(int(value) + len(spliced) - len(body["body"])).encode()) if name == b"content-length"
+               else (name, value) for name, value in start.get("headers", [])]
+    return {**start, "headers": headers}, {**body, "body": spliced}
+
+
+def _list_and_audit(caller: Caller, cursor: str | None, page_size: int, version: str) -> tuple[dict[str, Any], bytes]:
+    """One tools/list page, audited (``gateway.tools_listed``) before it is answered: the page
+    with an empty ``tools`` array for the SDK to answer, and its tools validated and encoded
+    for ``version``, cached with the listing (listing_wire.py), for ``Gateway.__call__`` to
+    splice into that answer."""
     definitions = selectors.tool_definitions(caller)
     page = selectors.page_of(definitions, cursor, page_size)
     page["ttlMs"] = selectors.listing_ttl_ms(caller, ttl_seconds=conf.get_int("MCP_TOOLS_LIST_TTL_SECONDS"))
+    offset = selectors.decode_cursor(cursor)
+    try:
+        tools = selectors.listing_memo(caller, selectors.wire_page_key(caller, offset, page_size, version),
+                                       lambda: listing_wire.encoded_tools(page, version))
+    except ValidationError:  # as the SDK's runner answers an invalid result (the detail stays in the log)
+        logger.exception("tools/list page is not a valid result")
+        raise MCPError(INTERNAL_ERROR, "Handler returned an invalid result") from None
     services.tools_listed(caller=caller, listed=[t["name"] for t in page["tools"]], total=len(definitions),
-                          offset=selectors.decode_cursor(cursor))
-    return page
+                          offset=offset)
+    return {**page, "tools": []}, tools
 
 
 def _meta_list_and_audit(caller: Caller, cursor: str | None) -> dict[str, Any]:
@@ -379,6 +405,8 @@ class Gateway:
             await rejection(scope, receive, send_with_id)
             return
 
+        held_start: list[dict[str, Any]] = []
+
         async def confirmed_send(message) -> None:
             """Nothing leaves before the caller is confirmed; a refusal found late replaces the
             SDK's answer (the agent sees the same 401/403/404 as when it is found first)."""
@@ -391,6 +419,12 @@ class Gateway:
                     auth.replaced = True
                     await auth.rejection(scope, receive, send_with_id)
                     return
+                if auth.listed_tools is not None:  # held until the body it describes is spliced
+                    held_start.append(message)
+                    return
+            elif held_start:
+                start, message = _spliced(held_start.pop(), message, auth.listed_tools)
+                await send_with_id(start)
             await send_with_id(message)
 
         scope[AUTH_SCOPE_KEY] = auth
@@ -511,8 +545,10 @@ class Gateway:
         await self._check_rate(caller, tool_name=None)
         if self._auth(ctx).search_first:
             return await self.db.run(_meta_list_and_audit, caller, cursor, context=caller.context)
-        return await self.db.run(_list_and_audit, caller, cursor, conf.get_int("MCP_TOOLS_PAGE_SIZE"),
-                                 context=caller.context)
+        page, tools = await self.db.run(_list_and_audit, caller, cursor, conf.get_int("MCP_TOOLS_PAGE_SIZE"),
+                                        ctx.protocol_version, context=caller.context)
+        self._auth(ctx).listed_tools = tools  # spliced into the SDK's answer (confirmed_send)
+        return page
 
     @staticmethod
     def _url_elicitation(ctx) -> bool:

@@ -64,8 +64,9 @@ class ProjectSnapshot:
     # (None: not served); see governance.selectors.stale_pins
     pins: dict[str, dict[str, Any]] | None = None
     # tools/list answers by (subject, environment, definition variant): same version, same rules,
-    # same caller facts -> same list (selectors.tool_definitions); dropped with the snapshot
-    listings: dict[tuple, list[Any]] = field(default_factory=dict)
+    # same caller facts -> same list (selectors.tool_definitions), and its pages encoded for the
+    # wire (listing_wire.py, keyed by selectors.wire_page_key); dropped with the snapshot
+    listings: dict[tuple, Any] = field(default_factory=dict)
     secrets: dict[tuple[int, str], tuple] = field(default_factory=dict)
     # slug -> ToolsetView of the project's toolsets (apps/toolsets); their changes bump the version
     toolsets: dict[str, Any] | None = None
