@@ -8,8 +8,9 @@ times each stage of what the worker runs: snapshot (database reads), HTML, PDF.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/report.py [--tools 400] [--runs 3]
 
-Uses the database in DATABASE_URL (default: the development database); the bench
-organization "bench-reports" is reused between runs.
+Runs on a throwaway database (``mcpforge_bench_report_<pid>``, on the server of DATABASE_URL,
+migrated and dropped at the end), its own Redis database and Celery queue (bench/isolation.py):
+nothing is shared with a running instance.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpforge.settings")
+from bench.isolation import throwaway_database  # noqa: E402 - sets the bench's Redis and queue first
+
 os.environ.setdefault("MCPFORGE_DEV_SECRET", "true")
 
 LIMIT_S = 15.0
@@ -153,6 +155,11 @@ def main() -> None:
 
     django.setup()
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    with throwaway_database("report"):
+        _run(args)
+
+
+def _run(args) -> None:
     from apps.reports import render
     from apps.reports.snapshot import report_snapshot
 
