@@ -135,7 +135,7 @@ def setup(count: int):
                                     role="admin", all_tools=True)
             keys = [t.operation_key for t in current_tools(project)][: count // 2]
             governance.tool_set_enabled(project=project, environment=envs["production"], operation_keys=keys,
-                                        enabled=True, actor=user)
+                                        enabled=True, actor=user, reason="Bench: a governed production surface")
             credential_set(environment=envs["production"], scheme_name="ApiKey",
                            values={"value": "bench-secret-value-0123456789"}, actor=user)
         project.owner_contact = "bench-owner@reports.bench"
