@@ -15,6 +15,15 @@ the gateway, not an SDK client. Added latency is the gateway percentile
 minus the direct percentile; the direct calls, the SDK no-op server and the gateway take turns
 of ``--block`` calls, so a phase where this shared machine runs slower weighs on all alike.
 tools/list is timed on the Box API (~300 operations).
+
+CPU per call is read from /proc for the gateway, Redis, the upstream and the PostgreSQL
+backends of the throwaway database (pg_stat_activity, read before and after each turn): on a
+server other databases share, counting every postgres process measured their load too.
+``--pg-set`` sets server parameters for the gateway's sessions (``ALTER DATABASE``: the hot
+path's connections pass ``options`` of their own, so ``PGOPTIONS`` never reaches them), e.g.
+``--pg-set "log_min_duration_statement=0;log_lock_waits=on;deadlock_timeout=1ms"`` or
+auto_explain with ``session_preload_libraries=auto_explain;auto_explain.log_min_duration=0;
+auto_explain.log_nested_statements=on``; the server log's lines name the database.
 """
 
 from __future__ import annotations
@@ -118,6 +127,24 @@ def gateway_env(db: dict) -> dict[str, str]:
     auth = f"{db['USER']}:{db['PASSWORD']}" if db.get("PASSWORD") else db["USER"]
     return {**os.environ, "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+
+
+def database_settings(settings_text: str) -> None:
+    """``--pg-set "name=value;..."``: server settings for every later session of the throwaway
+    database (``ALTER DATABASE ... SET``), i.e. the gateway's, to diagnose a run, e.g.
+    ``log_min_duration_statement=0;log_lock_waits=on;deadlock_timeout=1ms`` (the server log's
+    lines carry the database name, which tells this run's apart)."""
+    from django.db import connection
+    from psycopg import sql
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        name = cursor.fetchone()[0]
+        for item in filter(None, (part.strip() for part in settings_text.split(";"))):
+            key, _, value = item.partition("=")
+            cursor.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                sql.Identifier(name), sql.SQL(".").join(map(sql.Identifier, key.strip().split("."))),
+                sql.Literal(value.strip())).as_string(None))
 
 
 def stop_all(processes: list[subprocess.Popen], old_config) -> None:
@@ -228,6 +255,20 @@ def service_pids(name: str) -> list[int]:
     return [int(pid) for pid in found]
 
 
+def database_backend_pids() -> list[int]:
+    """The PostgreSQL backends connected to the bench's throwaway database (the gateway's, in
+    practice), not this one: their CPU is the database's cost of a call, whatever else the
+    server runs for other databases meanwhile (a shared machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        pids = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return pids
+
+
 def start_profiler(path: str, pid: int) -> subprocess.Popen:
     """py-spy (a dev dependency) samples the gateway process during the tools/call scenarios;
     ``--profile out.txt`` writes collapsed stacks (flamegraph.pl / speedscope input)."""
@@ -258,7 +299,7 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
     cpu: dict[str, dict[str, float]] = {}
 
     async with httpx.AsyncClient(timeout=30) as client:
-        postgres, redis = service_pids("postgres"), service_pids("redis-server")
+        postgres, redis = await asyncio.to_thread(database_backend_pids), service_pids("redis-server")
 
         def watched_of(server_pid: int) -> dict[str, list[int]]:
             return {"server": [server_pid], "postgres": postgres, "redis": redis, "upstream": [upstream_pid]}
@@ -275,21 +316,25 @@ async def measure(args, upstream_url: str, gateway_url: str, noop_url: str, org:
                 cpu[label] = {name: 0.0 for name in watched_of(0)}
                 for i in range(min(50, n)):  # warm-up: connections, caches, lazy imports
                     await send(i)
-            postgres[:], redis[:] = service_pids("postgres"), service_pids("redis-server")  # with new backends
+            redis[:] = service_pids("redis-server")  # the database's backends: before each turn
             done = 0
             while done < n:
                 size = min(block, n - done)
                 for label, send, server_pid in scenarios:
+                    postgres[:] = await asyncio.to_thread(database_backend_pids)
                     watched = watched_of(server_pid)
-                    cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
+                    cpu_before = {pid: cpu_seconds([pid]) for pids in watched.values() for pid in pids}
                     started = time.perf_counter()
                     for i in range(done, done + size):
                         t0 = time.perf_counter()
                         await send(i)
                         results[label].append((time.perf_counter() - t0) * 1000)
                     walls[label] += time.perf_counter() - started
-                    for name, pids in watched.items():
-                        cpu[label][name] += (cpu_seconds(pids) - cpu_before[name]) * 1000 / n
+                    # a backend the gateway's pool opened during the turn counts from its start
+                    postgres[:] = sorted(set(postgres) | set(await asyncio.to_thread(database_backend_pids)))
+                    for name, pids in watched_of(server_pid).items():
+                        cpu[label][name] += sum(cpu_seconds([pid]) - cpu_before.get(pid, 0.0)
+                                                for pid in pids) * 1000 / n
                 done += size
 
         async def direct(i: int) -> None:
@@ -359,7 +404,7 @@ def report(results, walls, cpu, listed: tuple[int, int], box_tools: int) -> bool
               f"(target p50 <= 3, p99 <= 10: {'met' if met else 'NOT met'}); "
               f"of which the SDK alone: p50 {percentile(floor, 50) - percentile(direct, 50):+.2f} ms")
     print()
-    print("CPU per call (ms; server is the process under test, postgres every postgres process on the machine):")
+    print("CPU per call (ms; server is the process under test, postgres the backends of the bench's database):")
     names = list(next(iter(cpu.values())))
     print(f"{'scenario':42} " + " ".join(f"{name:>9}" for name in names))
     for label, used in cpu.items():
@@ -384,6 +429,8 @@ def main() -> int:
                         "scenarios and the direct baseline take turns)")
     parser.add_argument("--profile", metavar="FILE", help="sample the gateway with py-spy during tools/call "
                         "and write collapsed stacks to FILE")
+    parser.add_argument("--pg-set", metavar="NAME=VALUE;...", help="PostgreSQL settings for the gateway's "
+                        "sessions (ALTER DATABASE of the throwaway database), e.g. log_min_duration_statement=0")
     parser.add_argument("--profile-list", metavar="FILE", help="the same for the tools/list scenarios")
     args = parser.parse_args()
 
@@ -425,6 +472,8 @@ def main() -> int:
 
         print("Importing the bench API and Box (analysis runs synchronously)...", flush=True)
         org, bench, box, token, box_tools = seed(upstream_url)
+        if args.pg_set:
+            database_settings(args.pg_set)
         connections.close_all()
 
         env = gateway_env(settings.DATABASES["default"])

@@ -80,7 +80,7 @@ from apps.core.request_context import RequestContext
 
 from . import conf, held, hooks, listing_wire, results, search_first, selectors, services, upstream
 from .db import HotPathDatabase
-from .ratelimit import Limit, RateLimiter, Verdict
+from .ratelimit import Limit, RateLimiter, Verdict, let_hit_send
 from .selectors import Caller, CallerFingerprint, GatewayRefusal
 from .snapshot import toolsets as snapshot_toolsets
 from .validation import LARGE_ARGUMENT_CHARS, argument_size
@@ -671,7 +671,7 @@ class Gateway:
             await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate)
             return await self.db.run(services.call_begin, caller=caller, name=name, arguments=arguments,
                                      justification=justification, context=caller.context)
-        await asyncio.sleep(0)  # let the rate-limit task send its request before the CPU work below
+        await let_hit_send()  # the rate-limit task sends its request before the CPU work below
         with request_context.active(caller.context):
             plan = services.call_plan(caller=caller, name=name, arguments=arguments, justification=justification)
         await self._check_rate(caller, tool_name=name, arguments=arguments, verdict=await rate, auth=auth)
