@@ -37,17 +37,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpforge.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
 os.environ.setdefault("MCPFORGE_TESTING", "true")  # development KEK file, plain static storage
-# Its own Redis database (BENCH_REDIS_DB, default 15): the bench never shares rate-limit
-# counters, cache or queues with an instance serving real agents on the same Redis.
-_redis = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path="/" + os.environ.get("BENCH_REDIS_DB", "15")))
+# Its own Redis database and Celery queue (bench/isolation.py, BENCH_REDIS_DB, default 14): the
+# bench never shares rate-limit counters, cache or queues with a running instance or a test run.
+import bench.isolation  # noqa: E402,F401
+
 os.environ["MCP_RATE_LIMIT_PER_TOKEN"] = os.environ.get("BENCH_RATE_LIMIT", "1000000")  # on, never hit
 os.environ["MCP_RATE_LIMIT_PER_TOOL"] = os.environ.get("BENCH_RATE_LIMIT", "1000000")
 
