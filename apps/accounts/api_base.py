@@ -153,6 +153,13 @@ class TenantScopedMixin(TenantGuardMixin):
             raise PermissionDenied(message)
         return role
 
+    def organization_named(self, org_slug: str) -> Access:
+        """For a write naming its organization in the body (not the URL): 404 for a non-member,
+        then the role this method needs (``check_role``: 403, refusal noted)."""
+        access = org_access(self.request.user, org_slug, "org.view")
+        self.check_role(access.organization.pk)
+        return access
+
     def check_object_permissions(self, request, obj):
         super().check_object_permissions(request, obj)
         org_id = obj

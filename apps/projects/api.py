@@ -5,7 +5,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from apps.accounts.access import org_access
 from apps.accounts.api_base import TenantAPIView, TenantScopedMixin
 
 from . import services
@@ -49,8 +48,7 @@ class ProjectListCreate(TenantScopedMixin, generics.ListAPIView):
     def post(self, request):
         data = ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        access = org_access(request.user, data.validated_data["organization"], "org.view")
-        self.check_role(access.organization.pk)
+        access = self.organization_named(data.validated_data["organization"])
         with transaction.atomic():
             project = services.project_create(
                 organization=access.organization,
