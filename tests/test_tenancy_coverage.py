@@ -128,7 +128,20 @@ class Forgetful(TenantAPIView):
         return Response({"secret": "another tenant's rows"})
 
 
-urlpatterns = [path("forgetful/", Forgetful.as_view())]
+class Declared(TenantAPIView):
+    """Declares its scope: the handlers only read what the base resolved."""
+
+    scope = "organization"
+    capabilities = {"GET": "org.view", "POST": "member.manage"}
+
+    def get(self, request, org_slug):
+        return Response({"org": self.organization.slug, "role": self.role, "member": self.membership.pk})
+
+    def post(self, request, org_slug):
+        return Response({"done": True})
+
+
+urlpatterns = [path("forgetful/", Forgetful.as_view()), path("declared/<slug:org_slug>/", Declared.as_view())]
 
 
 @pytest.mark.django_db
@@ -137,3 +150,19 @@ def test_a_handler_that_skips_the_access_check_answers_404(people, api_for, capl
     response = api_for(people.owner).get("/forgetful/")
     assert response.status_code == 404 and "secret" not in response.content.decode()
     assert "without resolving tenancy" in caplog.text
+
+
+@pytest.mark.django_db
+@pytest.mark.urls(__name__)
+def test_a_declared_scope_is_resolved_by_the_base(people, api_for):
+    from apps.audit.models import AuditEvent
+
+    slug = people.org.slug
+    read = api_for(people.viewer).get(f"/declared/{slug}/")
+    assert read.status_code == 200 and read.json()["org"] == slug and read.json()["role"] == "viewer"
+    assert api_for(people.outsider).get(f"/declared/{slug}/").status_code == 404
+    refused = api_for(people.viewer).post(f"/declared/{slug}/")
+    assert refused.status_code == 403 and "done" not in refused.content.decode()
+    row = AuditEvent.objects.filter(organization=people.org, event_type="access.refused").latest("seq")
+    assert row.payload["capability"] == "member.manage" and row.payload["role"] == "viewer"
+    assert api_for(people.admin).post(f"/declared/{slug}/").json() == {"done": True}
