@@ -53,7 +53,7 @@ class TenantGuardMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        access_helpers.tenancy_watch()  # after authentication: only the handler's own checks count
+        access_helpers.tenancy_watch()  # after authentication: only this request's resolution counts
 
     def finalize_response(self, request, response, *args, **kwargs):
         if (request.method != "OPTIONS" and response.status_code < 400

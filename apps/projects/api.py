@@ -2,10 +2,10 @@
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.accounts.api_base import TenantAPIView, TenantScopedMixin
+from apps.accounts.api_base import TenantAPIView, TenantListAPIView, TenantRetrieveAPIView
 
 from . import services
 from .models import Environment, Project
@@ -37,7 +37,7 @@ class ProjectCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ProjectListCreate(TenantScopedMixin, generics.ListAPIView):
+class ProjectListCreate(TenantListAPIView):
     """Projects in the caller's organizations; POST creates one (admin or owner)."""
 
     queryset = Project.objects.select_related("organization").prefetch_related("environments").order_by("name")
@@ -73,14 +73,12 @@ class ProjectDetailSerializer(ProjectSerializer):
         fields = [*ProjectSerializer.Meta.fields, "rollback_procedure", "incident_response_plan"]
 
 
-class ProjectDetail(TenantScopedMixin, generics.RetrieveAPIView):
+class ProjectDetail(TenantRetrieveAPIView):
     """GET a project; PATCH its facts (owner, rollback procedure, incident response plan,
     description: admins and owners, audited as ``project.updated``)."""
 
     queryset = Project.objects.select_related("organization").prefetch_related("environments")
-    serializer_class = ProjectDetailSerializer
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
+    serializer_class = ProjectDetailSerializer  # found by public_id, URL kwarg ``id`` (the base)
     capabilities = {"GET": "project.view", "PATCH": "project.manage"}
 
     @extend_schema(request=ProjectFactsSerializer, responses={200: ProjectDetailSerializer})
