@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .access import memberships_of, org_access
+from .access import memberships_of
 from .api_base import TenantAPIView
 from .models import Invitation, Membership, SignInDomain, Team
 
@@ -62,19 +62,20 @@ class SignInDomains(TenantAPIView):
     """Enterprise sign-in of an organization (admins): the email domains whose people join it,
     with ``role``, on their first OpenID Connect sign-in with a verified address."""
 
+    scope = "organization"
+    capabilities = {"GET": "member.manage", "PUT": "member.manage"}
+
     @extend_schema(responses=SignInDomainsSerializer)
     def get(self, request, org_slug):
-        access = org_access(request.user, org_slug, "member.manage")
-        return Response(_signin_state(access.organization))
+        return Response(_signin_state(self.organization))
 
     @extend_schema(request=SignInDomainsSerializer, responses=SignInDomainsSerializer)
     def put(self, request, org_slug):
-        access = org_access(request.user, org_slug, "member.manage")
         data = SignInDomainsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.signin_domains_set(organization=access.organization, domains=data.validated_data["domains"],
+        services.signin_domains_set(organization=self.organization, domains=data.validated_data["domains"],
                                     role=data.validated_data["role"], actor=request.user)
-        return Response(_signin_state(access.organization))
+        return Response(_signin_state(self.organization))
 
 
 # --------------------------------------------------------------------------- members, invitations, teams
@@ -135,24 +136,25 @@ class MemberList(TenantAPIView):
     """GET the organization's members and pending invitations; POST invites someone (admins and
     owners; only an owner invites an owner). The response carries the one-time invitation link."""
 
+    scope = "organization"
+    capabilities = {"GET": "org.view", "POST": "member.manage"}
+
     @extend_schema(responses={200: MemberSerializer(many=True)})
     def get(self, request, org_slug):
-        access = org_access(request.user, org_slug, "org.view")
-        members = Membership.objects.filter(organization=access.organization).select_related("user")
-        invitations = [i for i in Invitation.objects.filter(organization=access.organization, accepted_at=None,
+        members = Membership.objects.filter(organization=self.organization).select_related("user")
+        invitations = [i for i in Invitation.objects.filter(organization=self.organization, accepted_at=None,
                                                             revoked_at=None) if i.is_pending]
         return Response({"members": MemberSerializer(members.order_by("user__email"), many=True).data,
                          "invitations": InvitationSerializer(invitations, many=True).data})
 
     @extend_schema(request=InviteSerializer, responses={201: InvitationSerializer})
     def post(self, request, org_slug):
-        access = org_access(request.user, org_slug, "member.manage")
         data = InviteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        url = services.invitation_create(organization=access.organization, email=data.validated_data["email"],
+        url = services.invitation_create(organization=self.organization, email=data.validated_data["email"],
                                          role=data.validated_data["role"], actor=request.user,
-                                         actor_role=access.role)
-        invitation = Invitation.objects.filter(organization=access.organization,
+                                         actor_role=self.role)
+        invitation = Invitation.objects.filter(organization=self.organization,
                                                email=data.validated_data["email"].strip().lower()).latest("created_at")
         return Response({**InvitationSerializer(invitation).data, "invite_url": url}, status=status.HTTP_201_CREATED)
 
@@ -161,36 +163,38 @@ class MemberDetail(TenantAPIView):
     """PATCH a member's role; DELETE removes them (their tokens are revoked). Admins and owners;
     an owner's role only by an owner, and never the last owner."""
 
+    scope = "organization"
+    capabilities = {"GET": "org.view", "PATCH": "member.manage", "DELETE": "member.manage"}
+
     @extend_schema(responses={200: MemberSerializer})
     def get(self, request, org_slug, member_id):
-        access = org_access(request.user, org_slug, "org.view")
-        return Response(MemberSerializer(_member(access, member_id)).data)
+        return Response(MemberSerializer(_member(self.access, member_id)).data)
 
     @extend_schema(request=RoleSerializer, responses={200: MemberSerializer})
     def patch(self, request, org_slug, member_id):
-        access = org_access(request.user, org_slug, "member.manage")
-        membership = _member(access, member_id)
+        membership = _member(self.access, member_id)
         data = RoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.membership_change_role(membership=membership, role=data.validated_data["role"],
-                                        actor=request.user, actor_role=access.role)
+                                        actor=request.user, actor_role=self.role)
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, org_slug, member_id):
-        access = org_access(request.user, org_slug, "member.manage")
-        services.membership_remove(membership=_member(access, member_id), actor=request.user,
-                                   actor_role=access.role)
+        services.membership_remove(membership=_member(self.access, member_id), actor=request.user,
+                                   actor_role=self.role)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class InvitationDetail(TenantAPIView):
     """DELETE revokes a pending invitation (admins and owners)."""
 
+    scope = "organization"
+    capabilities = {"DELETE": "member.manage"}
+
     @extend_schema(responses={204: None})
     def delete(self, request, org_slug, invitation_id):
-        access = org_access(request.user, org_slug, "member.manage")
-        invitation = get_object_or_404(Invitation, organization=access.organization, public_id=invitation_id)
+        invitation = get_object_or_404(Invitation, organization=self.organization, public_id=invitation_id)
         services.invitation_revoke(invitation=invitation, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -198,49 +202,52 @@ class InvitationDetail(TenantAPIView):
 class TeamList(TenantAPIView):
     """GET the organization's teams; POST creates one (admins and owners)."""
 
+    scope = "organization"
+    capabilities = {"GET": "org.view", "POST": "team.manage"}
+
     @extend_schema(responses={200: TeamSerializer(many=True)})
     def get(self, request, org_slug):
-        access = org_access(request.user, org_slug, "org.view")
-        teams = Team.objects.filter(organization=access.organization).prefetch_related("members")
+        teams = Team.objects.filter(organization=self.organization).prefetch_related("members")
         return Response(TeamSerializer(teams, many=True).data)
 
     @extend_schema(request=TeamCreateSerializer, responses={201: TeamSerializer})
     def post(self, request, org_slug):
-        access = org_access(request.user, org_slug, "team.manage")
         data = TeamCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        team = services.team_create(organization=access.organization, actor=request.user, **data.validated_data)
+        team = services.team_create(organization=self.organization, actor=request.user, **data.validated_data)
         return Response(TeamSerializer(team).data, status=status.HTTP_201_CREATED)
 
 
 class TeamDetail(TenantAPIView):
     """GET a team; DELETE it (admins and owners)."""
 
+    scope = "organization"
+    capabilities = {"GET": "org.view", "DELETE": "team.manage"}
+
     @extend_schema(responses={200: TeamSerializer})
     def get(self, request, org_slug, team_slug):
-        access = org_access(request.user, org_slug, "org.view")
-        return Response(TeamSerializer(_team(access, team_slug)).data)
+        return Response(TeamSerializer(_team(self.access, team_slug)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, org_slug, team_slug):
-        access = org_access(request.user, org_slug, "team.manage")
-        services.team_delete(team=_team(access, team_slug), actor=request.user)
+        services.team_delete(team=_team(self.access, team_slug), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TeamMember(TenantAPIView):
     """PUT adds a member of the organization to the team; DELETE takes them off (admins and owners)."""
 
+    scope = "organization"
+    capabilities = {"PUT": "team.manage", "DELETE": "team.manage"}
+
     @extend_schema(request=None, responses={200: TeamSerializer})
     def put(self, request, org_slug, team_slug, member_id):
-        access = org_access(request.user, org_slug, "team.manage")
-        team, membership = _team(access, team_slug), _member(access, member_id)
+        team, membership = _team(self.access, team_slug), _member(self.access, member_id)
         services.team_add_member(team=team, user=membership.user, actor=request.user)
-        return Response(TeamSerializer(_team(access, team_slug)).data)
+        return Response(TeamSerializer(_team(self.access, team_slug)).data)
 
     @extend_schema(request=None, responses={200: TeamSerializer})
     def delete(self, request, org_slug, team_slug, member_id):
-        access = org_access(request.user, org_slug, "team.manage")
-        team, membership = _team(access, team_slug), _member(access, member_id)
+        team, membership = _team(self.access, team_slug), _member(self.access, member_id)
         services.team_remove_member(team=team, user=membership.user, actor=request.user)
-        return Response(TeamSerializer(_team(access, team_slug)).data)
+        return Response(TeamSerializer(_team(self.access, team_slug)).data)

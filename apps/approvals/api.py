@@ -6,8 +6,6 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from apps.accounts import roles
-from apps.accounts.access import access_for_org_id, membership_for, org_access
 from apps.accounts.api_base import TenantAPIView
 from apps.core.query import QueryError
 
@@ -60,47 +58,58 @@ class ApprovalRequestList(TenantAPIView):
     """An organization's approval requests (reviewer and above). Default: pending ones the
     caller can approve now (``scope=mine``); ``scope=all`` lists everything matching."""
 
+    scope = "organization"
+    capabilities = {"GET": "approval.decide"}
+
     def get(self, request, org_slug):
-        access = org_access(request.user, org_slug, "approval.decide")
         filters, errors = selectors.QueueFilters.from_query(request.query_params)
         if errors:
             raise QueryError(" ".join(errors))
-        rows = selectors.queue_for(access, filters).rows[:200]
+        rows = selectors.queue_for(self.access, filters).rows[:200]
         return Response({"count": len(rows), "results": ApprovalRequestSerializer(rows, many=True).data})
 
 
-def _visible_request(user, request_id) -> ApprovalRequest:
-    """404 unless the caller is in the request's organization; 403 unless they requested it
-    or may decide approvals."""
-    try:
-        approval = ApprovalRequest.objects.filter(public_id=request_id).first()
-    except (ValueError, TypeError):
-        approval = None
-    if approval is None:
-        raise Http404(selectors.NOT_FOUND)
-    access = access_for_org_id(user, approval.organization_id, "org.view")
-    selectors.require_may_see(access, approval)
-    return approval
+class ApprovalRequestScope(TenantAPIView):
+    """Scoped by the approval request named in the URL: 404 unless the caller is a member of
+    its organization (the base resolves that); the handler then applies the one visibility
+    rule, ``selectors.require_may_see`` (the requester, or a role that may decide: else 403)."""
+
+    scope = "object"
+
+    def get_scope_object(self) -> ApprovalRequest:
+        try:
+            approval = ApprovalRequest.objects.filter(public_id=self.kwargs["request_id"]).first()
+        except (ValueError, TypeError):
+            approval = None
+        if approval is None:
+            raise Http404(selectors.NOT_FOUND)
+        return approval
+
+    def visible_request(self) -> ApprovalRequest:
+        selectors.require_may_see(self.access, self.scope_object)
+        return self.scope_object
 
 
-class ApprovalRequestDetail(TenantAPIView):
+class ApprovalRequestDetail(ApprovalRequestScope):
     """The status of one request, exactly as the MCP tool mcpforge_approval_status reports it."""
 
+    capabilities = {"GET": "org.view"}
+
     def get(self, request, request_id):
-        approval = _visible_request(request.user, request_id)
+        approval = self.visible_request()
         return Response(selectors.request_status_for(request.user, str(approval.public_id)))
 
 
-class ApprovalDecisionCreate(TenantAPIView):
+class ApprovalDecisionCreate(ApprovalRequestScope):
     """Approve or reject (reviewer and above; not your own request; once per reviewer)."""
+
+    capabilities = {"POST": "org.view"}  # the role to decide is checked below, after visibility
 
     @extend_schema(request=DecisionSerializer)
     def post(self, request, request_id):
-        approval = _visible_request(request.user, request_id)
-        membership = membership_for(request.user, approval.organization_id)
-        role = membership.role if membership else None
-        if not roles.has_capability(role, "approval.decide"):
-            raise PermissionDenied(f"Your role ({role}) does not allow this.")
+        approval = self.visible_request()
+        if not self.access.can("approval.decide"):
+            raise PermissionDenied(f"Your role ({self.role}) does not allow this.")
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.approval_decide(request=approval, reviewer=request.user, decision=data.validated_data["decision"],
@@ -148,23 +157,24 @@ class WebhookSettingsDetail(TenantAPIView):
     ``approval.configure`` (admins and owners); changes are audited as ``approval.webhook_updated``.
     A secret is never returned, except a generated one, once, in the PUT response."""
 
+    scope = "organization"
+    capabilities = {"GET": "approval.configure", "PUT": "approval.configure"}
+
     serializer_class = WebhookOutput
 
     @extend_schema(responses={200: WebhookOutput})
     def get(self, request, org_slug):
-        access = org_access(request.user, org_slug, "approval.configure")
-        return Response(webhook_json(selectors.webhook_settings_for(access.organization)))
+        return Response(webhook_json(selectors.webhook_settings_for(self.organization)))
 
     @extend_schema(request=WebhookInput, responses={200: WebhookOutput})
     def put(self, request, org_slug):
-        access = org_access(request.user, org_slug, "approval.configure")
         data = WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         generate = values["generate_secret"]
         secret = webhook_services.webhook_generate_secret() if generate else (values.get("secret") or None)
         hook = webhook_services.webhook_settings_update(
-            organization=access.organization, url=values["url"], enabled=values["enabled"],
+            organization=self.organization, url=values["url"], enabled=values["enabled"],
             email_reviewers=values["email_reviewers"], new_secret=secret, actor=request.user)
         body = webhook_json(hook)
         if values["generate_secret"]:
@@ -175,11 +185,13 @@ class WebhookSettingsDetail(TenantAPIView):
 class WebhookTest(TenantAPIView):
     """POST queues a signed test message to the configured URL (``approval.configure``)."""
 
+    scope = "organization"
+    capabilities = {"POST": "approval.configure"}
+
     serializer_class = WebhookTestOutput
 
     @extend_schema(request=None, responses={202: WebhookTestOutput})
     def post(self, request, org_slug):
-        access = org_access(request.user, org_slug, "approval.configure")
-        delivery = webhook_services.webhook_send_test(organization=access.organization, actor=request.user)
+        delivery = webhook_services.webhook_send_test(organization=self.organization, actor=request.user)
         return Response({"delivery": str(delivery.public_id), "event": delivery.event, "status": delivery.status},
                         status=202)

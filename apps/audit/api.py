@@ -4,8 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
-from apps.accounts.access import org_access
-from apps.accounts.api_base import TenantGuardMixin
+from apps.accounts.api_base import TenantResolveMixin
 from apps.core.api import LimitOffsetPagination
 from apps.core.query import QueryError, QueryInput
 
@@ -94,15 +93,16 @@ FILTER_HELP = {
 
 
 @extend_schema(parameters=[OpenApiParameter(n, str, description=d) for n, d in FILTER_HELP.items()])
-class AuditEventList(TenantGuardMixin, ListAPIView):
+class AuditEventList(TenantResolveMixin, ListAPIView):
     """Audit events of one organization (reviewer and above), newest first, filterable.
     ``count`` is bounded (BoundedCountPagination): see ``count_capped``."""
 
     serializer_class = AuditEventSerializer
     pagination_class = BoundedCountPagination
+    scope = "organization"
+    capabilities = {"GET": "audit.view"}
 
     def list(self, request, *args, **kwargs):
-        access = org_access(request.user, self.kwargs["org_slug"], "audit.view")
         filters, errors = AuditFilters.from_query(request.query_params)
         params = QueryInput(request.query_params)
         before = params.number("before", minimum=1)
@@ -112,9 +112,9 @@ class AuditEventList(TenantGuardMixin, ListAPIView):
         # what the paginator reads at most: the page, and the count up to its bound
         paginator = self.paginator
         reads = max(paginator.COUNT_CAP, paginator.get_offset(request) + paginator.get_limit(request) + 1) + 1
-        self._events = audit_events(access.organization, filters, before=before, limit=reads)
+        self._events = audit_events(self.organization, filters, before=before, limit=reads)
         response = super().list(request, *args, **kwargs)  # paging validated here, before the record
-        audit_export_record(organization=access.organization, actor=request.user, fmt="json", channel="api",
+        audit_export_record(organization=self.organization, actor=request.user, fmt="json", channel="api",
                             filters=filters.as_query(), limit=self.paginator.limit,
                             offset=self.paginator.offset)
         return response

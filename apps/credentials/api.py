@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from apps.accounts.api_base import TenantAPIView
 from apps.core.errors import DomainError
-from apps.projects.selectors import environment_for, project_access_by_id
+from apps.projects.selectors import environment_for
 
 from . import selectors, services
 from .models import Credential
@@ -59,9 +59,11 @@ class CredentialInput(serializers.Serializer):
 class CredentialList(TenantAPIView):
     """Every security scheme of the current spec in this environment and its credential (masked)."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW}
+
     def get(self, request, id, env):
-        _, project = project_access_by_id(request.user, id, VIEW)
-        environment = environment_for(project, env)
+        environment = environment_for(self.project, env)
         return Response({"environment": environment.slug, "base_url": environment.base_url,
                          "allow_private_network": environment.allow_private_network,
                          "storage": selectors.storage_description(),
@@ -71,12 +73,14 @@ class CredentialList(TenantAPIView):
 class CredentialSet(TenantAPIView):
     """PUT sets the secret of a scheme (first version or rotation); the response is masked."""
 
+    scope = "project"
+    capabilities = {"PUT": MANAGE, "POST": MANAGE}  # POST: CredentialRotate
+
     rotate_only = False
 
     @extend_schema(request=CredentialInput)
     def put(self, request, id, env, scheme):
-        _, project = project_access_by_id(request.user, id, MANAGE)
-        environment = environment_for(project, env)
+        environment = environment_for(self.project, env)
         data = CredentialInput(data=request.data)
         data.is_valid(raise_exception=True)
         exists = Credential.objects.filter(environment=environment, scheme_name=scheme).exists()

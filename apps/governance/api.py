@@ -1,7 +1,8 @@
 """REST API of governance: tool states per environment, grants, approval policies, simulator.
 
-Every endpoint resolves the project through ``project_access_by_id`` (404 for outsiders,
-403 below the capability): reads need ``project.view``, writes ``governance.manage``.
+Every view declares ``scope = "project"`` and its capabilities; the tenancy base
+(apps/accounts/api_base.py) resolves the project (404 for outsiders, 403 below the capability):
+reads need ``project.view``, writes ``governance.manage``.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ from apps.accounts.models import Team
 from apps.core.errors import DomainError
 from apps.core.query import QueryInput
 from apps.inventory.selectors import tool_by_name
-from apps.projects.selectors import environment_for, project_access_by_id
+from apps.projects.selectors import environment_for
 
 from . import selectors, services
 from .models import ApprovalPolicy, Grant
 
 VIEW, MANAGE = "project.view", "governance.manage"
-
-
-def _project(request, project_id, capability):
-    return project_access_by_id(request.user, project_id, capability)[1]
 
 
 def _environment_or_none(project, slug):
@@ -70,6 +67,9 @@ class ToolStates(TenantAPIView):
     """GET: every current tool's enabled state in the environment (explicit or risk default).
     PUT ``{"tools": [{"operation_key": "POST /refunds", "enabled": true}, ...]}``: set them."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "PUT": MANAGE}
+
     def _states(self, project, environment):
         rows = selectors.matrix(project, [environment])
         return [{"name": r.tool.name, "operation_key": r.tool.operation_key, "category": r.tool.category,
@@ -78,23 +78,21 @@ class ToolStates(TenantAPIView):
                  "unguarded": r.cells[0]["unguarded"]} for r in rows]
 
     def get(self, request, id, env):
-        project = _project(request, id, VIEW)
-        environment = environment_for(project, env)
-        return Response({"environment": environment.slug, "tools": self._states(project, environment)})
+        environment = environment_for(self.project, env)
+        return Response({"environment": environment.slug, "tools": self._states(self.project, environment)})
 
     @extend_schema(request=ToolStatesInput)
     def put(self, request, id, env):
-        project = _project(request, id, MANAGE)
-        environment = environment_for(project, env)
+        environment = environment_for(self.project, env)
         data = ToolStatesInput(data=request.data)
         data.is_valid(raise_exception=True)
         tools = data.validated_data["tools"]
         findings = services.tool_states_set(
-            project=project, environment=environment, actor=request.user,
+            project=self.project, environment=environment, actor=request.user,
             enable=[t["operation_key"] for t in tools if t["enabled"]],
             disable=[t["operation_key"] for t in tools if not t["enabled"]],
             override_reason=data.validated_data["override_reason"], reason=data.validated_data["reason"])
-        return Response({"environment": environment.slug, "tools": self._states(project, environment),
+        return Response({"environment": environment.slug, "tools": self._states(self.project, environment),
                          "findings": findings})
 
 
@@ -110,13 +108,15 @@ class BulkInput(serializers.Serializer):
 class ToolBulk(TenantAPIView):
     """POST ``{"enabled": false, "tag": "admin"}``: switch every tool of a category and/or tag."""
 
+    scope = "project"
+    capabilities = {"POST": MANAGE}
+
     @extend_schema(request=BulkInput)
     def post(self, request, id, env):
-        project = _project(request, id, MANAGE)
-        environment = environment_for(project, env)
+        environment = environment_for(self.project, env)
         data = BulkInput(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.tool_bulk_set(project=project, environment=environment, actor=request.user,
+        result = services.tool_bulk_set(project=self.project, environment=environment, actor=request.user,
                                         **data.validated_data)
         return Response({"changed": result.changed, "unchanged": result.unchanged, "findings": result.findings})
 
@@ -150,29 +150,30 @@ class GrantInput(TargetSerializer):
 class GrantList(TenantAPIView):
     """GET the project's grants; POST creates one (admin)."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "POST": MANAGE}
+
     def get(self, request, id):
-        project = _project(request, id, VIEW)
-        return Response([grant_json(g) for g in selectors.grant_list(project)])
+        return Response([grant_json(g) for g in selectors.grant_list(self.project)])
 
     @extend_schema(request=GrantInput)
     def post(self, request, id):
-        project = _project(request, id, MANAGE)
         data = GrantInput(data=request.data)
         data.is_valid(raise_exception=True)
         d = dict(data.validated_data)
         team = None
         if d["team"]:
-            team = Team.objects.filter(organization=project.organization, slug=d["team"]).first()
+            team = Team.objects.filter(organization=self.project.organization, slug=d["team"]).first()
             if team is None:
                 raise DomainError(f"No team '{d['team']}' in this organization.", field="team")
         user = None
         if d["user"]:
-            user = selectors.member(project.organization, d["user"])
+            user = selectors.member(self.project.organization, d["user"])
             if user is None:
                 raise DomainError(f"No member '{d['user']}' in this organization.", field="user")
         grant = services.grant_create(
-            project=project, actor=request.user, effect=d["effect"], principal_kind=d["principal_kind"],
-            environment=_environment_or_none(project, d["environment"]), role=d["role"], team=team, user=user,
+            project=self.project, actor=request.user, effect=d["effect"], principal_kind=d["principal_kind"],
+            environment=_environment_or_none(self.project, d["environment"]), role=d["role"], team=team, user=user,
             all_tools=d["all_tools"], operation_keys=d["operation_keys"], categories=d["categories"], tags=d["tags"],
             note=d["note"])
         return Response(grant_json(grant), status=status.HTTP_201_CREATED)
@@ -187,11 +188,14 @@ def _grant(project, grant_id) -> Grant:
 
 
 class GrantDetail(TenantAPIView):
+    scope = "project"
+    capabilities = {"GET": VIEW, "DELETE": MANAGE}
+
     def get(self, request, id, grant_id):
-        return Response(grant_json(_grant(_project(request, id, VIEW), grant_id)))
+        return Response(grant_json(_grant(self.project, grant_id)))
 
     def delete(self, request, id, grant_id):
-        grant = _grant(_project(request, id, MANAGE), grant_id)
+        grant = _grant(self.project, grant_id)
         services.grant_delete(grant=grant, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -238,17 +242,18 @@ def _policy_fields(project, validated: dict) -> dict:
 class PolicyList(TenantAPIView):
     """GET the project's approval policies; POST creates one (admin), rules validated on save."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "POST": MANAGE}
+
     def get(self, request, id):
-        project = _project(request, id, VIEW)
-        return Response([policy_json(p) for p in selectors.policy_list(project)])
+        return Response([policy_json(p) for p in selectors.policy_list(self.project)])
 
     @extend_schema(request=PolicyInput)
     def post(self, request, id):
-        project = _project(request, id, MANAGE)
         data = PolicyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = services.policy_create(project=project, actor=request.user,
-                                        **_policy_fields(project, data.validated_data))
+        policy = services.policy_create(project=self.project, actor=request.user,
+                                        **_policy_fields(self.project, data.validated_data))
         return Response(policy_json(policy), status=status.HTTP_201_CREATED)
 
 
@@ -262,16 +267,18 @@ def _policy(project, policy_id) -> ApprovalPolicy:
 class PolicyDetail(TenantAPIView):
     """GET / PUT (all fields) / PATCH (some fields) / DELETE one policy."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "PUT": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
+
     def get(self, request, id, policy_id):
-        return Response(policy_json(_policy(_project(request, id, VIEW), policy_id)))
+        return Response(policy_json(_policy(self.project, policy_id)))
 
     def _update(self, request, id, policy_id, partial):
-        project = _project(request, id, MANAGE)
-        policy = _policy(project, policy_id)
+        policy = _policy(self.project, policy_id)
         data = PolicyInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         given = {k: v for k, v in data.validated_data.items() if k in request.data} if partial else data.validated_data
-        policy = services.policy_update(policy=policy, actor=request.user, **_policy_fields(project, given))
+        policy = services.policy_update(policy=policy, actor=request.user, **_policy_fields(self.project, given))
         return Response(policy_json(policy))
 
     @extend_schema(request=PolicyInput)
@@ -283,7 +290,7 @@ class PolicyDetail(TenantAPIView):
         return self._update(request, id, policy_id, partial=True)
 
     def delete(self, request, id, policy_id):
-        policy = _policy(_project(request, id, MANAGE), policy_id)
+        policy = _policy(self.project, policy_id)
         services.policy_delete(policy=policy, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -295,16 +302,17 @@ class AcceptInput(serializers.Serializer):
 class PolicySuggestions(TenantAPIView):
     """GET the policies suggested from risk; POST ``{"keys": [...]}`` (or nothing: all) accepts them."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "POST": MANAGE}
+
     def get(self, request, id):
-        project = _project(request, id, VIEW)
-        return Response([s.__dict__ for s in selectors.suggested_policies(project)])
+        return Response([s.__dict__ for s in selectors.suggested_policies(self.project)])
 
     @extend_schema(request=AcceptInput)
     def post(self, request, id):
-        project = _project(request, id, MANAGE)
         data = AcceptInput(data=request.data)
         data.is_valid(raise_exception=True)
-        created = services.accept_suggested_policies(project=project, actor=request.user,
+        created = services.accept_suggested_policies(project=self.project, actor=request.user,
                                                      keys=data.validated_data["keys"])
         return Response([policy_json(p) for p in created], status=status.HTTP_201_CREATED)
 
@@ -333,22 +341,24 @@ class Simulate(TenantAPIView):
     """Can member ``user`` (email or id) call ``tool`` (name) in ``environment`` (slug)? Same
     answer as the gateway; ``arguments`` (JSON object) also shows the approval it would need."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW}
+
     @extend_schema(parameters=[OpenApiParameter("user", str), OpenApiParameter("tool", str),
                                OpenApiParameter("environment", str), OpenApiParameter("arguments", str)])
     def get(self, request, id):
-        project = _project(request, id, VIEW)
         query = QueryInput(request.query_params)
         params = {"user": query.text("user", max_length=254), "tool": query.text("tool", max_length=64),
                   "environment": query.text("environment", max_length=60),
                   "arguments": query.text("arguments", max_length=100_000, multiline=True)}
         query.raise_for_errors()
-        user = selectors.member(project.organization, params["user"])
+        user = selectors.member(self.project.organization, params["user"])
         if user is None:
             raise DomainError("user: no such member of this organization.", field="user")
-        tool = tool_by_name(project, params["tool"])
+        tool = tool_by_name(self.project, params["tool"])
         if tool is None:
             raise DomainError("tool: no such tool in the current spec.", field="tool")
-        environment = environment_for(project, params["environment"])
+        environment = environment_for(self.project, params["environment"])
         try:
             arguments = json.loads(params["arguments"] or "{}")
         except ValueError:
@@ -414,25 +424,29 @@ class DefinitionReviews(TenantAPIView):
     """GET: enabled tools whose definition a re-import changed and that still serve the pinned
     definition (optionally ``?environment=<slug>``, or under ``environments/<env>/``)."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW}
+
     @extend_schema(responses=ReviewListSerializer,
                    parameters=[OpenApiParameter("environment", str, required=False)])
     def get(self, request, id, env=None):
-        project = _project(request, id, VIEW)
         query = QueryInput(request.query_params)
         slug = env or query.text("environment", max_length=60)
         query.raise_for_errors()
-        environment = environment_for(project, slug) if env else _environment_or_none(project, slug)
-        rows = [review_json(s) for s in selectors.pending_reviews(project, environment)]
+        environment = environment_for(self.project, slug) if env else _environment_or_none(self.project, slug)
+        rows = [review_json(s) for s in selectors.pending_reviews(self.project, environment)]
         return Response({"count": len(rows), "results": rows})
 
 
 class DefinitionReviewDetail(TenantAPIView):
     """GET: one pending change with both definitions."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW}
+
     @extend_schema(responses=ReviewDetailSerializer, operation_id="projects_definition_review_detail")
     def get(self, request, id, review_id):
-        project = _project(request, id, VIEW)
-        return Response(review_json(selectors.pending_review(project, review_id), detail=True))
+        return Response(review_json(selectors.pending_review(self.project, review_id), detail=True))
 
 
 class DefinitionReviewAccept(TenantAPIView):
@@ -440,13 +454,15 @@ class DefinitionReviewAccept(TenantAPIView):
     environment serves the new definition from now on. 400 when nothing is pending, the hash
     is not the pending one, or a flagged definition comes without an override reason."""
 
+    scope = "project"
+    capabilities = {"POST": MANAGE}
+
     @extend_schema(request=DefinitionAcceptInput, responses=ReviewDetailSerializer)
     def post(self, request, id, review_id):
-        project = _project(request, id, MANAGE)
-        setting = selectors.pending_review(project, review_id)
+        setting = selectors.pending_review(self.project, review_id)
         data = DefinitionAcceptInput(data=request.data)
         data.is_valid(raise_exception=True)
         accepted = services.definition_accept(setting=setting, actor=request.user,
                                               expected_sha256=data.validated_data["sha256"],
                                               override_reason=data.validated_data["override_reason"])
-        return Response(review_json(selectors.pending_review(project, accepted.public_id), detail=True))
+        return Response(review_json(selectors.pending_review(self.project, accepted.public_id), detail=True))

@@ -6,9 +6,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from apps.accounts.api_base import TenantAPIView, TenantGuardMixin
+from apps.accounts.api_base import TenantAPIView, TenantResolveMixin
 from apps.core.query import QueryError
-from apps.projects.selectors import project_access_by_id
 from apps.specs.models import SpecVersion
 from apps.specs.selectors import version_for
 
@@ -58,17 +57,18 @@ class ToolSerializer(serializers.ModelSerializer):
 
 
 @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("q", "method", "tag", "category", "risk_level", "sort")])
-class ToolList(TenantGuardMixin, ListAPIView):
+class ToolList(TenantResolveMixin, ListAPIView):
     """Tools of the project's current spec version, filterable like the inventory page."""
 
     serializer_class = ToolSerializer
+    scope = "project"
+    capabilities = {"GET": "project.view"}
 
     def get_queryset(self):
-        _, project = project_access_by_id(self.request.user, self.kwargs["id"], "project.view")
         params, errors = selectors.tool_filters(self.request.query_params)
         if errors:
             raise QueryError(" ".join(errors))
-        return selectors.filtered_tools(project, **params).select_related("spec_version")
+        return selectors.filtered_tools(self.project, **params).select_related("spec_version")
 
 
 class ToolRenameSerializer(serializers.Serializer):
@@ -76,18 +76,19 @@ class ToolRenameSerializer(serializers.Serializer):
 
 
 class ToolDetail(TenantAPIView):
+    scope = "project"
+    capabilities = {"GET": "project.view", "PATCH": "tool.rename"}
+
     @extend_schema(responses=ToolSerializer)
     def get(self, request, id, name):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        return Response(ToolSerializer(self._tool(project, name)).data)
+        return Response(ToolSerializer(self._tool(self.project, name)).data)
 
     @extend_schema(request=ToolRenameSerializer, responses=ToolSerializer)
     def patch(self, request, id, name):
-        _, project = project_access_by_id(request.user, id, "tool.rename")
         data = ToolRenameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         tool = services.tool_rename(
-            tool=self._tool(project, name), new_name=data.validated_data["name"], actor=request.user
+            tool=self._tool(self.project, name), new_name=data.validated_data["name"], actor=request.user
         )
         return Response(ToolSerializer(tool).data)
 
@@ -103,21 +104,24 @@ class TokenBill(TenantAPIView):
     """What tools/list costs an agent, counted with the real tokenizer: per environment (enabled
     tools, full and compact, the form served, budget finding) and per tool."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view"}
+
     @extend_schema(responses=dict)
     def get(self, request, id):
         from .tokens import ENCODING, LISTING_TOKEN_BUDGET
 
-        _, project = project_access_by_id(request.user, id, "project.view")
-        version = selectors.current_version(project)
+        version = selectors.current_version(self.project)
         if version is None:
             return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "environments": [], "toolsets": [],
                              "tools": []})
         bill = selectors.tool_token_bill(version)
         environments = [{k: v for k, v in row.items() if k != "environment"}
-                        for row in selectors.environment_token_bill(project, version)]
+                        for row in selectors.environment_token_bill(self.project, version)]
         tools = [{"name": name, "operation_key": key, **bill.get(key, {"full": 0, "compact": 0})}
-                 for name, key in selectors.current_tools(project).values_list("name", "operation_key")]
-        toolsets = [{k: v for k, v in row.items() if k != "toolset"} for row in hooks.toolset_bill(project, version)]
+                 for name, key in selectors.current_tools(self.project).values_list("name", "operation_key")]
+        toolsets = [{k: v for k, v in row.items() if k != "toolset"}
+                    for row in hooks.toolset_bill(self.project, version)]
         return Response({"encoding": ENCODING, "budget": LISTING_TOKEN_BUDGET, "spec_version": version.number,
                          "compact": selectors.compact_listing_on(), "environments": environments,
                          "toolsets": toolsets, "tools": tools})
@@ -126,11 +130,14 @@ class TokenBill(TenantAPIView):
 class SpecDiff(TenantAPIView):
     """Tools added, removed and changed between two ready versions of the spec (URL under specs/)."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view"}
+
     @extend_schema(
         parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)]
     )
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.view")
+        project = self.project
         try:
             old = version_for(project, request.query_params.get("from"))
             new = version_for(project, request.query_params.get("to"))

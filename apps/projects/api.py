@@ -2,15 +2,14 @@
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.accounts.access import org_access
-from apps.accounts.api_base import TenantAPIView, TenantScopedMixin
+from apps.accounts.api_base import TenantAPIView, TenantListAPIView, TenantRetrieveAPIView
 
 from . import services
 from .models import Environment, Project
-from .selectors import environment_for, project_access_by_id
+from .selectors import environment_for
 from .upstream import upstream_note
 
 
@@ -38,7 +37,7 @@ class ProjectCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ProjectListCreate(TenantScopedMixin, generics.ListAPIView):
+class ProjectListCreate(TenantListAPIView):
     """Projects in the caller's organizations; POST creates one (admin or owner)."""
 
     queryset = Project.objects.select_related("organization").prefetch_related("environments").order_by("name")
@@ -49,8 +48,7 @@ class ProjectListCreate(TenantScopedMixin, generics.ListAPIView):
     def post(self, request):
         data = ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        access = org_access(request.user, data.validated_data["organization"], "org.view")
-        self.check_role(access.organization.pk)
+        access = self.organization_named(data.validated_data["organization"])
         with transaction.atomic():
             project = services.project_create(
                 organization=access.organization,
@@ -75,14 +73,12 @@ class ProjectDetailSerializer(ProjectSerializer):
         fields = [*ProjectSerializer.Meta.fields, "rollback_procedure", "incident_response_plan"]
 
 
-class ProjectDetail(TenantScopedMixin, generics.RetrieveAPIView):
+class ProjectDetail(TenantRetrieveAPIView):
     """GET a project; PATCH its facts (owner, rollback procedure, incident response plan,
     description: admins and owners, audited as ``project.updated``)."""
 
     queryset = Project.objects.select_related("organization").prefetch_related("environments")
-    serializer_class = ProjectDetailSerializer
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
+    serializer_class = ProjectDetailSerializer  # found by public_id, URL kwarg ``id`` (the base)
     capabilities = {"GET": "project.view", "PATCH": "project.manage"}
 
     @extend_schema(request=ProjectFactsSerializer, responses={200: ProjectDetailSerializer})
@@ -103,17 +99,18 @@ class EnvironmentList(TenantAPIView):
     """GET the project's environments; POST adds one (admins and owners, audited as
     ``environment.created``; tools on by the risk default are pinned there, as on the page)."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view", "POST": "project.manage"}
+
     @extend_schema(responses={200: EnvironmentSerializer(many=True)})
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        return Response(EnvironmentSerializer(project.environments.all(), many=True).data)
+        return Response(EnvironmentSerializer(self.project.environments.all(), many=True).data)
 
     @extend_schema(request=EnvironmentCreateSerializer, responses={201: EnvironmentSerializer})
     def post(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.manage")
         data = EnvironmentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        environment = services.environment_create(project=project, name=data.validated_data["name"],
+        environment = services.environment_create(project=self.project, name=data.validated_data["name"],
                                                   actor=request.user)
         return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
 
@@ -144,10 +141,12 @@ class EnvironmentUpstream(TenantAPIView):
     up); PUT sets both, PATCH either (``credentials.manage``, audited as ``environment.updated``).
     The same validation as the settings page; ``note`` says when calls will be refused."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view", "PUT": "credentials.manage", "PATCH": "credentials.manage"}
+
     @extend_schema(responses={200: UpstreamReadSerializer})
     def get(self, request, id, env):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        return Response(upstream_json(environment_for(project, env)))
+        return Response(upstream_json(environment_for(self.project, env)))
 
     @extend_schema(request=UpstreamSerializer, responses={200: UpstreamReadSerializer})
     def put(self, request, id, env):
@@ -158,8 +157,7 @@ class EnvironmentUpstream(TenantAPIView):
         return self._write(request, id, env, partial=True)
 
     def _write(self, request, id, env, *, partial: bool):
-        _, project = project_access_by_id(request.user, id, "credentials.manage")
-        environment = environment_for(project, env)
+        environment = environment_for(self.project, env)
         data = UpstreamSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         values = {"base_url": environment.base_url, "allow_private_network": environment.allow_private_network,

@@ -9,7 +9,6 @@ from rest_framework.response import Response
 
 from apps.accounts.api_base import TenantAPIView
 from apps.core.errors import DomainError
-from apps.projects.selectors import project_access_by_id
 
 from . import services
 from .models import Report
@@ -63,46 +62,54 @@ class ReportListCreate(TenantAPIView):
     """GET: the project's reports, newest first. POST: queue a new report (member or above);
     poll the returned report until ``status`` is ``ready``, then fetch ``links.pdf``."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view", "POST": "report.generate"}
+
     @extend_schema(responses={200: ReportSerializer(many=True)})
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        return Response(ReportSerializer(reports_of(project)[:100], many=True).data)
+        return Response(ReportSerializer(reports_of(self.project)[:100], many=True).data)
 
     @extend_schema(request=ReportRequestSerializer, responses={202: ReportSerializer})
     def post(self, request, id):
-        _, project = project_access_by_id(request.user, id, "report.generate")
         body = ReportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         slug = body.validated_data.get("environment") or ""
         environment = None
         if slug and slug != "all":
-            environment = project.environments.filter(slug=slug).first()
+            environment = self.project.environments.filter(slug=slug).first()
             if environment is None:
-                names = ", ".join(project.environments.values_list("slug", flat=True))
+                names = ", ".join(self.project.environments.values_list("slug", flat=True))
                 raise DomainError(f"Unknown environment {slug!r}; this project has: {names}.", field="environment")
-        report = services.report_request(project=project, environment=environment, actor=request.user)
+        report = services.report_request(project=self.project, environment=environment, actor=request.user)
         return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ReportDetail(TenantAPIView):
+
+    scope = "project"
+    capabilities = {"GET": "project.view"}
     @extend_schema(responses={200: ReportSerializer})
     def get(self, request, id, rid):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        return Response(ReportSerializer(report_for(project, rid)).data)
+        return Response(ReportSerializer(report_for(self.project, rid)).data)
 
 
 class ReportRetry(TenantAPIView):
     """POST: queue a failed report again (member or above, like the page's Retry); 400 unless it failed."""
 
+    scope = "project"
+    capabilities = {"POST": "report.generate"}
+
     @extend_schema(request=None, responses={202: ReportSerializer})
     def post(self, request, id, rid):
-        _, project = project_access_by_id(request.user, id, "report.generate")
-        report = services.report_retry(report=report_for(project, rid), actor=request.user)
+        report = services.report_retry(report=report_for(self.project, rid), actor=request.user)
         return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ReportPdf(TenantAPIView):
     """The PDF of a ready report (viewer or above). Every download is audited."""
+
+    scope = "project"
+    capabilities = {"GET": "report.download"}
 
     # JSON first: errors (404, 403, 409) render as JSON; a client asking for application/pdf still
     # passes content negotiation, and the success response is the PDF itself.
@@ -110,8 +117,7 @@ class ReportPdf(TenantAPIView):
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request, id, rid):
-        _, project = project_access_by_id(request.user, id, "report.download")
-        report = report_for(project, rid)
+        report = report_for(self.project, rid)
         services.report_download_record(report=report, actor=request.user, fmt="pdf")
         response = HttpResponse(report_pdf(report), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{report.filename}.pdf"'
@@ -122,9 +128,11 @@ class ReportPdf(TenantAPIView):
 class ReportJson(TenantAPIView):
     """The snapshot a ready report was rendered from (viewer or above). Audited like a download."""
 
+    scope = "project"
+    capabilities = {"GET": "report.download"}
+
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, id, rid):
-        _, project = project_access_by_id(request.user, id, "report.download")
-        report = report_for(project, rid)
+        report = report_for(self.project, rid)
         services.report_download_record(report=report, actor=request.user, fmt="json")
         return Response({"report": ReportSerializer(report).data, "data": report_data(report)})

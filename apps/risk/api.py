@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from apps.accounts.api_base import TenantAPIView
 from apps.inventory.api import ToolSerializer
 from apps.inventory.selectors import current_version, tool_by_name
-from apps.projects.selectors import project_access_by_id
 
 from . import selectors, services
 from .models import RiskOverride
@@ -63,13 +62,15 @@ def _live(project):
 class ProjectFindings(TenantAPIView):
     """Findings of the current spec under the project's current governance, most severe first."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view"}
+
     @extend_schema(
         parameters=[OpenApiParameter("severity", str), OpenApiParameter("category", str)],
         responses=FindingListSerializer,
     )
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        version, score, findings = _live(project)
+        version, score, findings = _live(self.project)
         shown = selectors.filter_findings(
             findings,
             severity=(request.query_params.get("severity") or "").strip(),
@@ -89,10 +90,12 @@ class ProjectFindings(TenantAPIView):
 class ProjectScore(TenantAPIView):
     """The live Security Score with every deduction and the formula it follows."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view"}
+
     @extend_schema(responses=ScoreSerializer)
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        version, score, findings = _live(project)
+        version, score, findings = _live(self.project)
         return Response(
             {
                 "spec_version": version.number,
@@ -132,6 +135,9 @@ class ToolOverride(TenantAPIView):
     POST creates or replaces it (``justification`` is required); DELETE removes it and puts
     the classifier's verdict back."""
 
+    scope = "project"
+    capabilities = {"POST": "risk.override", "DELETE": "risk.override"}
+
     @extend_schema(
         request=OverrideInputSerializer,
         responses={
@@ -141,8 +147,7 @@ class ToolOverride(TenantAPIView):
         },
     )
     def post(self, request, id, name):
-        _, project = project_access_by_id(request.user, id, "risk.override")
-        tool = self._tool(project, name)
+        tool = self._tool(self.project, name)
         data = OverrideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         existed = selectors.override_for(tool) is not None
@@ -154,8 +159,7 @@ class ToolOverride(TenantAPIView):
 
     @extend_schema(responses={204: None, 404: OpenApiResponse(description="No override for this tool")})
     def delete(self, request, id, name):
-        _, project = project_access_by_id(request.user, id, "risk.override")
-        services.risk_override_remove(tool=self._tool(project, name), actor=request.user)
+        services.risk_override_remove(tool=self._tool(self.project, name), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @staticmethod
@@ -172,14 +176,16 @@ class OverridesExport(TenantAPIView):
     ``bench/classify_eval.py --overrides``. ``?fmt=json`` (default) or ``?fmt=csv``.
     Reviewers and above; every export is audited."""
 
+    scope = "project"
+    capabilities = {"GET": "risk.export_overrides"}
+
     @extend_schema(
         parameters=[OpenApiParameter("fmt", str, enum=["json", "csv"], description="json (default) or csv")],
         responses={200: OpenApiResponse(description="labels file"), 400: OpenApiResponse(description="bad fmt")},
     )
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "risk.export_overrides")
         fmt = (request.query_params.get("fmt") or "json").strip().lower()
-        body, content_type = services.risk_overrides_export(project=project, actor=request.user, fmt=fmt)
+        body, content_type = services.risk_overrides_export(project=self.project, actor=request.user, fmt=fmt)
         response = HttpResponse(body, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="overrides-{project.slug}.{fmt}"'
+        response["Content-Disposition"] = f'attachment; filename="overrides-{self.project.slug}.{fmt}"'
         return response

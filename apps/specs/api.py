@@ -7,7 +7,6 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.accounts.api_base import TenantAPIView
-from apps.projects.selectors import project_access_by_id
 
 from . import services
 from .models import SpecVersion
@@ -57,16 +56,17 @@ class SpecVersionList(TenantAPIView):
     """GET: versions of a project. POST: import a document (multipart `file`, JSON `document` or `url`).
     The analysis runs in the background; poll the version until status is ready or failed."""
 
+    scope = "project"
+    capabilities = {"GET": "project.view", "POST": "spec.import"}
+
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(responses=SpecVersionSerializer(many=True))
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        return Response(SpecVersionSerializer(versions_of(project), many=True).data)
+        return Response(SpecVersionSerializer(versions_of(self.project), many=True).data)
 
     @extend_schema(request=SpecImportSerializer, responses={202: SpecVersionSerializer})
     def post(self, request, id):
-        _, project = project_access_by_id(request.user, id, "spec.import")
         upload = request.FILES.get("file")
         document = request.data.get("document")
         url = request.data.get("url")
@@ -75,7 +75,7 @@ class SpecVersionList(TenantAPIView):
             raise ValidationError({"detail": "Send exactly one of: a multipart `file`, a `document` string, a `url`."})
         if upload:
             version = services.spec_import(
-                project=project,
+                project=self.project,
                 data=upload.read(),
                 source=SpecVersion.Source.API,
                 filename=upload.name,
@@ -85,7 +85,7 @@ class SpecVersionList(TenantAPIView):
             if not isinstance(document, str):
                 raise ValidationError({"detail": "`document` must be the document as a string (JSON or YAML)."})
             version = services.spec_import(
-                project=project,
+                project=self.project,
                 data=document.encode(),
                 source=SpecVersion.Source.API,
                 filename=str(request.data.get("filename") or "")[:255],
@@ -94,20 +94,24 @@ class SpecVersionList(TenantAPIView):
         else:
             data = SpecImportSerializer(data={"url": url})
             data.is_valid(raise_exception=True)
-            version = services.spec_import_url(project=project, url=data.validated_data["url"], actor=request.user)
+            version = services.spec_import_url(project=self.project, url=data.validated_data["url"], actor=request.user)
         return Response(SpecVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 
 class SpecVersionDetail(TenantAPIView):
+
+    scope = "project"
+    capabilities = {"GET": "project.view"}
     @extend_schema(responses=SpecVersionSerializer)
     def get(self, request, id, number):
-        _, project = project_access_by_id(request.user, id, "project.view")
-        return Response(SpecVersionSerializer(version_for(project, number)).data)
+        return Response(SpecVersionSerializer(version_for(self.project, number)).data)
 
 
 class SpecVersionRetry(TenantAPIView):
+    scope = "project"
+    capabilities = {"POST": "spec.import"}
+
     @extend_schema(request=None, responses={202: SpecVersionSerializer})
     def post(self, request, id, number):
-        _, project = project_access_by_id(request.user, id, "spec.import")
-        version = services.spec_retry(version=version_for(project, number), actor=request.user)
+        version = services.spec_retry(version=version_for(self.project, number), actor=request.user)
         return Response(SpecVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)

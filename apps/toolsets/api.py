@@ -1,7 +1,8 @@
 """REST API of toolsets and of an environment's listing switches.
 
 Reads need ``project.view``; writes ``governance.manage`` (admins), like every governance write.
-The project is resolved through ``project_access_by_id`` (404 for outsiders, 403 below the role).
+Each view declares ``scope = "project"`` and its capabilities; the tenancy base
+(apps/accounts/api_base.py) resolves the project: 404 for outsiders, 403 below the role.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 from apps.accounts.api_base import TenantAPIView
 from apps.inventory.listing import MODES
 from apps.projects.endpoints import endpoint_url
-from apps.projects.selectors import environment_for, project_access_by_id
+from apps.projects.selectors import environment_for
 
 from . import selectors, services
 from .models import Toolset
@@ -78,41 +79,42 @@ class ToolsetPatch(serializers.Serializer):
 class ToolsetList(TenantAPIView):
     """GET the project's toolsets (each with its MCP endpoint per environment); POST creates one (admin)."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "POST": MANAGE}
+
     @extend_schema(responses=ToolsetOutput(many=True))
     def get(self, request, id):
-        _, project = project_access_by_id(request.user, id, VIEW)
-        return Response([toolset_json(project, t) for t in selectors.toolsets_of(project)])
+        return Response([toolset_json(self.project, t) for t in selectors.toolsets_of(self.project)])
 
     @extend_schema(request=ToolsetInput, responses={201: ToolsetOutput})
     def post(self, request, id):
-        _, project = project_access_by_id(request.user, id, MANAGE)
         data = ToolsetInput(data=request.data)
         data.is_valid(raise_exception=True)
-        toolset = services.toolset_create(project=project, actor=request.user, **data.validated_data)
-        return Response(toolset_json(project, toolset), status=status.HTTP_201_CREATED)
+        toolset = services.toolset_create(project=self.project, actor=request.user, **data.validated_data)
+        return Response(toolset_json(self.project, toolset), status=status.HTTP_201_CREATED)
 
 
 class ToolsetDetail(TenantAPIView):
     """GET one toolset; PATCH its name, description, tools or listing switches; DELETE it (admin)."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "PATCH": MANAGE, "DELETE": MANAGE}
+
     @extend_schema(responses=ToolsetOutput)
     def get(self, request, id, toolset):
-        _, project = project_access_by_id(request.user, id, VIEW)
-        return Response(toolset_json(project, selectors.toolset_for(project, toolset)))
+        return Response(toolset_json(self.project, selectors.toolset_for(self.project, toolset)))
 
     @extend_schema(request=ToolsetPatch, responses=ToolsetOutput)
     def patch(self, request, id, toolset):
-        _, project = project_access_by_id(request.user, id, MANAGE)
-        found = selectors.toolset_for(project, toolset)
+        found = selectors.toolset_for(self.project, toolset)
         data = ToolsetPatch(data=request.data)
         data.is_valid(raise_exception=True)
         updated = services.toolset_update(toolset=found, actor=request.user, **data.validated_data)
-        return Response(toolset_json(project, updated))
+        return Response(toolset_json(self.project, updated))
 
     @extend_schema(responses={204: None})
     def delete(self, request, id, toolset):
-        _, project = project_access_by_id(request.user, id, MANAGE)
-        services.toolset_delete(toolset=selectors.toolset_for(project, toolset), actor=request.user)
+        services.toolset_delete(toolset=selectors.toolset_for(self.project, toolset), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -137,17 +139,18 @@ class EnvironmentListing(TenantAPIView):
     """GET how an environment's MCP endpoint lists tools; PUT ``{"compact_tools": null|bool,
     "listing_mode": "full"|"search-first"}`` (admin, audited as ``environment.updated``)."""
 
+    scope = "project"
+    capabilities = {"GET": VIEW, "PUT": MANAGE}
+
     @extend_schema(responses=LISTING_OUTPUT)
     def get(self, request, id, env):
-        _, project = project_access_by_id(request.user, id, VIEW)
-        return Response(listing_json(project, environment_for(project, env)))
+        return Response(listing_json(self.project, environment_for(self.project, env)))
 
     @extend_schema(request=ListingInput, responses=LISTING_OUTPUT)
     def put(self, request, id, env):
-        _, project = project_access_by_id(request.user, id, MANAGE)
-        environment = environment_for(project, env)
+        environment = environment_for(self.project, env)
         data = ListingInput(data=request.data)
         data.is_valid(raise_exception=True)
         environment = services.environment_listing_set(environment=environment, actor=request.user,
                                                        **data.validated_data)
-        return Response(listing_json(project, environment))
+        return Response(listing_json(self.project, environment))
