@@ -449,7 +449,9 @@ def governance_facts(project, environment=None):
     from apps.risk.score import EnvironmentFacts, GovernanceFacts
 
     environments = [environment] if environment is not None else list(project.environments.all())
-    tools = list(current_tools(project))
+    # Only the columns read below: the schemas are most of a row (a Box import reads this first).
+    tools = list(current_tools(project).only("operation_key", "name", "category", "category_tags", "tags",
+                                             "poisoning", "security"))
     refs = {t.operation_key: tool_ref(t) for t in tools}
     explicit = {(s.environment_id, s.operation_key): s.enabled
                 for s in ToolSetting.objects.filter(project=project, by_default=False)

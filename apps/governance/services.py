@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.roles import Role
-from apps.audit.services import actor_label_for, audit_record
+from apps.audit.services import actor_label_for, audit_prepare, audit_record, audit_write_many
 from apps.core.errors import Conflict, DomainError
 from apps.inventory import definitions
 from apps.inventory.selectors import current_tools
@@ -301,13 +302,14 @@ def definitions_follow_import(*, project, version) -> dict[str, int]:
     counts = {"carried": 0, "changed": 0, "removed": 0}
     settings = list(ToolSetting.objects.select_for_update().filter(project=project, enabled=True)
                     .select_related("environment").order_by("environment__position", "operation_key"))
+    tools = list(current_tools(project))  # read once for both steps (the schemas make rows heavy)
     if settings:
-        _follow_pins(project=project, version=version, settings=settings, counts=counts, now=now)
-    counts["pinned"] = pin_default_tools(project=project, version=version)
+        _follow_pins(project=project, version=version, settings=settings, counts=counts, now=now, tools=tools)
+    counts["pinned"] = pin_default_tools(project=project, version=version, tools=tools)
     return counts
 
 
-def pin_default_tools(*, project, version=None, environments=None) -> int:
+def pin_default_tools(*, project, version=None, environments=None, tools=None) -> int:
     """Pin, in each environment (all of the project's unless ``environments``), every current
     tool that is on only by the risk default and has no setting row there yet: the definition it
     is first served with counts as accepted (``by_default`` rows, ``tool.definition_pinned``).
@@ -316,12 +318,12 @@ def pin_default_tools(*, project, version=None, environments=None) -> int:
     A tool new in this version goes live by default (and is pinned) only if the poisoning scan
     does not flag it (``rules.default_enabled``), as before: it has no earlier definition an
     agent trusted, and a flagged one stays off until an admin enables it with an override.
-    Called in the import's and the environment's creation transaction. Returns rows created."""
+    Called in the import's and the environment's creation transaction. ``tools``: the current
+    tools when the caller already read them. Returns rows created."""
     from apps.projects.models import Environment
 
     environments = list(environments if environments is not None else
                         Environment.objects.filter(project=project).order_by("position"))
-    tools = None
     now = timezone.now()
     created: list[ToolSetting] = []
     for environment in environments:
@@ -355,10 +357,20 @@ def pin_default_tools(*, project, version=None, environments=None) -> int:
     return len(created)
 
 
-def _follow_pins(*, project, version, settings: list[ToolSetting], counts: dict[str, int], now) -> None:
-    new_rows = {t.operation_key: t for t in
-                current_tools(project).filter(operation_key__in={s.operation_key for s in settings})}
+def _follow_pins(*, project, version, settings: list[ToolSetting], counts: dict[str, int], now, tools) -> None:
+    new_rows = {t.operation_key: t for t in tools}
     hashes: dict[int, str] = {}  # tool pk -> definition hash (a tool enabled in several environments)
+    # Written at the end in a few statements (a Box re-import moves hundreds of pins): rows
+    # dropped, rows saved per set of changed columns, and the audit events in setting order.
+    dropped: list[int] = []
+    saves: dict[tuple[str, ...], list[ToolSetting]] = {}
+    carried: list[int] = []
+    events = []
+
+    def save(setting: ToolSetting, fields: list[str]) -> None:
+        setting.updated_at = now
+        saves.setdefault(tuple(fields), []).append(setting)
+
     for setting in settings:
         tool = new_rows.get(setting.operation_key)
         if tool is None:
@@ -366,17 +378,18 @@ def _follow_pins(*, project, version, settings: list[ToolSetting], counts: dict[
                       "tool": (setting.pinned_definition or {}).get("name", "")}
             if setting.by_default:
                 # only a pin, no admin's switch: dropped (an operation that comes back is a new tool)
-                setting.delete()
+                dropped.append(setting.pk)
             else:
                 setting.enabled, setting.changed_by, setting.changed_by_label = False, None, "import"
                 setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
-                setting.save(update_fields=["enabled", "changed_by", "changed_by_label", "updated_at",
-                                            "pending_tool", "pending_hash", "pending_since"])
-            audit_record(organization=project.organization, event_type="tool.disabled_operation_removed",
-                         actor=None, actor_label="analysis worker", target=setting.environment,
-                         target_label=f"{before['tool'] or setting.operation_key} in {setting.environment.name}",
-                         payload={"environment": setting.environment.slug, "operation_key": setting.operation_key,
-                                  "spec_version": version.number, **before})
+                save(setting, ["enabled", "changed_by", "changed_by_label", "updated_at",
+                               "pending_tool", "pending_hash", "pending_since"])
+            events.append(audit_prepare(
+                organization=project.organization, event_type="tool.disabled_operation_removed",
+                actor=None, actor_label="analysis worker", target=setting.environment,
+                target_label=f"{before['tool'] or setting.operation_key} in {setting.environment.name}",
+                payload={"environment": setting.environment.slug, "operation_key": setting.operation_key,
+                         "spec_version": version.number, **before}))
             counts["removed"] += 1
             continue
         if tool.pk not in hashes:
@@ -385,21 +398,30 @@ def _follow_pins(*, project, version, settings: list[ToolSetting], counts: dict[
         if setting.pinned_tool_id is not None and new_hash == setting.pinned_hash:
             setting.pinned_tool = tool
             setting.pending_tool, setting.pending_hash, setting.pending_since = None, "", None
-            setting.save(update_fields=["pinned_tool", "pending_tool", "pending_hash", "pending_since",
-                                        "updated_at"])
+            carried.append(setting.pk)  # the pin moves to the new row of its operation, below
             counts["carried"] += 1
             continue
         already = setting.pending_hash == new_hash
         setting.pending_tool, setting.pending_hash = tool, new_hash
         if not already or setting.pending_since is None:
             setting.pending_since = now
-        setting.save(update_fields=["pending_tool", "pending_hash", "pending_since", "updated_at"])
+        save(setting, ["pending_tool", "pending_hash", "pending_since", "updated_at"])
         if not already:
-            audit_record(organization=project.organization, event_type="tool.definition_changed", actor=None,
-                         actor_label="analysis worker", target=setting.environment,
-                         target_label=f"{tool.name} in {setting.environment.name}",
-                         payload={**_change_payload(setting, tool, new_hash), "spec_version": version.number})
+            events.append(audit_prepare(
+                organization=project.organization, event_type="tool.definition_changed", actor=None,
+                actor_label="analysis worker", target=setting.environment,
+                target_label=f"{tool.name} in {setting.environment.name}",
+                payload={**_change_payload(setting, tool, new_hash), "spec_version": version.number}))
         counts["changed"] += 1
+    if dropped:
+        ToolSetting.objects.filter(pk__in=dropped).delete()
+    if carried:
+        ToolSetting.objects.filter(pk__in=carried).update(
+            pinned_tool=Subquery(current_tools(project).filter(operation_key=OuterRef("operation_key")).values("pk")),
+            pending_tool=None, pending_hash="", pending_since=None, updated_at=now)
+    for fields, rows in saves.items():
+        ToolSetting.objects.bulk_update(rows, list(fields), batch_size=500)
+    audit_write_many(events)
 
 
 def definition_accept(*, setting: ToolSetting, actor, expected_sha256: str,

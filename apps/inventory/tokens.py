@@ -18,6 +18,7 @@ package's ``Encoding`` is used, with the same counts (tests/inventory/test_token
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import importlib.util
 import json
@@ -98,7 +99,13 @@ def _compact(value: Any) -> str:
 
 def definition_tokens(definition: Mapping[str, Any]) -> int:
     """Tokens of one tool definition (a tools/list entry) as compact JSON."""
-    return count_text(_compact(dict(definition)))
+    return _json_tokens(_compact(dict(definition)))
+
+
+@functools.lru_cache(maxsize=2048)
+def _json_tokens(text: str) -> int:
+    # An import counts every definition twice (the quality budget, then the listing estimate).
+    return count_text(text)
 
 
 def listing_tokens(definitions: Iterable[Mapping[str, Any]]) -> int:
