@@ -86,10 +86,15 @@ def new_pool(kwargs: dict[str, Any], size: int, timeout: float = POOL_TIMEOUT_SE
     discards it when it comes back broken, ``pool.check()`` drops the other dead idle ones, and
     a read-only statement is retried once (``HotPathDatabase.fetchone``).
     A connection returned in a transaction or with a statement still running is rolled back
-    or closed by the pool, never lent as is. Callers wait at most ``timeout`` for a free
-    connection (``PoolTimeout``). While the database is unreachable the pool's reconnection
-    attempts back off; ``RECONNECT_SECONDS`` caps each series, so that the next call after the
-    database is back starts a fresh attempt instead of waiting out a long backoff
+    or closed by the pool, never lent as is. Statements borrow with ``getconn``/``putconn``,
+    not ``pool.connection()``: that context manager only adds the connection's own
+    ``async with`` (a COMMIT or ROLLBACK when the connection is in a transaction, which an
+    autocommit connection running single statements never is; a lock and a generator per
+    statement all the same) and a usage statistic; ``putconn`` keeps the reset above.
+    Callers wait at most ``timeout`` for a free connection (``PoolTimeout``). While the
+    database is unreachable the pool's reconnection attempts back off; ``RECONNECT_SECONDS``
+    caps each series, so that the next call after the database is back starts a fresh
+    attempt instead of waiting out a long backoff
     (tests/drills/test_postgres_outage.py)."""
     return AsyncConnectionPool(kwargs=kwargs, min_size=1, max_size=max(1, size), timeout=timeout,
                                max_lifetime=CONNECTION_MAX_AGE_SECONDS, reconnect_timeout=RECONNECT_SECONDS,
@@ -149,10 +154,13 @@ class HotPathDatabase:
         return await self._fetchone(sql, params)
 
     async def _fetchone(self, sql: str, params: list[Any]) -> tuple | None:
-        async with self.pool.connection() as conn:
+        conn = await self.pool.getconn()
+        try:
             self.statements += 1
             cursor = await conn.execute(sql, params)
             return await cursor.fetchone()
+        finally:
+            await self.pool.putconn(conn)
 
     async def _drop_dead_connections(self) -> None:
         try:
@@ -272,10 +280,13 @@ class HotPathDatabase:
 
     async def _write_many(self, batch: list[PendingEvent]) -> None:
         assert self.pool is not None, "HotPathDatabase.open() first"
-        async with self.pool.connection() as conn:
+        conn = await self.pool.getconn()
+        try:
             self.statements += 1
             cursor = await conn.execute(APPEND_MANY_SQL, append_many_params(batch))
             audit_stored_many(batch, await cursor.fetchall())
+        finally:
+            await self.pool.putconn(conn)
 
     @staticmethod
     def _lost(batch: list[PendingEvent], exc: BaseException) -> None:

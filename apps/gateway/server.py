@@ -591,14 +591,14 @@ class Gateway:
             if not isinstance(request_id, str) or not request_id.strip():
                 return results.error_result("Pass the request_id the held call returned.")
             return await self.db.run(_status_and_audit, caller, request_id, context=caller.context)
-        if auth.search_first and name == search_first.SEARCH_TOOL:
+        if name == search_first.SEARCH_TOOL and auth.search_first:  # the name first: search_first reads settings
             caller = await self._confirmed(auth)
             await self._check_rate(caller, tool_name=None)
             query, category = arguments.get("query"), arguments.get("category") or ""
             if not isinstance(query, str) or not isinstance(category, str):
                 return results.error_result("Pass query (words) and optionally category, as strings.")
             return await self.db.run(_search_and_audit, caller, query, category, context=caller.context)
-        if auth.search_first and name == search_first.CALL_TOOL:
+        if name == search_first.CALL_TOOL and auth.search_first:
             target, inner = arguments.get("name"), arguments.get("arguments") or {}
             if not isinstance(target, str) or not target.strip() or not isinstance(inner, dict):
                 return results.error_result("Pass the name of a tool from the search and its arguments object.")

@@ -76,8 +76,11 @@ def _additional_properties(validator, additional, instance, schema):
         return
     properties = schema.get("properties", {})
     patterns = list(schema.get("patternProperties", {}))
-    extras = [key for key in instance
-              if key not in properties and not any(_search(pattern, key) for pattern in patterns)]
+    if patterns:
+        extras = [key for key in instance
+                  if key not in properties and not any(_search(pattern, key) for pattern in patterns)]
+    else:  # the common case: no patternProperties, no any() per argument
+        extras = [key for key in instance if key not in properties]
     if validator.is_type(additional, "object"):
         for extra in extras:
             yield from validator.descend(instance[extra], additional, path=extra)
