@@ -316,9 +316,14 @@ def test_the_import_reports_the_pattern(payouts):
     assert "lookup: code at inputSchema/properties/code/pattern" in finding["message"]
 
 
-def test_redos_in_a_loop_does_not_stall_another_clients_tools_list(payouts):
+def test_redos_in_a_loop_does_not_stall_another_clients_tools_list(payouts, settings):
+    # The attack must go on for the whole measurement: with the default per-tool limit (60 a
+    # minute) the attacker was rate-limited within a second, its thread died, and the listings
+    # were then timed on a quiet gateway.
+    settings.MCP_RATE_LIMIT_PER_TOOL = settings.MCP_RATE_LIMIT_PER_TOKEN = 1_000_000
     stop = threading.Event()
     attacks = [0]
+    failures: list[BaseException] = []
 
     def attacker():
         async def loop(client):
@@ -327,7 +332,10 @@ def test_redos_in_a_loop_does_not_stall_another_clients_tools_list(payouts):
                 await client.call_tool("search", {"q": "a" * 50_000 + "!"})
                 attacks[0] += 2
 
-        run_client(payouts.endpoint, payouts.token, loop)
+        try:
+            run_client(payouts.endpoint, payouts.token, loop)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
 
     thread = threading.Thread(target=attacker, daemon=True)
     thread.start()
@@ -343,11 +351,14 @@ def test_redos_in_a_loop_does_not_stall_another_clients_tools_list(payouts):
             return timings
 
         time.sleep(0.3)
+        before = attacks[0]
         timings = run_client(payouts.endpoint, payouts.token, measure)
+        during = attacks[0] - before
     finally:
         stop.set()
         thread.join(timeout=30)
-    assert attacks[0] > 0
+    assert failures == [] and not thread.is_alive()
+    assert before > 0 and during > 0, (before, during)  # the attack ran while the listings were timed
     assert max(timings) < 1.0, (max(timings), statistics.median(timings))  # bench/redos.py has the real figure
     assert RECEIVED == []
 
