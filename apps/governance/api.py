@@ -188,6 +188,8 @@ def _grant(project, grant_id) -> Grant:
 
 
 class GrantDetail(TenantAPIView):
+    """GET one grant; DELETE it (audited as ``grant.deleted``)."""
+
     scope = "project"
     capabilities = {"GET": VIEW, "DELETE": MANAGE}
 

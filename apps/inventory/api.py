@@ -76,6 +76,8 @@ class ToolRenameSerializer(serializers.Serializer):
 
 
 class ToolDetail(TenantAPIView):
+    """GET one tool of the current version; PATCH renames it."""
+
     scope = "project"
     capabilities = {"GET": "project.view", "PATCH": "tool.rename"}
 

@@ -85,9 +85,11 @@ class ReportListCreate(TenantAPIView):
 
 
 class ReportDetail(TenantAPIView):
+    """One security report: its status, progress and, once ready, the PDF's size, digest and link."""
 
     scope = "project"
     capabilities = {"GET": "project.view"}
+
     @extend_schema(responses={200: ReportSerializer})
     def get(self, request, id, rid):
         return Response(ReportSerializer(report_for(self.project, rid)).data)

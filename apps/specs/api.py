@@ -99,15 +99,19 @@ class SpecVersionList(TenantAPIView):
 
 
 class SpecVersionDetail(TenantAPIView):
+    """One imported version of the spec: status, warnings, findings, score and, on failure, the error."""
 
     scope = "project"
     capabilities = {"GET": "project.view"}
+
     @extend_schema(responses=SpecVersionSerializer)
     def get(self, request, id, number):
         return Response(SpecVersionSerializer(version_for(self.project, number)).data)
 
 
 class SpecVersionRetry(TenantAPIView):
+    """Run the analysis of a failed version again (only a crash or timeout can be retried)."""
+
     scope = "project"
     capabilities = {"POST": "spec.import"}
 
