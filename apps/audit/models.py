@@ -121,40 +121,30 @@ class AuditChainHead(models.Model):
     """The newest link of an organization's chain (its seq and hash), kept by
     ``mcpforge_audit_append`` in the same transaction as each insert, under the chain lock:
     an append reads one row by primary key instead of looking up the last event, so it costs
-    the same at any table size and with any (or no) planner statistics."""
+    the same at any table size and with any (or no) planner statistics.
+
+    The same UPDATE keeps how far the organization's event times ever ran behind its chain
+    order (migration 0010; 0008 did it with a trigger): ``max_created_at`` is the newest
+    ``created_at`` so far, ``max_lag`` the largest amount by which an event's ``created_at``
+    was older than an earlier-seq event's. So for any two events, a higher seq never has a
+    ``created_at`` more than ``max_lag`` before a lower seq's, which lets a date range become
+    a seq range (selectors.date_seq_bounds) read through the seq-ordered indexes, exactly,
+    without planner statistics. Event times are set by the application before the chain lock
+    is taken, so they are nearly, not strictly, in seq order (a batch flushed late widens the
+    lag). NULL: not known, and no bound is derived from it."""
 
     organization = models.OneToOneField("accounts.Organization", on_delete=models.PROTECT, primary_key=True,
                                         related_name="+")
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
+    max_created_at = models.DateTimeField(null=True)
+    max_lag = models.DurationField(null=True)
 
     class Meta:
         db_table = "audit_chainhead"
 
     def __str__(self) -> str:
         return f"head of {self.organization_id} at #{self.seq}"
-
-
-class AuditTimeOrder(models.Model):
-    """How far an organization's event times ever ran behind its chain order, kept by a
-    trigger on every insert (migration 0008): ``max_created_at`` is the newest ``created_at``
-    so far, ``max_lag`` the largest amount by which an event's ``created_at`` was older than an
-    earlier-seq event's. So for any two events, a higher seq never has a ``created_at`` more
-    than ``max_lag`` before a lower seq's, which lets a date range become a seq range
-    (selectors.date_seq_bounds) read through the seq-ordered indexes, exactly, without
-    planner statistics. Event times are set by the application before the chain lock is taken,
-    so they are nearly, not strictly, in seq order (a batch flushed late widens the lag)."""
-
-    organization = models.OneToOneField("accounts.Organization", on_delete=models.PROTECT, primary_key=True,
-                                        related_name="+")
-    max_created_at = models.DateTimeField()
-    max_lag = models.DurationField()
-
-    class Meta:
-        db_table = "audit_timeorder"
-
-    def __str__(self) -> str:
-        return f"time order of {self.organization_id} (lag {self.max_lag})"
 
 
 class AuditCheckpoint(models.Model):

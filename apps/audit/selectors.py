@@ -149,16 +149,16 @@ def date_seq_bounds(organization, start: datetime | None, end: datetime | None) 
     the ``(organization, created_at)`` index.
 
     Event times are nearly in seq order: an event with a higher seq never has a ``created_at``
-    more than ``lag`` (AuditTimeOrder.max_lag, kept by a trigger on every insert) before a
+    more than ``lag`` (AuditChainHead.max_lag, kept by every append) before a
     lower-seq event's. So an event stamped at or after ``end + lag`` has only events at or
     after ``end`` above it, and one stamped before ``start - lag`` only events before
     ``start`` below it. The date filter itself still applies; the bounds only let the
     seq-ordered indexes start and stop near the range, so "newest 51 matches" reads about 51
     rows instead of the whole range or everything newer than it, with or without planner
-    statistics. Without a time-order row (no events yet) there is no bound."""
-    from .models import AuditTimeOrder
+    statistics. Without a head row (no events yet) or with an unknown lag there is no bound."""
+    from .models import AuditChainHead
 
-    lag = AuditTimeOrder.objects.filter(organization=organization).values_list("max_lag", flat=True).first()
+    lag = AuditChainHead.objects.filter(organization=organization).values_list("max_lag", flat=True).first()
     if lag is None:
         return None, None
     events = AuditEvent.objects.filter(organization=organization)

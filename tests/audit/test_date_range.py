@@ -1,14 +1,14 @@
 """Issue 22: a date range is read as a seq range (selectors.date_seq_bounds) from the time-order
-bound a trigger keeps on every insert; the result is exactly the events of those days even
-when event times run behind the chain order (stamped before the chain lock), and the REST list
-pages by keyset (``before`` / ``next_before``)."""
+bound every append keeps in the chain-head row (migration 0010; a trigger before); the result
+is exactly the events of those days even when event times run behind the chain order (stamped
+before the chain lock), and the REST list pages by keyset (``before`` / ``next_before``)."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from apps.audit import services as audit_services
-from apps.audit.models import AuditEvent, AuditTimeOrder
+from apps.audit.models import AuditChainHead, AuditEvent
 from apps.audit.selectors import AuditFilters, audit_events, audit_page, date_seq_bounds
 from apps.audit.services import audit_record
 
@@ -44,7 +44,7 @@ def test_date_range_is_exact_when_event_times_run_behind_chain_order(people, set
               _at(DAY1, 23, 59, 58),  # stamped before the previous one, appended after it: 7 s behind
               _at(DAY2, 0, 0, 1), _at(DAY2, 12, 0, 0), _at(DAY2, 23, 59, 59), _at(DAY2 + timedelta(days=1), 0, 0, 3)]
     _append_stamped(org, people.owner, stamps, monkeypatch)
-    order = AuditTimeOrder.objects.get(organization=org)
+    order = AuditChainHead.objects.get(organization=org)
     assert (order.max_lag, order.max_created_at) == (timedelta(seconds=7), stamps[-1])
     ours = {e.seq: e.created_at for e in AuditEvent.objects.filter(organization=org)}
 
@@ -83,9 +83,9 @@ def test_time_order_row_is_kept_for_every_writer(people, monkeypatch):
     monkeypatch.setattr(audit_services.timezone, "now", lambda: _at(DAY2, 11, 59, 30))
     second = audit_prepare(organization=org, event_type="organization.updated", actor=people.owner)
     monkeypatch.undo()
-    before = AuditTimeOrder.objects.get(organization=org)
+    before = AuditChainHead.objects.get(organization=org)
     audit_write_many([first, second])  # the gateway's batched writer: 30 s behind within the batch
-    after = AuditTimeOrder.objects.get(organization=org)
+    after = AuditChainHead.objects.get(organization=org)
     assert after.max_created_at == max(before.max_created_at, _at(DAY2, 12, 0, 0))
     assert after.max_lag >= max(before.max_lag, before.max_created_at - _at(DAY2, 11, 59, 30), timedelta(seconds=30))
 
