@@ -59,7 +59,7 @@ MAX_CONNECTIONS = 64  # per gateway process; a hit holds one only for its round 
 # Event-loop turns a hit takes, on a kept connection, before its command is written
 # (redis.asyncio 8.x: the pool hands out the connection, then checks it for unread data, each
 # step awaited); tests/gateway/test_ratelimit_send.py fails if a redis-py upgrade needs more.
-SEND_TURNS = 2
+SEND_TURNS = 1
 
 
 async def let_hit_send() -> None:
@@ -92,8 +92,13 @@ class Verdict:
 class RateLimiter:
     def __init__(self, url: str, prefix: str = PREFIX):
         # a URL redis-py cannot read raises ValueError here, at the gateway's start
+        # No socket_timeout: every hit is bounded as a whole by asyncio.timeout in _counts. With
+        # one, redis-py wraps each write in asyncio.wait_for (in Python 3.11 a task of its own,
+        # so the command left one event-loop turn later) and each read in a timeout context,
+        # on every call; a hit cut short by the outer timeout is cancelled, and redis-py then
+        # disconnects the connection rather than hand it out again with a reply unread.
         self._redis = redis.asyncio.Redis.from_url(
-            url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS,
+            url, socket_timeout=None, socket_connect_timeout=TIMEOUT_SECONDS,
             max_connections=MAX_CONNECTIONS, retry_on_timeout=False)
         self._prefix = prefix
         self._script = self._redis.register_script(HIT_SCRIPT)

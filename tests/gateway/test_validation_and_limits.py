@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio
 from django.conf import settings
 
+from apps.gateway import ratelimit
 from apps.gateway.ratelimit import Limit, RateLimiter
 from apps.gateway.validation import SchemaBroken, argument_errors
 from tests.gateway.conftest import run_async
@@ -180,3 +181,54 @@ def test_error_replies_and_garbage_fail_closed():
 def test_a_redis_url_redis_py_cannot_read_stops_the_gateway_from_starting():
     with pytest.raises(ValueError):
         RateLimiter("http://127.0.0.1:6379")
+
+
+def test_a_hit_cut_short_by_the_timeout_never_leaves_its_reply_to_the_next(monkeypatch):
+    """The limiter sets no socket timeout of its own (redis-py would wrap every write in a task):
+    a hit is bounded as a whole by ``TIMEOUT_SECONDS``. A server that answers too late makes
+    that hit 'unavailable'; its late reply (a count over the limit) must not be read by the
+    next hit as that hit's own answer: the cut-short connection is not handed out again."""
+    monkeypatch.setattr(ratelimit, "TIMEOUT_SECONDS", 0.3)
+    over, under = b"*1\r\n:999\r\n", b"*1\r\n:1\r\n"
+
+    async def handle(reader, writer, delays=[0.8, 0.0, 0.0], replies=[over, under, under]):  # noqa: B006
+        try:
+            while True:
+                header = await reader.readline()
+                if not header:
+                    return
+                args = []
+                for _ in range(int(header[1:])):
+                    size = int((await reader.readline())[1:])
+                    args.append((await reader.readexactly(size + 2))[:-2])
+                if args[0].upper() in (b"EVALSHA", b"EVAL"):
+                    await asyncio.sleep(delays.pop(0))
+                    writer.write(replies.pop(0))
+                elif args[0].upper() == b"HELLO":  # as a RESP2-only server: redis-py falls back to RESP2
+                    writer.write(b"-ERR unknown command 'HELLO'\r\n")
+                else:  # the rest of it (CLIENT SETINFO, SELECT)
+                    writer.write(b"+OK\r\n")
+                await writer.drain()
+        except (ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            limiter = RateLimiter(f"redis://127.0.0.1:{port}/0")
+            try:
+                started = asyncio.get_running_loop().time()
+                late = await limiter.hit([Limit("token", "t", 5)])
+                waited = asyncio.get_running_loop().time() - started
+                await asyncio.sleep(0.6)  # the late reply has been sent by now
+                after = await limiter.hit([Limit("token", "t", 5)])
+            finally:
+                await limiter.close()
+        return late, waited, after
+
+    late, waited, after = run_async(scenario())
+    assert late.unavailable and not late.allowed and waited < 0.7
+    assert after.allowed, after  # its own count (1), not the late 999
