@@ -138,11 +138,28 @@ async def redis_pair() -> list[Timed]:
     async def theirs_call():
         await theirs.evalsha(sha, 2, *keys, 120)
 
+    script = theirs.register_script(HIT_SCRIPT)
+
+    async def script_call():  # as apps/gateway/ratelimit.py calls it
+        await script(keys=list(keys), args=[120])
+
+    conn = aioredis.Connection.from_url(url) if hasattr(aioredis.Connection, "from_url") else None
+    conn = theirs.connection_pool.make_connection()
+    await conn.connect()
+
+    async def conn_call():  # one of redis-py's connections, without the pool and client layers
+        await conn.send_packed_command(conn.pack_command("EVALSHA", sha, 2, *keys, 120), check_health=False)
+        reply = await conn.read_response()
+        assert isinstance(reply, list), reply
+
     async def close():
         await ours.close()
         await theirs.aclose()
+        await conn.disconnect()
     return [Timed("ours: retired ScriptClient", "redis", ours_call),
-            Timed("redis.asyncio + hiredis", "redis", theirs_call)], close
+            Timed("redis.asyncio + hiredis", "redis", theirs_call),
+            Timed("redis.asyncio Script", "redis", script_call),
+            Timed("redis.asyncio Connection", "redis", conn_call)], close
 
 
 async def http_pair(port: int) -> list[Timed]:
