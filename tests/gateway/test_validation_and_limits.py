@@ -124,6 +124,18 @@ def test_the_script_is_reloaded_and_a_dropped_connection_replaced():
     assert count == b"3"
 
 
+async def read_command(reader) -> list[bytes] | None:
+    """One RESP command (an array of bulk strings) from a client; None once it has closed."""
+    header = await reader.readline()
+    if not header:
+        return None
+    args = []
+    for _ in range(int(header[1:])):
+        size = int((await reader.readline())[1:])
+        args.append((await reader.readexactly(size + 2))[:-2])
+    return args
+
+
 class FakeRedis:
     """A RESP server that records commands and answers from a script of replies."""
 
@@ -134,13 +146,9 @@ class FakeRedis:
     async def handle(self, reader, writer) -> None:
         try:
             while self.replies:
-                header = await reader.readline()
-                if not header:
+                args = await read_command(reader)
+                if args is None:
                     return
-                args = []
-                for _ in range(int(header[1:])):
-                    size = int((await reader.readline())[1:])
-                    args.append((await reader.readexactly(size + 2))[:-2])
                 self.commands.append(args)
                 writer.write(self.replies.pop(0))
                 await writer.drain()
@@ -193,14 +201,7 @@ def test_a_hit_cut_short_by_the_timeout_never_leaves_its_reply_to_the_next(monke
 
     async def handle(reader, writer, delays=[0.8, 0.0, 0.0], replies=[over, under, under]):  # noqa: B006
         try:
-            while True:
-                header = await reader.readline()
-                if not header:
-                    return
-                args = []
-                for _ in range(int(header[1:])):
-                    size = int((await reader.readline())[1:])
-                    args.append((await reader.readexactly(size + 2))[:-2])
+            while (args := await read_command(reader)) is not None:
                 if args[0].upper() in (b"EVALSHA", b"EVAL"):
                     await asyncio.sleep(delays.pop(0))
                     writer.write(replies.pop(0))
