@@ -56,19 +56,20 @@ return counts
 """
 TIMEOUT_SECONDS = 2.0
 MAX_CONNECTIONS = 64  # per gateway process; a hit holds one only for its round trip
-# Event-loop turns a hit takes, on a kept connection, before its command is written
-# (redis.asyncio 8.x: the pool hands out the connection, then checks it for unread data, each
-# step awaited); tests/gateway/test_ratelimit_send.py fails if a redis-py upgrade needs more.
+# Event-loop turns a hit takes, on a kept connection, before its command is written: the hit's
+# task runs in the next turn and, with no socket timeout (see RateLimiter), redis.asyncio 8.x
+# writes within that step (a socket timeout made it two: the write ran in a wait_for task of its
+# own); tests/gateway/test_ratelimit_send.py fails if a redis-py upgrade needs more.
 SEND_TURNS = 1
 
 
 async def let_hit_send() -> None:
     """Yield the event loop ``SEND_TURNS`` times, so that a hit started just before has written
     its command: its Redis round trip then runs while the caller works on (the gateway plans
-    the call) instead of after that work. One turn, enough for the RESP client this module
-    used to carry, leaves redis-py's command unsent: the round trip then followed the
-    planning (a loopback round trip at the median, several milliseconds at the 90th
-    percentile on a loaded machine: Redis waiting for a CPU while the loop plans)."""
+    the call) instead of after that work. Too few turns leave the command unsent: the round
+    trip then follows the planning (a loopback round trip at the median, several
+    milliseconds at the 90th percentile on a loaded machine: Redis waiting for a CPU while
+    the loop plans)."""
     for _ in range(SEND_TURNS):
         await asyncio.sleep(0)
 

@@ -1,7 +1,7 @@
 """Issue 16: the rate-limit round trip overlaps the planning of a call. The gateway starts the
 hit, yields with ``let_hit_send`` and then plans (CPU on the loop); if the command is not
 written by then, the Redis round trip follows the planning instead (as it did after the move
-to redis-py, which needs two turns where the old client needed one). Real Redis."""
+to redis-py, whose socket timeout cost a second turn). Real Redis."""
 
 import asyncio
 import uuid
