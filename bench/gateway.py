@@ -70,6 +70,7 @@ os.environ["MCP_RATE_LIMIT_PER_TOOL"] = os.environ.get("BENCH_RATE_LIMIT", "1000
 BENCH_API_KEY = "bench-upstream-key-0042"
 VERSUS = "other: gateway"  # --versus
 SERVE_MARK = "BENCH-SERVE "
+UVICORN = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
 UPSTREAM_SPEC = b"""
 openapi: 3.0.3
 info: {title: Bench upstream, version: "1.0"}
@@ -522,7 +523,7 @@ def main() -> int:
         app_dir.mkdir(parents=True, exist_ok=True)
         (app_dir / "bench_upstream.py").write_text(UPSTREAM_APP)
         (app_dir / "bench_noop_mcp.py").write_text(NOOP_MCP_APP)
-        uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+        uvicorn = UVICORN
         processes.append(subprocess.Popen([*uvicorn, "--port", str(upstream_port), "--app-dir", str(app_dir),
                                            "bench_upstream:app"], cwd=REPO))
         wait_for(upstream_url + "/items/1", processes[-1])
@@ -601,9 +602,7 @@ def serve(args, settings, connections, old_config, processes: list[subprocess.Po
     connections.close_all()
     port = free_port()
     gateway_url = f"http://127.0.0.1:{port}"
-    processes.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level",
-                                       "warning", "--no-access-log", "--port", str(port),
-                                       "mcpforge.asgi:application"],
+    processes.append(subprocess.Popen([*UVICORN, "--port", str(port), "mcpforge.asgi:application"],
                                       cwd=REPO, env=gateway_env(settings.DATABASES["default"])))
     wait_for(gateway_url + "/healthz", processes[-1])
     info = {"gateway_url": gateway_url, "org": org, "bench": bench, "token": token, "pid": processes[-1].pid,

@@ -12,8 +12,9 @@ Pairs, each the same operation on the same server:
   ``psycopg_pool.AsyncConnectionPool`` (with ``check_connection``, as the gateway now uses it):
   take a connection, ``SELECT 1``, give it back;
 * Redis: the gateway's former ``ScriptClient`` (RESP2 on asyncio streams, bench/retired.py) vs
-  ``redis.asyncio`` with the hiredis parser (as apps/gateway/ratelimit.py now uses it): the
-  rate-limit script by EVALSHA on two keys;
+  ``redis.asyncio`` with the hiredis parser: the rate-limit script by EVALSHA on two keys, through
+  the client, through a ``Script`` (as apps/gateway/ratelimit.py calls it) and on one of the
+  client's connections without the pool (what a free list of our own would save);
 * upstream HTTP: ``apps.gateway.transport.UpstreamPool`` (asyncio + httptools) vs httpcore's
   ``AsyncConnectionPool`` pinned to the checked address (the shape egress.py gives httpx) and
   ``httpx.AsyncClient`` on that pool: one keep-alive GET with a small JSON answer.
@@ -143,7 +144,6 @@ async def redis_pair() -> list[Timed]:
     async def script_call():  # as apps/gateway/ratelimit.py calls it
         await script(keys=list(keys), args=[120])
 
-    conn = aioredis.Connection.from_url(url) if hasattr(aioredis.Connection, "from_url") else None
     conn = theirs.connection_pool.make_connection()
     await conn.connect()
 

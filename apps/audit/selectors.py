@@ -12,7 +12,7 @@ from apps.core.query import QueryInput
 
 from . import hooks
 from .events import EVENT_TYPES
-from .models import AuditEvent
+from .models import AuditChainHead, AuditEvent
 
 
 @dataclass
@@ -156,8 +156,6 @@ def date_seq_bounds(organization, start: datetime | None, end: datetime | None) 
     seq-ordered indexes start and stop near the range, so "newest 51 matches" reads about 51
     rows instead of the whole range or everything newer than it, with or without planner
     statistics. Without a head row (no events yet) or with an unknown lag there is no bound."""
-    from .models import AuditChainHead
-
     lag = AuditChainHead.objects.filter(organization=organization).values_list("max_lag", flat=True).first()
     if lag is None:
         return None, None
