@@ -137,6 +137,10 @@ class AuditChainHead(models.Model):
                                         related_name="+")
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
+    # The hash before ``hash``, i.e. the prev_hash of the event the head points at: written by
+    # the append's UPDATE so that its RETURNING can hand the link on (migration 0011); never
+    # read to build the chain.
+    prev_hash = models.CharField(max_length=64, null=True)
     max_created_at = models.DateTimeField(null=True)
     max_lag = models.DurationField(null=True)
 
