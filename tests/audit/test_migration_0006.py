@@ -8,10 +8,10 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from apps.audit import chain
+from tests.audit.migrations_util import migrate
 
 BEFORE = [("audit", "0005_drop_redundant_organization_index")]
 AFTER = [("audit", "0006_keyed_chain_head_checkpoints")]
@@ -19,11 +19,6 @@ OLD_APPEND = ("SELECT seq, hash FROM mcpforge_audit_append(%s::bigint, %s::uuid,
               "%s::varchar, 'organization.updated'::varchar, ''::varchar, ''::varchar, ''::varchar, %s::jsonb, "
               "''::varchar, NULL::inet, ''::varchar, %s::text, %s::text)")
 
-
-def _migrate(targets) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
 
 
 def _old_append(org_id: int, n: int) -> tuple[int, str]:
@@ -42,13 +37,13 @@ def _old_append(org_id: int, n: int) -> tuple[int, str]:
 def test_existing_chains_stay_verifiable_and_get_their_heads():
     from apps.accounts.models import Organization
 
-    _migrate(BEFORE)
+    migrate(BEFORE)
     try:
         owner = get_user_model().objects.create(username="old@acme.test", email="old@acme.test")
         orgs = [Organization.objects.create(name=f"Old {i}", slug=f"old-{i}", created_by=owner) for i in range(2)]
         tails = {org.pk: [_old_append(org.pk, n) for n in range(3 + i)][-1] for i, org in enumerate(orgs)}
     finally:
-        _migrate(AFTER)
+        migrate(AFTER)
 
     from apps.audit.models import AuditChainHead, AuditEvent
     from apps.audit.services import audit_checkpoint_create, audit_record, audit_verify_organization

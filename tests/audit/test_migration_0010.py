@@ -10,25 +10,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from apps.audit import services as audit_services
+from tests.audit.migrations_util import migrate
 
 BEFORE = [("audit", "0009_payload_filter_indexes")]
 AFTER = [("audit", "0010_time_order_in_chain_head")]
 T0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def _migrate(targets) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
-def _latest() -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def _append(org, actor, stamp: datetime, monkeypatch) -> None:
@@ -55,7 +45,7 @@ def _head(org) -> tuple:
 def test_bounds_move_into_the_head_row_and_back(monkeypatch):
     from apps.accounts.models import Organization
 
-    _migrate(BEFORE)
+    migrate(BEFORE)
     try:
         owner = get_user_model().objects.create(username="tz@acme.test", email="tz@acme.test")
         lagging, orphan = (Organization.objects.create(name=f"T {i}", slug=f"t-{i}", created_by=owner)
@@ -70,7 +60,7 @@ def test_bounds_move_into_the_head_row_and_back(monkeypatch):
         # a head whose time-order row is missing: 0010 computes its bound from the events
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM audit_timeorder WHERE organization_id = %s", [orphan.pk])
-        _migrate(AFTER)
+        migrate(AFTER)
 
         assert not _trigger_exists()
         assert _one("SELECT to_regclass('audit_timeorder')") == (None,)
@@ -86,7 +76,7 @@ def test_bounds_move_into_the_head_row_and_back(monkeypatch):
         _append(fresh, owner, T0, monkeypatch)
         assert _head(fresh) == (T0, timedelta(0))
 
-        _migrate(BEFORE)  # the reverse: table, trigger and its bounds, from the events
+        migrate(BEFORE)  # the reverse: table, trigger and its bounds, from the events
         assert _trigger_exists()
         assert _one("SELECT max_created_at, max_lag FROM audit_timeorder WHERE organization_id = %s",
                     [lagging.pk]) == (T0 + timedelta(seconds=30), timedelta(seconds=9))
@@ -94,7 +84,7 @@ def test_bounds_move_into_the_head_row_and_back(monkeypatch):
         assert _one("SELECT max_lag FROM audit_timeorder WHERE organization_id = %s",
                     [lagging.pk]) == (timedelta(seconds=12),)
     finally:
-        _latest()
+        migrate()
     assert _head(lagging) == (T0 + timedelta(seconds=30), timedelta(seconds=12))
 
 

@@ -8,24 +8,14 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 
 from apps.audit.services import audit_record, audit_verify_organization
+from tests.audit.migrations_util import migrate
 
 BEFORE = [("audit", "0010_time_order_in_chain_head")]
 AFTER = [("audit", "0011_head_update_returns_link")]
 
 
-def _migrate(targets) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
-def _latest() -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def _rows(sql: str, params=()) -> list[tuple]:
@@ -52,13 +42,13 @@ def _assert_linked(org, length: int) -> None:
 def test_head_carries_the_link_across_the_upgrade_and_back():
     from apps.accounts.models import Organization
 
-    _migrate(BEFORE)
+    migrate(BEFORE)
     try:
         owner = get_user_model().objects.create(username="m11@acme.test", email="m11@acme.test")
         org = Organization.objects.create(name="M 11", slug="m-11", created_by=owner)
         for _ in range(3):
             audit_record(organization=org, event_type="organization.updated", actor=owner)
-        _migrate(AFTER)
+        migrate(AFTER)
 
         # the head's prev_hash is that of the event it points at
         (seq, head_hash, head_prev), = _rows(
@@ -76,13 +66,13 @@ def test_head_carries_the_link_across_the_upgrade_and_back():
         _assert_linked(fresh, 3)
         _assert_linked(org, 4)  # three before the upgrade, one after
 
-        _migrate(BEFORE)  # the reverse: 0010's function, the column gone, the chain goes on
+        migrate(BEFORE)  # the reverse: 0010's function, the column gone, the chain goes on
         assert _rows("SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_chainhead' "
                      "AND column_name = 'prev_hash'") == []
         audit_record(organization=org, event_type="organization.updated", actor=owner)
         _assert_linked(org, 5)
     finally:
-        _latest()
+        migrate()
     audit_record(organization=org, event_type="organization.updated", actor=owner)
     _assert_linked(org, 6)
 
