@@ -20,7 +20,6 @@ OLD_APPEND = ("SELECT seq, hash FROM mcpforge_audit_append(%s::bigint, %s::uuid,
               "''::varchar, NULL::inet, ''::varchar, %s::text, %s::text)")
 
 
-
 def _old_append(org_id: int, n: int) -> tuple[int, str]:
     """An event written by the previous release's function (unkeyed)."""
     public_id, created_at = uuid.uuid4(), timezone.now()

@@ -19,8 +19,6 @@ AFTER = [("audit", "0010_time_order_in_chain_head")]
 T0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
-
-
 def _append(org, actor, stamp: datetime, monkeypatch) -> None:
     monkeypatch.setattr(audit_services.timezone, "now", lambda: stamp)
     audit_services.audit_record(organization=org, event_type="organization.updated", actor=actor)

@@ -16,8 +16,6 @@ BEFORE = [("audit", "0010_time_order_in_chain_head")]
 AFTER = [("audit", "0011_head_update_returns_link")]
 
 
-
-
 def _rows(sql: str, params=()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -104,14 +104,9 @@ END;
 $$ LANGUAGE plpgsql VOLATILE;
 """
 
-def _function_of_0010() -> str:
-    """0010's CREATE OR REPLACE FUNCTION mcpforge_audit_append statement (the reverse)."""
-    start = _0010.FORWARD.index("CREATE OR REPLACE FUNCTION mcpforge_audit_append(")
-    marker = "$$ LANGUAGE plpgsql VOLATILE;"
-    return _0010.FORWARD[start:_0010.FORWARD.index(marker, start) + len(marker)]
 
-
-REVERSE = _function_of_0010()
+# 0010's function, through 0010's own helper (which takes a CREATE FUNCTION statement).
+REVERSE = _0010._function_of(_0010.FORWARD.replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1))
 
 
 class Migration(migrations.Migration):
